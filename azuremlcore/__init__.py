@@ -1,0 +1,42 @@
+"""azuremlcore: the Azure ML v1 object model (`azureml.core`), on your own machine or server.
+
+`from azuremlcore import Workspace, Experiment, Run, ScriptRunConfig, Environment` works as
+`from azureml.core import ...` did. Classes are imported on first use so that
+`import azuremlcore` stays fast.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Workspace": "azuremlcore.workspace",
+    "Experiment": "azuremlcore.experiment",
+    "Run": "azuremlcore.run",
+    "Keyvault": "azuremlcore.keyvault",
+    "ScriptRunConfig": "azuremlcore.script_run_config",
+    "RunConfiguration": "azuremlcore.runconfig",
+    "Environment": "azuremlcore.environment",
+    "ComputeTarget": "azuremlcore.compute",
+    "Datastore": "azuremlcore.datastore",
+    "Dataset": "azuremlcore.dataset",
+    "Model": "azuremlcore.model",
+    "Webservice": "azuremlcore.webservice",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'azuremlcore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))

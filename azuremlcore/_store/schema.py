@@ -1,0 +1,120 @@
+"""The workspace store's tables, declared once for SQLite and PostgreSQL alike.
+
+Times are integer milliseconds since the epoch (MLflow's unit), so the MLflow bridge maps them
+without conversion. JSON documents are TEXT so both databases store them unchanged.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("subscription_id", sa.String(128), nullable=False),
+    sa.Column("resource_group", sa.String(128), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("location", sa.String(64), nullable=False),
+    sa.Column("sku", sa.String(32), nullable=False),
+    sa.Column("friendly_name", sa.String(256)),
+    sa.Column("description", sa.Text),
+    sa.Column("tags_json", sa.Text, nullable=False, default="{}"),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("subscription_id", "resource_group", "name", name="uq_workspace_coordinates"),
+)
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("workspace_id", sa.String(64), sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.Column("last_update_time", sa.BigInteger, nullable=False),
+    sa.Column("archived_time", sa.BigInteger),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_experiment_name"),
+)
+
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column("experiment_id", sa.String(64), sa.ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(256), primary_key=True),
+    sa.Column("workspace_id", sa.String(64), sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("experiment_id", sa.String(64), sa.ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("parent_id", sa.String(256), index=True),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(64)),
+    sa.Column("display_name", sa.String(256)),
+    sa.Column("description", sa.Text),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(128)),
+    sa.Column("submitted_by", sa.String(256)),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.Column("start_time", sa.BigInteger),
+    sa.Column("end_time", sa.BigInteger),
+    sa.Column("lifecycle_stage", sa.String(16), nullable=False, default="active"),
+    sa.Column("details_json", sa.Text, nullable=False, default="{}"),
+    sa.Index("ix_runs_experiment_created", "experiment_id", "created_time"),
+)
+
+# Tags (mutable), properties (write-once, Azure ML) and params (write-once, MLflow) share one shape.
+run_attributes = sa.Table(
+    "run_attributes",
+    metadata,
+    sa.Column("run_id", sa.String(256), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# One row per logged value. `value` is what MLflow sees (NULL for values MLflow cannot hold:
+# strings, rows, tables); `value_json` keeps the Python type an Azure ML user logged.
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(256), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("value", sa.Float(precision=53)),
+    sa.Column("is_nan", sa.Boolean, nullable=False, default=False),
+    sa.Column("value_json", sa.Text),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Index("ix_metrics_run_key", "run_id", "key", "id"),
+)
+
+# Versioned named things of a workspace: environments, models, datasets, datastores, compute targets.
+assets = sa.Table(
+    "assets",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("workspace_id", sa.String(64), sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("spec_json", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("tags_json", sa.Text, nullable=False, default="{}"),
+    sa.Column("properties_json", sa.Text, nullable=False, default="{}"),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("workspace_id", "kind", "name", "version", name="uq_asset_version"),
+)
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("workspace_id", sa.String(64), sa.ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

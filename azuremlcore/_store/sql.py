@@ -1,0 +1,470 @@
+"""The workspace store on SQLAlchemy: SQLite (WAL) for embedded workspaces, PostgreSQL for servers."""
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from azuremlcore._store import schema as t
+from azuremlcore._store.errors import AlreadyExistsError, InvalidValueError, NotFoundError
+from azuremlcore._store.migrate import ensure_schema
+from azuremlcore._timeutil import now_ms
+from azuremlcore._store.records import AssetRecord, ExperimentRecord, MetricPoint, RunRecord, WorkspaceRecord
+
+_WRITE = "azuremlcore_write"
+_RUN_COLUMNS = ("number", "parent_id", "type", "display_name", "description", "status", "target",
+                "submitted_by", "created_time", "start_time", "end_time", "lifecycle_stage")
+
+
+def _sqlite_engine(url: str) -> sa.Engine:
+    # The driver's own transaction handling is off so that writes can take the write lock up
+    # front (BEGIN IMMEDIATE): a deferred transaction that upgrades to a writer fails at once
+    # with "database is locked" instead of waiting out the busy timeout.
+    engine = sa.create_engine(url, connect_args={"isolation_level": None, "check_same_thread": False, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+    return engine
+
+
+def _loads(text: str | None) -> Any:
+    return json.loads(text) if text else {}
+
+
+class SqlWorkspaceStore:
+    """WorkspaceStore on a SQL database; safe for many threads and processes at once."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("sqlite"):
+            self._engine = _sqlite_engine(url)
+        else:
+            self._engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        ensure_schema(self._engine)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._engine.connect() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------ workspaces
+    @staticmethod
+    def _workspace(row: Any) -> WorkspaceRecord:
+        return WorkspaceRecord(id=row.id, subscription_id=row.subscription_id, resource_group=row.resource_group,
+                               name=row.name, location=row.location, sku=row.sku, friendly_name=row.friendly_name,
+                               description=row.description, tags=_loads(row.tags_json), created_time=row.created_time)
+
+    def create_workspace(self, record: WorkspaceRecord, exist_ok: bool = False) -> WorkspaceRecord:
+        """Create a workspace; with exist_ok, return the existing one of the same coordinates."""
+        with self._write() as conn:
+            row = conn.execute(sa.select(t.workspaces).where(
+                t.workspaces.c.subscription_id == record.subscription_id,
+                t.workspaces.c.resource_group == record.resource_group,
+                t.workspaces.c.name == record.name)).first()
+            if row is not None:
+                if exist_ok:
+                    return self._workspace(row)
+                raise AlreadyExistsError(
+                    f"Workspace '{record.name}' already exists in resource group '{record.resource_group}'. "
+                    "Pass exist_ok=True to get it, or use Workspace.get().")
+            record.id = record.id or str(uuid.uuid4())
+            record.created_time = record.created_time or now_ms()
+            conn.execute(t.workspaces.insert().values(
+                id=record.id, subscription_id=record.subscription_id, resource_group=record.resource_group,
+                name=record.name, location=record.location, sku=record.sku, friendly_name=record.friendly_name,
+                description=record.description, tags_json=json.dumps(record.tags), created_time=record.created_time))
+        return record
+
+    def find_workspace(self, subscription_id: str | None, resource_group: str | None,
+                       name: str | None) -> list[WorkspaceRecord]:
+        """Workspaces matching the coordinates given (None matches any)."""
+        q = sa.select(t.workspaces).order_by(t.workspaces.c.name)
+        for col, val in (("subscription_id", subscription_id), ("resource_group", resource_group), ("name", name)):
+            if val is not None:
+                q = q.where(t.workspaces.c[col] == val)
+        with self._read() as conn:
+            return [self._workspace(r) for r in conn.execute(q)]
+
+    def get_workspace(self, workspace_id: str) -> WorkspaceRecord:
+        """The workspace with that id."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(t.workspaces).where(t.workspaces.c.id == workspace_id)).first()
+        if row is None:
+            raise NotFoundError(f"Workspace {workspace_id} does not exist (it may have been deleted).")
+        return self._workspace(row)
+
+    def update_workspace(self, workspace_id: str, **fields: object) -> WorkspaceRecord:
+        """Change friendly_name, description, tags or location."""
+        values = {k: v for k, v in fields.items() if k in ("friendly_name", "description", "location", "sku")}
+        if "tags" in fields:
+            values["tags_json"] = json.dumps(fields["tags"])
+        with self._write() as conn:
+            conn.execute(t.workspaces.update().where(t.workspaces.c.id == workspace_id).values(**values))
+        return self.get_workspace(workspace_id)
+
+    def delete_workspace(self, workspace_id: str) -> None:
+        """Delete a workspace and everything in it (rows only; the caller removes artifact folders)."""
+        with self._write() as conn:
+            exp_ids = [r.id for r in conn.execute(sa.select(t.experiments.c.id).where(
+                t.experiments.c.workspace_id == workspace_id))]
+            self._delete_experiments(conn, exp_ids)
+            for table in (t.assets, t.secrets):
+                conn.execute(table.delete().where(table.c.workspace_id == workspace_id))
+            conn.execute(t.workspaces.delete().where(t.workspaces.c.id == workspace_id))
+
+    # ------------------------------------------------------------------ experiments
+    def _experiment(self, conn: sa.Connection, row: Any) -> ExperimentRecord:
+        tags = {r.key: r.value for r in conn.execute(
+            sa.select(t.experiment_tags).where(t.experiment_tags.c.experiment_id == row.id))}
+        return ExperimentRecord(id=row.id, workspace_id=row.workspace_id, name=row.name,
+                                created_time=row.created_time, last_update_time=row.last_update_time,
+                                archived_time=row.archived_time, tags=tags)
+
+    def create_experiment(self, workspace_id: str, name: str, tags: dict[str, str] | None = None) -> ExperimentRecord:
+        """Create an experiment; an existing name raises AlreadyExistsError."""
+        with self._write() as conn:
+            if conn.execute(sa.select(t.experiments.c.id).where(
+                    t.experiments.c.workspace_id == workspace_id, t.experiments.c.name == name)).first():
+                raise AlreadyExistsError(f"Experiment '{name}' already exists.")
+            exp_id, ts = str(uuid.uuid4()), now_ms()
+            conn.execute(t.experiments.insert().values(id=exp_id, workspace_id=workspace_id, name=name,
+                                                       created_time=ts, last_update_time=ts))
+            for k, v in (tags or {}).items():
+                conn.execute(t.experiment_tags.insert().values(experiment_id=exp_id, key=k, value=str(v)))
+            row = conn.execute(sa.select(t.experiments).where(t.experiments.c.id == exp_id)).one()
+            return self._experiment(conn, row)
+
+    def get_or_create_experiment(self, workspace_id: str, name: str) -> ExperimentRecord:
+        """The experiment of that name, created when missing (Azure ML's `Experiment(ws, name)`)."""
+        try:
+            return self.get_experiment(workspace_id, name=name)
+        except NotFoundError:
+            try:
+                return self.create_experiment(workspace_id, name)
+            except AlreadyExistsError:  # another process created it between our two calls
+                return self.get_experiment(workspace_id, name=name)
+
+    def get_experiment(self, workspace_id: str, *, name: str | None = None,
+                       experiment_id: str | None = None) -> ExperimentRecord:
+        """An experiment by name or id."""
+        q = sa.select(t.experiments).where(t.experiments.c.workspace_id == workspace_id)
+        q = q.where(t.experiments.c.name == name) if name is not None else q.where(t.experiments.c.id == experiment_id)
+        with self._read() as conn:
+            row = conn.execute(q).first()
+            if row is None:
+                raise NotFoundError(f"Experiment {name or experiment_id!r} does not exist in this workspace.")
+            return self._experiment(conn, row)
+
+    def list_experiments(self, workspace_id: str, view_type: str = "ActiveOnly",
+                         name: str | None = None) -> list[ExperimentRecord]:
+        """Experiments by name; view_type is ActiveOnly, ArchivedOnly or All."""
+        q = sa.select(t.experiments).where(t.experiments.c.workspace_id == workspace_id).order_by(t.experiments.c.name)
+        if name is not None:
+            q = q.where(t.experiments.c.name == name)
+        if view_type == "ActiveOnly":
+            q = q.where(t.experiments.c.archived_time.is_(None))
+        elif view_type == "ArchivedOnly":
+            q = q.where(t.experiments.c.archived_time.is_not(None))
+        with self._read() as conn:
+            return [self._experiment(conn, r) for r in conn.execute(q).all()]
+
+    def update_experiment(self, experiment_id: str, *, name: str | None = None,
+                          archived: bool | None = None) -> ExperimentRecord:
+        """Rename, archive or reactivate an experiment."""
+        values: dict[str, Any] = {"last_update_time": now_ms()}
+        if name is not None:
+            values["name"] = name
+        if archived is not None:
+            values["archived_time"] = now_ms() if archived else None
+        with self._write() as conn:
+            row = conn.execute(sa.select(t.experiments).where(t.experiments.c.id == experiment_id)).first()
+            if row is None:
+                raise NotFoundError(f"Experiment {experiment_id} does not exist.")
+            if name is not None and name != row.name and conn.execute(sa.select(t.experiments.c.id).where(
+                    t.experiments.c.workspace_id == row.workspace_id, t.experiments.c.name == name)).first():
+                raise AlreadyExistsError(f"Experiment '{name}' already exists; choose another name.")
+            conn.execute(t.experiments.update().where(t.experiments.c.id == experiment_id).values(**values))
+            row = conn.execute(sa.select(t.experiments).where(t.experiments.c.id == experiment_id)).one()
+            return self._experiment(conn, row)
+
+    def set_experiment_tags(self, experiment_id: str, tags: dict[str, str]) -> None:
+        """Add or overwrite experiment tags."""
+        with self._write() as conn:
+            for k, v in tags.items():
+                conn.execute(t.experiment_tags.delete().where(
+                    t.experiment_tags.c.experiment_id == experiment_id, t.experiment_tags.c.key == k))
+                conn.execute(t.experiment_tags.insert().values(experiment_id=experiment_id, key=k, value=str(v)))
+
+    def remove_experiment_tags(self, experiment_id: str, keys: Iterable[str]) -> None:
+        """Remove experiment tags (missing keys are ignored)."""
+        with self._write() as conn:
+            conn.execute(t.experiment_tags.delete().where(
+                t.experiment_tags.c.experiment_id == experiment_id, t.experiment_tags.c.key.in_(list(keys))))
+
+    def _delete_experiments(self, conn: sa.Connection, exp_ids: list[str]) -> list[str]:
+        run_ids = [r.id for r in conn.execute(sa.select(t.runs.c.id).where(t.runs.c.experiment_id.in_(exp_ids)))]
+        for chunk in range(0, len(run_ids), 500):
+            ids = run_ids[chunk:chunk + 500]
+            for table in (t.metrics, t.run_attributes):
+                conn.execute(table.delete().where(table.c.run_id.in_(ids)))
+        conn.execute(t.runs.delete().where(t.runs.c.experiment_id.in_(exp_ids)))
+        conn.execute(t.experiment_tags.delete().where(t.experiment_tags.c.experiment_id.in_(exp_ids)))
+        conn.execute(t.experiments.delete().where(t.experiments.c.id.in_(exp_ids)))
+        return run_ids
+
+    def delete_experiment(self, experiment_id: str) -> list[str]:
+        """Delete an experiment with its runs and metrics; returns the deleted run ids (for artifact clean-up)."""
+        with self._write() as conn:
+            return self._delete_experiments(conn, [experiment_id])
+
+    # ------------------------------------------------------------------ runs
+    def _runs(self, conn: sa.Connection, rows: list[Any]) -> list[RunRecord]:
+        if not rows:
+            return []
+        records = {r.id: RunRecord(id=r.id, workspace_id=r.workspace_id, experiment_id=r.experiment_id,
+                                   details=_loads(r.details_json), **{c: getattr(r, c) for c in _RUN_COLUMNS})
+                   for r in rows}
+        ids = list(records)
+        for chunk in range(0, len(ids), 500):
+            for a in conn.execute(sa.select(t.run_attributes).where(t.run_attributes.c.run_id.in_(ids[chunk:chunk + 500]))):
+                {"tag": records[a.run_id].tags, "property": records[a.run_id].properties,
+                 "param": records[a.run_id].params}[a.kind][a.key] = a.value
+        return [records[r.id] for r in rows]
+
+    def create_run(self, record: RunRecord) -> RunRecord:
+        """Insert a run; its number is the next in its experiment."""
+        with self._write() as conn:
+            if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == record.id)).first():
+                raise AlreadyExistsError(f"Run {record.id} already exists.")
+            record.created_time = record.created_time or now_ms()
+            record.number = (conn.execute(sa.select(sa.func.max(t.runs.c.number)).where(
+                t.runs.c.experiment_id == record.experiment_id)).scalar() or 0) + 1
+            conn.execute(t.runs.insert().values(id=record.id, workspace_id=record.workspace_id,
+                                                experiment_id=record.experiment_id,
+                                                details_json=json.dumps(record.details),
+                                                **{c: getattr(record, c) for c in _RUN_COLUMNS}))
+            for kind, values in (("tag", record.tags), ("property", record.properties), ("param", record.params)):
+                self._put_attributes(conn, record.id, kind, values)
+        return record
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with that id, with its tags, properties and params."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).all()
+            if not rows:
+                raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
+            return self._runs(conn, rows)[0]
+
+    def update_run(self, run_id: str, **fields: object) -> RunRecord:
+        """Change run columns; `details` is merged key by key into the stored details."""
+        values = {k: v for k, v in fields.items() if k in _RUN_COLUMNS}
+        with self._write() as conn:
+            row = conn.execute(sa.select(t.runs.c.details_json).where(t.runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
+            if "details" in fields:
+                details = _loads(row.details_json)
+                details.update(fields["details"])  # type: ignore[arg-type]
+                values["details_json"] = json.dumps(details)
+            if values:
+                conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**values))
+        return self.get_run(run_id)
+
+    def search_runs(self, workspace_id: str, *, experiment_ids: list[str] | None = None, parent_id: str | None = None,
+                    include_children: bool = True, statuses: list[str] | None = None, run_type: str | None = None,
+                    lifecycle_stage: str | None = "active", limit: int | None = None) -> list[RunRecord]:
+        """Runs newest first, filtered by experiment, parent, status, type and lifecycle stage."""
+        q = sa.select(t.runs).where(t.runs.c.workspace_id == workspace_id)
+        if experiment_ids is not None:
+            q = q.where(t.runs.c.experiment_id.in_(experiment_ids))
+        if parent_id is not None:
+            q = q.where(t.runs.c.parent_id == parent_id)
+        elif not include_children:
+            q = q.where(t.runs.c.parent_id.is_(None))
+        if statuses:
+            q = q.where(t.runs.c.status.in_(statuses))
+        if run_type is not None:
+            q = q.where(t.runs.c.type == run_type)
+        if lifecycle_stage is not None:
+            q = q.where(t.runs.c.lifecycle_stage == lifecycle_stage)
+        q = q.order_by(t.runs.c.created_time.desc(), t.runs.c.number.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        with self._read() as conn:
+            return self._runs(conn, conn.execute(q).all())
+
+    @staticmethod
+    def _put_attributes(conn: sa.Connection, run_id: str, kind: str, values: dict[str, str]) -> None:
+        if not values:
+            return
+        ra = t.run_attributes
+        conn.execute(ra.delete().where(ra.c.run_id == run_id, ra.c.kind == kind, ra.c.key.in_(list(values))))
+        conn.execute(ra.insert(), [{"run_id": run_id, "kind": kind, "key": k, "value": v} for k, v in values.items()])
+
+    def set_run_attributes(self, run_id: str, kind: str, values: dict[str, str], write_once: bool = False) -> None:
+        """Set tags ('tag'), properties ('property') or params ('param'); write_once rejects a changed value."""
+        ra = t.run_attributes
+        with self._write() as conn:
+            if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
+                raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
+            if write_once and values:
+                stored = {r.key: r.value for r in conn.execute(sa.select(ra.c.key, ra.c.value).where(
+                    ra.c.run_id == run_id, ra.c.kind == kind, ra.c.key.in_(list(values))))}
+                changed = {k: (stored[k], v) for k, v in values.items() if k in stored and stored[k] != v}
+                if changed:
+                    k, (old, new) = next(iter(changed.items()))
+                    raise InvalidValueError(
+                        f"Changing {kind} '{k}' of run {run_id} from {old!r} to {new!r} is not allowed: "
+                        f"{kind}s are write-once. Use a tag for values that change.")
+            self._put_attributes(conn, run_id, kind, values)
+
+    def delete_run_attributes(self, run_id: str, kind: str, keys: Iterable[str]) -> None:
+        """Delete tags (or other attributes) by key; missing keys are ignored."""
+        ra = t.run_attributes
+        with self._write() as conn:
+            conn.execute(ra.delete().where(ra.c.run_id == run_id, ra.c.kind == kind, ra.c.key.in_(list(keys))))
+
+    # ------------------------------------------------------------------ metrics
+    def log_metrics(self, points: list[MetricPoint]) -> None:
+        """Store many points in one transaction (one bulk INSERT)."""
+        if not points:
+            return
+        rows = []
+        for p in points:
+            nan = p.value is not None and math.isnan(p.value)
+            rows.append({"run_id": p.run_id, "key": p.key, "kind": p.kind, "value": 0.0 if nan else p.value,
+                         "is_nan": nan, "value_json": p.value_json, "step": p.step, "timestamp": p.timestamp})
+        with self._write() as conn:
+            conn.execute(t.metrics.insert(), rows)
+
+    def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
+        """Points of the runs in logging order, optionally one key only."""
+        m = t.metrics
+        q = sa.select(m.c.run_id, m.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
+                      m.c.timestamp).where(m.c.run_id.in_(run_ids)).order_by(m.c.id)
+        if key is not None:
+            q = q.where(m.c.key == key)
+        with self._read() as conn:
+            return [MetricPoint(r.run_id, r.key, r.kind, math.nan if r.is_nan else r.value, r.value_json, r.step,
+                                r.timestamp) for r in conn.execute(q)]
+
+    # ------------------------------------------------------------------ assets
+    @staticmethod
+    def _asset(row: Any) -> AssetRecord:
+        return AssetRecord(kind=row.kind, name=row.name, version=row.version, spec=_loads(row.spec_json),
+                           description=row.description, tags=_loads(row.tags_json),
+                           properties=_loads(row.properties_json), created_time=row.created_time)
+
+    def put_asset(self, workspace_id: str, kind: str, name: str, spec: dict, description: str | None = None,
+                  tags: dict[str, str] | None = None, properties: dict[str, str] | None = None) -> AssetRecord:
+        """Store a new version (1, 2, ...) of a named asset."""
+        a = t.assets
+        with self._write() as conn:
+            version = (conn.execute(sa.select(sa.func.max(a.c.version)).where(
+                a.c.workspace_id == workspace_id, a.c.kind == kind, a.c.name == name)).scalar() or 0) + 1
+            conn.execute(a.insert().values(workspace_id=workspace_id, kind=kind, name=name, version=version,
+                                           spec_json=json.dumps(spec), description=description,
+                                           tags_json=json.dumps(tags or {}),
+                                           properties_json=json.dumps(properties or {}), created_time=now_ms()))
+            row = conn.execute(sa.select(a).where(a.c.workspace_id == workspace_id, a.c.kind == kind,
+                                                  a.c.name == name, a.c.version == version)).one()
+            return self._asset(row)
+
+    def get_asset(self, workspace_id: str, kind: str, name: str, version: int | None = None) -> AssetRecord | None:
+        """One version of an asset (the latest when version is None), or None."""
+        a = t.assets
+        q = sa.select(a).where(a.c.workspace_id == workspace_id, a.c.kind == kind, a.c.name == name)
+        q = q.where(a.c.version == int(version)) if version is not None else q.order_by(a.c.version.desc()).limit(1)
+        with self._read() as conn:
+            row = conn.execute(q).first()
+        return self._asset(row) if row is not None else None
+
+    def list_assets(self, workspace_id: str, kind: str, name: str | None = None) -> list[AssetRecord]:
+        """Every version of the assets of a kind, by name then version."""
+        a = t.assets
+        q = sa.select(a).where(a.c.workspace_id == workspace_id, a.c.kind == kind).order_by(a.c.name, a.c.version)
+        if name is not None:
+            q = q.where(a.c.name == name)
+        with self._read() as conn:
+            return [self._asset(r) for r in conn.execute(q)]
+
+    def update_asset(self, workspace_id: str, kind: str, name: str, version: int, **fields: object) -> AssetRecord:
+        """Change an asset version's spec, description, tags or properties."""
+        a = t.assets
+        values: dict[str, Any] = {}
+        for f in ("spec", "tags", "properties"):
+            if f in fields:
+                values[f"{f}_json"] = json.dumps(fields[f])
+        if "description" in fields:
+            values["description"] = fields["description"]
+        where = (a.c.workspace_id == workspace_id, a.c.kind == kind, a.c.name == name, a.c.version == version)
+        with self._write() as conn:
+            if conn.execute(a.update().where(*where).values(**values)).rowcount == 0:
+                raise NotFoundError(f"{kind} {name}:{version} does not exist.")
+            return self._asset(conn.execute(sa.select(a).where(*where)).one())
+
+    def delete_asset(self, workspace_id: str, kind: str, name: str, version: int | None = None) -> None:
+        """Delete one version, or every version when version is None."""
+        a = t.assets
+        q = a.delete().where(a.c.workspace_id == workspace_id, a.c.kind == kind, a.c.name == name)
+        if version is not None:
+            q = q.where(a.c.version == version)
+        with self._write() as conn:
+            conn.execute(q)
+
+    # ------------------------------------------------------------------ secrets
+    def set_secrets(self, workspace_id: str, values: dict[str, str]) -> None:
+        """Add or overwrite workspace secrets."""
+        s = t.secrets
+        with self._write() as conn:
+            conn.execute(s.delete().where(s.c.workspace_id == workspace_id, s.c.name.in_(list(values))))
+            if values:
+                conn.execute(s.insert(), [{"workspace_id": workspace_id, "name": k, "value": v} for k, v in values.items()])
+
+    def get_secrets(self, workspace_id: str, names: list[str]) -> dict[str, str | None]:
+        """Secret values by name (None for a missing name)."""
+        s = t.secrets
+        with self._read() as conn:
+            found = {r.name: r.value for r in conn.execute(sa.select(s).where(
+                s.c.workspace_id == workspace_id, s.c.name.in_(names)))}
+        return {n: found.get(n) for n in names}
+
+    def list_secrets(self, workspace_id: str) -> list[str]:
+        """Secret names (never values)."""
+        s = t.secrets
+        with self._read() as conn:
+            return [r.name for r in conn.execute(sa.select(s.c.name).where(s.c.workspace_id == workspace_id).order_by(s.c.name))]
+
+    def delete_secret(self, workspace_id: str, name: str) -> None:
+        """Delete a secret; a missing name raises NotFoundError."""
+        s = t.secrets
+        with self._write() as conn:
+            if conn.execute(s.delete().where(s.c.workspace_id == workspace_id, s.c.name == name)).rowcount == 0:
+                raise NotFoundError(f"Secret '{name}' does not exist in this workspace.")

@@ -1,0 +1,1 @@
+"""Client-side run tracking machinery: the background metrics writer and metric shaping."""
