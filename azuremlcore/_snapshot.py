@@ -17,7 +17,11 @@ def _ignore_spec(root: Path):  # type: ignore[no-untyped-def]
     for name in IGNORE_FILES:
         f = root / name
         if f.is_file():
-            return pathspec.PathSpec.from_lines("gitwildmatch", f.read_text(encoding="utf-8").splitlines())
+            lines = f.read_text(encoding="utf-8").splitlines()
+            try:
+                return pathspec.PathSpec.from_lines("gitignore", lines)
+            except LookupError:  # pathspec releases before the "gitignore" name only know "gitwildmatch"
+                return pathspec.PathSpec.from_lines("gitwildmatch", lines)
     return None
 
 

@@ -182,7 +182,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
         ws = self._experiment.workspace
         if ws._endpoint:
             return f"{ws._endpoint.rstrip('/')}/ui/workspaces/{ws._ws_id}/runs/{self.id}"
-        folder = self._artifacts.local_path(self._container, ".")
+        folder = self._artifacts.root / self._container
         folder.mkdir(parents=True, exist_ok=True)
         return folder.resolve().as_uri()
 

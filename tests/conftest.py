@@ -1,0 +1,50 @@
+"""Shared fixtures: every test gets its own AZUREMLCORE_HOME and working folder."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def azuremlcore_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh embedded home for each test, so tests never share or touch ~/.azuremlcore."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("AZUREMLCORE_HOME", str(home))
+    for var in ("AZUREML_RUN_ID", "AZUREML_ARM_WORKSPACE_NAME", "AZUREML_SERVICE_ENDPOINT", "MLFLOW_RUN_ID",
+                "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh current folder (config files, downloads and ./outputs land here)."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    yield folder
+
+
+@pytest.fixture
+def workspace(azuremlcore_home: Path, workdir: Path):  # type: ignore[no-untyped-def]
+    """An embedded Workspace in the test's own home."""
+    from azuremlcore import Workspace
+
+    return Workspace.create(name="ws1", subscription_id="00000000-0000-0000-0000-000000000001",
+                            resource_group="rg", exist_ok=True, show_output=False)
+
+
+@pytest.fixture
+def experiment(workspace):  # type: ignore[no-untyped-def]
+    """An experiment named 'exp' in the test workspace."""
+    from azuremlcore import Experiment
+
+    return Experiment(workspace, "exp")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Child processes started by tests import azuremlcore from this checkout.
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
