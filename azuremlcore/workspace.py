@@ -58,8 +58,9 @@ class Workspace:
 
     DEFAULT_CPU_CLUSTER_NAME = "cpu-cluster"
     DEFAULT_GPU_CLUSTER_NAME = "gpu-cluster"
-    DEFAULT_CPU_CLUSTER_CONFIGURATION = None
-    DEFAULT_GPU_CLUSTER_CONFIGURATION = None
+    # Keyword arguments for AmlCompute.provisioning_configuration(...) of the default clusters.
+    DEFAULT_CPU_CLUSTER_CONFIGURATION: dict[str, Any] = {"vm_size": "STANDARD_DS3_V2", "min_nodes": 0, "max_nodes": 4}
+    DEFAULT_GPU_CLUSTER_CONFIGURATION: dict[str, Any] = {"vm_size": "STANDARD_NC6", "min_nodes": 0, "max_nodes": 1}
 
     def __init__(self, subscription_id: str, resource_group: str, workspace_name: str, auth: Any = None,
                  _location: str | None = None, _disable_service_check: bool = False,
