@@ -1,0 +1,85 @@
+"""The SQL workspace store below the SDK: schema creation and migration, assets, attributes."""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from azuremlcore._store.errors import InvalidValueError, NotFoundError
+from azuremlcore._store.migrate import HEAD_REVISION
+from azuremlcore._store.records import RunRecord, WorkspaceRecord
+from azuremlcore._store.sql import SqlWorkspaceStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqlWorkspaceStore(f"sqlite:///{tmp_path / 'w.db'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def ws_id(store):
+    return store.create_workspace(WorkspaceRecord(id="", subscription_id="s", resource_group="r", name="w")).id
+
+
+def test_new_database_is_stamped_at_head_in_wal_mode(store, tmp_path):
+    con = sqlite3.connect(tmp_path / "w.db")
+    assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == HEAD_REVISION
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_reopening_at_head_does_not_load_alembic(store, tmp_path):
+    code = ("import sys\nfrom azuremlcore._store.sql import SqlWorkspaceStore\n"
+            f"SqlWorkspaceStore('sqlite:///{tmp_path / 'w.db'}')\nprint('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_database_without_version_is_brought_to_head(tmp_path):
+    s = SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}")
+    s.close()
+    con = sqlite3.connect(tmp_path / "old.db")
+    con.execute("DROP TABLE alembic_version")
+    con.commit()
+    con.close()
+    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
+    con = sqlite3.connect(tmp_path / "old.db")
+    assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == HEAD_REVISION
+
+
+def test_assets_are_versioned(store, ws_id):
+    a1 = store.put_asset(ws_id, "environment", "env", {"pip": ["six"]}, tags={"t": "1"})
+    a2 = store.put_asset(ws_id, "environment", "env", {"pip": ["six", "idna"]})
+    store.put_asset(ws_id, "model", "env", {"path": "x"})
+    assert (a1.version, a2.version) == (1, 2)
+    assert store.get_asset(ws_id, "environment", "env").spec == {"pip": ["six", "idna"]}
+    assert store.get_asset(ws_id, "environment", "env", version=1).tags == {"t": "1"}
+    assert [a.version for a in store.list_assets(ws_id, "environment")] == [1, 2]
+    store.update_asset(ws_id, "environment", "env", 1, description="first")
+    assert store.get_asset(ws_id, "environment", "env", 1).description == "first"
+    store.delete_asset(ws_id, "environment", "env", 2)
+    assert store.get_asset(ws_id, "environment", "env").version == 1
+    assert store.get_asset(ws_id, "environment", "nope") is None
+    with pytest.raises(NotFoundError):
+        store.update_asset(ws_id, "environment", "env", 9, description="x")
+
+
+def test_params_are_write_once_and_nothing_partial_is_stored(store, ws_id):
+    exp = store.get_or_create_experiment(ws_id, "e")
+    store.create_run(RunRecord(id="r1", workspace_id=ws_id, experiment_id=exp.id))
+    store.set_run_attributes("r1", "param", {"lr": "0.1"}, write_once=True)
+    with pytest.raises(InvalidValueError, match="write-once"):
+        store.set_run_attributes("r1", "param", {"new": "1", "lr": "0.2"}, write_once=True)
+    assert store.get_run("r1").params == {"lr": "0.1"}
+    with pytest.raises(NotFoundError):
+        store.set_run_attributes("nope", "tag", {"a": "b"})
+
+
+def test_run_numbers_increase_per_experiment(store, ws_id):
+    e1, e2 = store.get_or_create_experiment(ws_id, "a"), store.get_or_create_experiment(ws_id, "b")
+    nums = [store.create_run(RunRecord(id=f"r{i}", workspace_id=ws_id, experiment_id=e.id)).number
+            for i, e in enumerate([e1, e1, e2, e1])]
+    assert nums == [1, 2, 1, 3]
