@@ -149,17 +149,20 @@ class SqlWorkspaceStore:
 
     def create_experiment(self, workspace_id: str, name: str, tags: dict[str, str] | None = None) -> ExperimentRecord:
         """Create an experiment; an existing name raises AlreadyExistsError."""
-        with self._write() as conn:
-            if conn.execute(sa.select(t.experiments.c.id).where(
-                    t.experiments.c.workspace_id == workspace_id, t.experiments.c.name == name)).first():
-                raise AlreadyExistsError(f"Experiment '{name}' already exists.")
-            exp_id, ts = str(uuid.uuid4()), now_ms()
-            conn.execute(t.experiments.insert().values(id=exp_id, workspace_id=workspace_id, name=name,
-                                                       created_time=ts, last_update_time=ts))
-            for k, v in (tags or {}).items():
-                conn.execute(t.experiment_tags.insert().values(experiment_id=exp_id, key=k, value=str(v)))
-            row = conn.execute(sa.select(t.experiments).where(t.experiments.c.id == exp_id)).one()
-            return self._experiment(conn, row)
+        try:
+            with self._write() as conn:
+                if conn.execute(sa.select(t.experiments.c.id).where(
+                        t.experiments.c.workspace_id == workspace_id, t.experiments.c.name == name)).first():
+                    raise AlreadyExistsError(f"Experiment '{name}' already exists.")
+                exp_id, ts = str(uuid.uuid4()), now_ms()
+                conn.execute(t.experiments.insert().values(id=exp_id, workspace_id=workspace_id, name=name,
+                                                           created_time=ts, last_update_time=ts))
+                for k, v in (tags or {}).items():
+                    conn.execute(t.experiment_tags.insert().values(experiment_id=exp_id, key=k, value=str(v)))
+                row = conn.execute(sa.select(t.experiments).where(t.experiments.c.id == exp_id)).one()
+                return self._experiment(conn, row)
+        except sa.exc.IntegrityError as exc:  # PostgreSQL: a concurrent insert of the same name won
+            raise AlreadyExistsError(f"Experiment '{name}' already exists.") from exc
 
     def get_or_create_experiment(self, workspace_id: str, name: str) -> ExperimentRecord:
         """The experiment of that name, created when missing (Azure ML's `Experiment(ws, name)`)."""
@@ -385,6 +388,15 @@ class SqlWorkspaceStore:
     def put_asset(self, workspace_id: str, kind: str, name: str, spec: dict, description: str | None = None,
                   tags: dict[str, str] | None = None, properties: dict[str, str] | None = None) -> AssetRecord:
         """Store a new version (1, 2, ...) of a named asset."""
+        for _attempt in range(5):
+            try:
+                return self._put_asset_once(workspace_id, kind, name, spec, description, tags, properties)
+            except sa.exc.IntegrityError:  # PostgreSQL: another writer took this version number; take the next
+                continue
+        raise AlreadyExistsError(f"Could not store a new version of {kind} '{name}': too many concurrent writers.")
+
+    def _put_asset_once(self, workspace_id: str, kind: str, name: str, spec: dict, description: str | None,
+                        tags: dict[str, str] | None, properties: dict[str, str] | None) -> AssetRecord:
         a = t.assets
         with self._write() as conn:
             version = (conn.execute(sa.select(sa.func.max(a.c.version)).where(
