@@ -197,3 +197,41 @@ def test_two_workspaces_are_isolated(workspace):
     r1 = Experiment(workspace, "same").start_logging()
     Experiment(other, "same").start_logging()
     assert [r.id for r in Experiment(workspace, "same").get_runs()] == [r1.id]
+
+
+def test_logs_and_details_with_logs(experiment, workdir):
+    run = experiment.start_logging()
+    run.upload_file("user_logs/std_log.txt", io.BytesIO(b"hello from the log\n"))
+    run.upload_file("outputs/x.txt", io.BytesIO(b"x"))
+    assert list(run.get_details()["logFiles"]) == ["user_logs/std_log.txt"]
+    assert run.get_details_with_logs()["logFiles"]["user_logs/std_log.txt"] == "hello from the log\n"
+    paths = run.get_all_logs(destination="logs")
+    assert [open(p).read() for p in paths] == ["hello from the log\n"]
+
+
+def test_start_and_detailed_status(experiment):
+    from azuremlcore.run import Run as R
+
+    run = R._start(experiment, status="NotStarted")
+    assert run.get_detailed_status()["status"] == "NotStarted" and "startTimeUtc" not in run.get_details()
+    run.start()
+    assert run.get_status() == "Running" and "startTimeUtc" in run.get_details()
+
+
+def test_wait_for_completion_streams_the_log(experiment, capsys):
+    import threading
+    import time
+
+    run = experiment.start_logging()
+
+    def finish() -> None:
+        time.sleep(0.3)
+        run._artifacts.append(run._container, "user_logs/std_log.txt", b"epoch 1\n")
+        time.sleep(0.3)
+        run._artifacts.append(run._container, "user_logs/std_log.txt", b"epoch 2\n")
+        run.complete()
+
+    threading.Thread(target=finish).start()
+    details = run.wait_for_completion(show_output=True)
+    out = capsys.readouterr().out
+    assert "epoch 1\nepoch 2\n" in out and "Execution Summary" in out and details["status"] == "Completed"
