@@ -277,15 +277,13 @@ def find_interpreter(request: str) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------- the SDK inside envs
-def _host_versions() -> dict[str, str]:
+def _host_version(name: str) -> str | None:
     from importlib import metadata
 
-    out: dict[str, str] = {}
-    for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
-        if name:
-            out[re.sub(r"[-_.]+", "-", name).lower()] = dist.version
-    return out
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def sdk_requirements(same_python: bool) -> list[str]:
@@ -306,11 +304,11 @@ def sdk_requirements(same_python: bool) -> list[str]:
     if not same_python:
         return reqs
     # Same Python: install exactly what the SDK runs with here, so code inside the run behaves the same.
-    host = _host_versions()
     pinned = []
     for r in reqs:
         name = _pip_entry_name(r)
-        pinned.append(f"{name}=={host[name]}" if name in host else r)
+        version = _host_version(name)
+        pinned.append(f"{name}=={version}" if version else r)
     return pinned
 
 
