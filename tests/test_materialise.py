@@ -123,7 +123,7 @@ def test_concurrent_processes_and_threads_build_once(home: Path, tmp_path: Path)
     for p, (out, err) in zip(procs, outputs):
         assert p.returncode == 0, err
     all_lines = "\n".join(out for out, _ in outputs).splitlines() + thread_lines
-    assert sum(line.startswith("Building environment") for line in all_lines) == 1, all_lines
+    assert sum(line.startswith("Building environment") for line in all_lines) == 1, "\n".join(all_lines)
     pythons = {line.split()[1] for line in all_lines if line.startswith("RESULT")} | {str(r.python) for r in results}
     assert len(pythons) == 1
     assert len(list((home / "envs").iterdir())) == 2  # the env and the .locks folder

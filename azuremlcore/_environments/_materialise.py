@@ -277,23 +277,31 @@ def find_interpreter(request: str) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------- the SDK inside envs
-def _host_version(name: str) -> str | None:
+def _site_dirs() -> list[str]:
+    """This interpreter's site-packages only: metadata found through the cwd or a source tree on sys.path
+    (e.g. a stale ``*.egg-info`` next to the code) would make the cache key differ between processes."""
+    import site
+
+    dirs = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    user = site.getusersitepackages() if hasattr(site, "getusersitepackages") else None
+    return dirs + ([user] if isinstance(user, str) else [])
+
+
+def _distribution(name: str) -> Any:
     from importlib import metadata
 
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
+    return next(iter(metadata.distributions(name=name, path=_site_dirs())), None)
+
+
+def _host_version(name: str) -> str | None:
+    dist = _distribution(name)
+    return dist.version if dist is not None else None
 
 
 def sdk_requirements(same_python: bool) -> list[str]:
     """The SDK's runtime requirements (no uv), pinned to this interpreter's versions when the env's Python matches."""
-    from importlib import metadata
-
-    try:
-        raw = metadata.requires(_DIST_NAME) or []
-    except metadata.PackageNotFoundError:
-        raw = []
+    dist = _distribution(_DIST_NAME)
+    raw = (dist.requires or []) if dist is not None else []
     reqs = [r.split(";")[0].strip() for r in raw if "extra ==" not in r and "extra==" not in r] or list(
         _SDK_REQUIREMENTS_FALLBACK)
     names = {_pip_entry_name(r) for r in reqs}
@@ -322,12 +330,7 @@ def sdk_dir() -> Path:
     spec = importlib.util.find_spec("azuremlmlflow")
     if spec is not None and spec.submodule_search_locations:
         packages["azuremlmlflow"] = str(Path(list(spec.submodule_search_locations)[0]).resolve())
-    try:
-        from importlib import metadata
-
-        version = metadata.version(_DIST_NAME)
-    except Exception:
-        version = "0"
+    version = _host_version(_DIST_NAME) or "0"
     key = hashlib.sha256(json.dumps([packages, version], sort_keys=True).encode()).hexdigest()[:16]
     target = azuremlcore_home() / "sdk" / key
     if target.is_dir():
