@@ -1,0 +1,483 @@
+"""MLflow's tracking store over an embedded workspace, in-process (no server, no SQLAlchemy models of MLflow).
+
+Experiments are the workspace's experiments, runs its runs (same ids), metrics its float metric
+points, params and tags its run attributes, and MLflow 3 logged models are workspace assets of
+kind "mlflow_logged_model" with their files under ``<workspace>/mlflow-models/<model id>``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from mlflow.entities import LifecycleStage, LoggedModelStatus, ViewType
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    INVALID_STATE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    ErrorCode,
+)
+from mlflow.store.entities.paged_list import PagedList
+from mlflow.store.tracking import SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_DEFAULT
+from mlflow.store.tracking.abstract_store import AbstractStore
+from mlflow.utils import validation
+from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModelsUtils, SearchUtils
+
+from azuremlcore._store import open_embedded
+from azuremlcore._store.errors import NotFoundError, StoreError
+from azuremlcore._store.records import ExperimentRecord, MetricPoint, RunRecord
+from azuremlcore._timeutil import now_ms
+from azuremlmlflow import _convert as cv
+from azuremlmlflow._uri import parse
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+MODEL_KIND = "mlflow_logged_model"
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+_SCRIPT_RUN_TYPE = "azureml.scriptrun"
+_MLFLOW_RUN_TYPE = "azureml.interactive"
+_CHUNK = 500
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translated(fn: F) -> F:
+    """Store errors become MlflowExceptions with the same error code (the client relies on the codes)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StoreError as exc:
+            raise MlflowException(str(exc), error_code=ErrorCode.Value(exc.error_code)) from exc
+    return wrapper  # type: ignore[return-value]
+
+
+def _validate(name: str, *args: Any) -> None:
+    # MLflow's own limits (key length, value sizes, batch sizes); private helpers, so tolerate their absence.
+    check = getattr(validation, name, None)
+    if check is not None:
+        check(*args)
+
+
+class EmbeddedMlflowStore(AbstractStore):
+    """An MLflow AbstractStore on the workspace named by an `azureml://local/...` URI."""
+
+    def __init__(self, store_uri: str, artifact_uri: str | None = None) -> None:
+        super().__init__()
+        target = parse(store_uri)
+        if not target.embedded:
+            raise ValueError(f"{store_uri} names a workspace server, not an embedded workspace.")
+        self._store, self._artifacts = open_embedded(Path(target.home) if target.home else None)
+        found = self._store.find_workspace(target.subscription_id, target.resource_group, target.workspace_name)
+        if not found:
+            raise MlflowException(
+                f"Workspace '{target.workspace_name}' (resource group '{target.resource_group}', subscription "
+                f"'{target.subscription_id}') does not exist in {self._artifacts.root.parent}. Create it with "
+                "Workspace.create(..., exist_ok=True), or set the tracking URI from ws.get_mlflow_tracking_uri().",
+                error_code=RESOURCE_DOES_NOT_EXIST)
+        self._ws_id = found[0].id
+        self._root = self._artifacts.root
+
+    # ------------------------------------------------------------------ helpers
+    def _flush_sdk_metrics(self) -> None:
+        # run.log() in this process queues points in a background writer: make them visible first.
+        from azuremlcore._tracking.metrics_writer import writer_for
+
+        writer_for(self._store).flush()
+
+    def _exp_record(self, experiment_id: str) -> ExperimentRecord:
+        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
+            return self._store.get_or_create_experiment(self._ws_id, DEFAULT_EXPERIMENT_NAME)
+        try:
+            rec = self._store.get_experiment(self._ws_id, experiment_id=str(experiment_id))
+        except NotFoundError:
+            raise MlflowException(f"No Experiment with id={experiment_id} exists",
+                                  error_code=RESOURCE_DOES_NOT_EXIST) from None
+        return rec
+
+    def _run_record(self, run_id: str) -> RunRecord:
+        try:
+            rec = self._store.get_run(run_id)
+        except NotFoundError:
+            rec = None
+        if rec is None or rec.workspace_id != self._ws_id:
+            raise MlflowException(f"Run '{run_id}' not found", error_code=RESOURCE_DOES_NOT_EXIST)
+        return rec
+
+    @staticmethod
+    def _check_active(rec: RunRecord) -> None:
+        if rec.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise MlflowException(f"The run {rec.id} must be in the 'active' state. Current state is "
+                                  f"{rec.lifecycle_stage}.", error_code=INVALID_PARAMETER_VALUE)
+
+    def _points(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
+        out: list[MetricPoint] = []
+        for i in range(0, len(run_ids), _CHUNK):
+            out.extend(self._store.get_metrics(run_ids[i:i + _CHUNK], key))
+        return out
+
+    # ------------------------------------------------------------------ experiments
+    @_translated
+    def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY, max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+                           filter_string: str | None = None, order_by: list[str] | None = None,
+                           page_token: str | None = None) -> PagedList:
+        """Experiments filtered and ordered with MLflow's grammar."""
+        view = {ViewType.ACTIVE_ONLY: "ActiveOnly", ViewType.DELETED_ONLY: "ArchivedOnly"}.get(view_type, "All")
+        exps = [cv.experiment(r, self._root) for r in self._store.list_experiments(self._ws_id, view)]
+        exps = SearchExperimentsUtils.filter(exps, filter_string)
+        exps = SearchExperimentsUtils.sort(exps, order_by or ["last_update_time DESC"])
+        page, token = SearchUtils.paginate(exps, page_token, max_results)
+        return PagedList(page, token.decode() if isinstance(token, bytes) else token)
+
+    @_translated
+    def create_experiment(self, name: str, artifact_location: str | None = None, tags: list | None = None) -> str:
+        """Create an experiment (artifact_location is ignored: run files live with their runs)."""
+        _validate("_validate_experiment_name", name)
+        try:
+            rec = self._store.create_experiment(self._ws_id, name, {t.key: t.value for t in tags or []})
+        except StoreError as exc:
+            if exc.error_code == "RESOURCE_ALREADY_EXISTS":
+                raise MlflowException(f"Experiment(name={name}) already exists.",
+                                      error_code=RESOURCE_ALREADY_EXISTS) from exc
+            raise
+        return rec.id
+
+    @_translated
+    def get_experiment(self, experiment_id: str) -> Any:
+        """An experiment by id ("0" is the experiment named "Default")."""
+        return cv.experiment(self._exp_record(experiment_id), self._root)
+
+    @_translated
+    def get_experiment_by_name(self, experiment_name: str) -> Any:
+        """An experiment by name, or None."""
+        try:
+            return cv.experiment(self._store.get_experiment(self._ws_id, name=experiment_name), self._root)
+        except NotFoundError:
+            return None
+
+    @_translated
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Archive the experiment (MLflow's deleted = Azure ML's archived); restore reactivates it."""
+        self._store.update_experiment(self._exp_record(experiment_id).id, archived=True)
+
+    @_translated
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Reactivate an archived experiment."""
+        self._store.update_experiment(self._exp_record(experiment_id).id, archived=False)
+
+    @_translated
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename an experiment (the name must be free)."""
+        _validate("_validate_experiment_name", new_name)
+        self._store.update_experiment(self._exp_record(experiment_id).id, name=new_name)
+
+    @_translated
+    def set_experiment_tag(self, experiment_id: str, tag: Any) -> None:
+        """Add or overwrite an experiment tag."""
+        _validate("_validate_experiment_tag", tag.key, tag.value)
+        self._store.set_experiment_tags(self._exp_record(experiment_id).id, {tag.key: str(tag.value)})
+
+    @_translated
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove an experiment tag."""
+        rec = self._exp_record(experiment_id)
+        if key not in rec.tags:
+            raise MlflowException(f"No tag with name: {key} in experiment with id {experiment_id}",
+                                  error_code=RESOURCE_DOES_NOT_EXIST)
+        self._store.remove_experiment_tags(rec.id, [key])
+
+    # ------------------------------------------------------------------ runs
+    @_translated
+    def create_run(self, experiment_id: str, user_id: str, start_time: int | None, tags: list | None,
+                   run_name: str | None) -> Any:
+        """Create a Running run (type azureml.interactive, target local) whose id MLflow and the SDK share."""
+        exp = self._exp_record(experiment_id)
+        if exp.archived_time:
+            raise MlflowException(f"The experiment {exp.id} must be in the 'active' state. Current state is deleted.",
+                                  error_code=INVALID_STATE)
+        tag_map = {t.key: str(t.value) for t in tags or []}
+        for k, v in tag_map.items():
+            _validate("_validate_tag", k, v)
+        name_tag = tag_map.pop(cv.RUN_NAME_TAG, None)
+        if run_name and name_tag and run_name != name_tag:
+            raise MlflowException(f"Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+                                  f"different values (run_name='{run_name}', mlflow.runName='{name_tag}').",
+                                  error_code=INVALID_PARAMETER_VALUE)
+        run_name = run_name or name_tag or _random_name()
+        parent_id = tag_map.get(cv.PARENT_TAG)
+        if parent_id:
+            try:
+                parent = self._store.get_run(parent_id)
+                parent_id = parent.id if parent.workspace_id == self._ws_id else None
+            except NotFoundError:
+                parent_id = None
+        t = start_time or now_ms()
+        rec = RunRecord(id=uuid.uuid4().hex, workspace_id=self._ws_id, experiment_id=exp.id, parent_id=parent_id,
+                        type=_MLFLOW_RUN_TYPE, display_name=run_name, status="Running", target="local",
+                        submitted_by=user_id or None, created_time=t, start_time=t, tags=tag_map,
+                        properties={"azureml.runsource": "mlflow"})
+        self._store.create_run(rec)
+        return cv.run(self._store.get_run(rec.id), [], self._root)
+
+    @_translated
+    def get_run(self, run_id: str) -> Any:
+        """The run with its latest metrics, params, tags, inputs and outputs (SDK-logged values included)."""
+        self._flush_sdk_metrics()
+        rec = self._run_record(run_id)
+        return cv.run(rec, self._points([rec.id]), self._root)
+
+    @_translated
+    def update_run_info(self, run_id: str, run_status: Any, end_time: int | None, run_name: str | None) -> Any:
+        """Set status, end time and name; a submitted script run keeps the status its runner gives it."""
+        rec = self._run_record(run_id)
+        fields: dict[str, Any] = {}
+        if run_name:
+            fields["display_name"] = run_name
+        # MLflow ends the active run at exit (and resumes it at start): for a submitted run, the runner owns
+        # the status, so a script's end_run() cannot mark it Completed while the job is still going.
+        if rec.type != _SCRIPT_RUN_TYPE and run_status is not None:
+            status = cv.status_from_mlflow(run_status)
+            fields["status"] = status
+            fields["end_time"] = end_time
+            if status == "Running" and rec.start_time is None:
+                fields["start_time"] = now_ms()
+        rec = self._store.update_run(rec.id, **fields) if fields else rec
+        return cv.run_info(rec, self._root)
+
+    @_translated
+    def delete_run(self, run_id: str) -> None:
+        """Mark the run deleted (hidden from get_runs and active searches; restore_run brings it back)."""
+        self._store.update_run(self._run_record(run_id).id, lifecycle_stage=LifecycleStage.DELETED)
+
+    @_translated
+    def restore_run(self, run_id: str) -> None:
+        """Make a deleted run active again."""
+        self._store.update_run(self._run_record(run_id).id, lifecycle_stage=LifecycleStage.ACTIVE)
+
+    @_translated
+    def log_batch(self, run_id: str, metrics: list, params: list, tags: list) -> None:
+        """Store metrics (float points), params (write-once) and tags of a run in that order of checks."""
+        _validate("_validate_batch_log_data", metrics, params, tags)
+        _validate("_validate_param_keys_unique", params)
+        rec = self._run_record(run_id)
+        self._check_active(rec)
+        if params:
+            self._store.set_run_attributes(rec.id, "param", {p.key: str(p.value) for p in params}, write_once=True)
+        if metrics:
+            self._store.log_metrics([MetricPoint(rec.id, m.key, "scalar", float(m.value), None, int(m.step),
+                                                 int(m.timestamp)) for m in metrics])
+            by_model: dict[str, list] = {}
+            for m in metrics:
+                if getattr(m, "model_id", None):
+                    by_model.setdefault(m.model_id, []).append(m)
+            for model_id, ms in by_model.items():
+                self._add_model_metrics(model_id, ms, rec.id)
+        if tags:
+            values = {t.key: str(t.value) for t in tags}
+            name = values.pop(cv.RUN_NAME_TAG, None)
+            if name:
+                self._store.update_run(rec.id, display_name=name)
+            if values:
+                self._store.set_run_attributes(rec.id, "tag", values)
+
+    @_translated
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a run tag; a missing tag is RESOURCE_DOES_NOT_EXIST as in MLflow."""
+        rec = self._run_record(run_id)
+        self._check_active(rec)
+        if key not in rec.tags:
+            raise MlflowException(f"No tag with name: {key} in run with id {run_id}",
+                                  error_code=RESOURCE_DOES_NOT_EXIST)
+        self._store.delete_run_attributes(rec.id, "tag", [key])
+
+    @_translated
+    def get_metric_history(self, run_id: str, metric_key: str, max_results: int | None = None,
+                           page_token: str | None = None) -> PagedList:
+        """Every float value of a metric in logging order (SDK `run.log` values included), paged when asked."""
+        self._flush_sdk_metrics()
+        rec = self._run_record(run_id)
+        metrics = [cv.to_metric(p) for p in self._store.get_metrics([rec.id], metric_key) if cv.is_metric_point(p)]
+        if max_results is None:
+            return PagedList(metrics, None)
+        page, token = SearchUtils.paginate(metrics, page_token, max_results)
+        return PagedList(page, token.decode() if isinstance(token, bytes) else token)
+
+    @_translated
+    def _search_runs(self, experiment_ids: list[str], filter_string: str | None, run_view_type: int,
+                     max_results: int, order_by: list[str] | None, page_token: str | None) -> tuple[list, str | None]:
+        self._flush_sdk_metrics()
+        exp_ids = [self._exp_record(e).id for e in experiment_ids]
+        stage = {ViewType.ACTIVE_ONLY: LifecycleStage.ACTIVE, ViewType.DELETED_ONLY: LifecycleStage.DELETED}.get(
+            run_view_type)
+        records = self._store.search_runs(self._ws_id, experiment_ids=exp_ids, lifecycle_stage=stage)
+        by_run: dict[str, list[MetricPoint]] = {r.id: [] for r in records}
+        for p in self._points(list(by_run)):
+            by_run[p.run_id].append(p)
+        runs = [cv.run(r, by_run[r.id], self._root) for r in records]
+        runs = SearchUtils.sort(SearchUtils.filter(runs, filter_string), order_by)
+        page, token = SearchUtils.paginate(runs, page_token, max_results)
+        return page, token.decode() if isinstance(token, bytes) else token
+
+    @_translated
+    def log_inputs(self, run_id: str, datasets: list | None = None, models: list | None = None) -> None:
+        """Remember the run's dataset and model inputs (MLflow's dataset tracking; no data is copied)."""
+        rec = self._run_record(run_id)
+        self._check_active(rec)
+        if datasets:
+            _validate("_validate_dataset_inputs", datasets)
+        inputs = dict(rec.details.get(cv.INPUTS_DETAIL) or {})
+        stored = list(inputs.get("datasets", []))
+        for d in datasets or []:
+            entry = cv.dataset_input_to_dict(d)
+            same = [i for i, s in enumerate(stored) if (s["name"], s["digest"]) == (entry["name"], entry["digest"])]
+            if same:
+                stored[same[0]]["tags"].update(entry["tags"])
+            else:
+                stored.append(entry)
+        model_ids = list(inputs.get("models", []))
+        model_ids += [m.model_id for m in models or [] if m.model_id not in model_ids]
+        self._store.update_run(rec.id, details={cv.INPUTS_DETAIL: {"datasets": stored, "models": model_ids}})
+
+    @_translated
+    def log_outputs(self, run_id: str, models: list) -> None:
+        """Remember the logged models a run produced."""
+        rec = self._run_record(run_id)
+        self._check_active(rec)
+        outputs = list(rec.details.get(cv.OUTPUTS_DETAIL) or [])
+        for m in models:
+            entry = {"model_id": m.model_id, "step": int(m.step or 0)}
+            if entry not in outputs:
+                outputs.append(entry)
+        self._store.update_run(rec.id, details={cv.OUTPUTS_DETAIL: outputs})
+
+    @_translated
+    def record_logged_model(self, run_id: str, mlflow_model: Any) -> None:
+        """Append a model's summary to the run's mlflow.log-model.history tag (as MLflow's stores do)."""
+        rec = self._run_record(run_id)
+        self._check_active(rec)
+        history = json.loads(rec.tags.get(LOGGED_MODELS_TAG, "[]"))
+        history.append(mlflow_model.get_tags_dict())
+        self._store.set_run_attributes(rec.id, "tag", {LOGGED_MODELS_TAG: json.dumps(history)})
+
+    def link_traces_to_run(self, trace_ids: list[str], run_id: str) -> None:
+        """Not available: MLflow tracing is not stored by azuremlcore workspaces."""
+        raise MlflowException("MLflow tracing is not supported by azuremlcore workspaces.",
+                              error_code=INVALID_PARAMETER_VALUE)
+
+    # ------------------------------------------------------------------ logged models (MLflow 3)
+    def _model_asset(self, model_id: str, allow_deleted: bool = False) -> Any:
+        asset = self._store.get_asset(self._ws_id, MODEL_KIND, model_id)
+        if asset is None or (not allow_deleted and asset.spec.get("lifecycle_stage") == LifecycleStage.DELETED):
+            raise MlflowException(f"Logged model with ID '{model_id}' not found.", error_code=RESOURCE_DOES_NOT_EXIST)
+        return asset
+
+    def _update_model(self, asset: Any, spec: dict | None = None, tags: dict | None = None) -> Any:
+        fields: dict[str, Any] = {}
+        if spec is not None:
+            fields["spec"] = {**spec, "last_updated_timestamp": now_ms()}
+        if tags is not None:
+            fields["tags"] = tags
+        updated = self._store.update_asset(self._ws_id, MODEL_KIND, asset.name, asset.version, **fields)
+        return cv.logged_model(updated.name, updated.spec, updated.tags)
+
+    def model_artifact_dir(self, model_id: str) -> Path:
+        """Where a logged model's files live."""
+        return self._root / self._ws_id / "mlflow-models" / model_id
+
+    @_translated
+    def create_logged_model(self, experiment_id: str, name: str | None = None, source_run_id: str | None = None,
+                            tags: list | None = None, params: list | None = None,
+                            model_type: str | None = None) -> Any:
+        """Create a PENDING logged model whose artifact location is a folder of the workspace."""
+        exp = self._exp_record(experiment_id)
+        name = name or _random_name()
+        _validate("_validate_logged_model_name", name)
+        if source_run_id:
+            self._check_active(self._run_record(source_run_id))
+        model_id = f"m-{uuid.uuid4().hex}"
+        t = now_ms()
+        spec = {"experiment_id": exp.id, "name": name, "source_run_id": source_run_id, "model_type": model_type,
+                "status": str(LoggedModelStatus.PENDING), "status_message": None,
+                "lifecycle_stage": LifecycleStage.ACTIVE, "creation_timestamp": t, "last_updated_timestamp": t,
+                "artifact_location": self.model_artifact_dir(model_id).as_uri(),
+                "params": {p.key: str(p.value) for p in params or []}, "metrics": []}
+        asset = self._store.put_asset(self._ws_id, MODEL_KIND, model_id, spec,
+                                      tags={t_.key: str(t_.value) for t_ in tags or []})
+        return cv.logged_model(model_id, asset.spec, asset.tags)
+
+    @_translated
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> Any:
+        """A logged model by id."""
+        asset = self._model_asset(model_id, allow_deleted)
+        return cv.logged_model(asset.name, asset.spec, asset.tags)
+
+    @_translated
+    def finalize_logged_model(self, model_id: str, status: Any) -> Any:
+        """Set a logged model's final status (READY or FAILED)."""
+        asset = self._model_asset(model_id)
+        return self._update_model(asset, spec={**asset.spec, "status": str(LoggedModelStatus(status))})
+
+    @_translated
+    def delete_logged_model(self, model_id: str) -> None:
+        """Mark a logged model deleted (its files stay until the workspace is deleted)."""
+        asset = self._model_asset(model_id)
+        self._update_model(asset, spec={**asset.spec, "lifecycle_stage": LifecycleStage.DELETED})
+
+    @_translated
+    def set_logged_model_tags(self, model_id: str, tags: list) -> None:
+        """Add or overwrite tags of a logged model."""
+        asset = self._model_asset(model_id)
+        self._update_model(asset, tags={**asset.tags, **{t.key: str(t.value) for t in tags}})
+
+    @_translated
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        """Remove a tag of a logged model."""
+        asset = self._model_asset(model_id)
+        if key not in asset.tags:
+            raise MlflowException(f"No tag with key {key!r} found for model with ID {model_id!r}.",
+                                  error_code=RESOURCE_DOES_NOT_EXIST)
+        self._update_model(asset, tags={k: v for k, v in asset.tags.items() if k != key})
+
+    def _add_model_metrics(self, model_id: str, metrics: list, run_id: str) -> None:
+        asset = self._model_asset(model_id)
+        stored = list(asset.spec.get("metrics", []))
+        for m in metrics:
+            stored.append({"key": m.key, "value": float(m.value), "timestamp": int(m.timestamp), "step": int(m.step),
+                           "run_id": run_id, "dataset_name": m.dataset_name, "dataset_digest": m.dataset_digest})
+        # A model shows one value per (key, dataset): the latest by (step, timestamp).
+        latest: dict[tuple, dict] = {}
+        for m in stored:
+            k = (m["key"], m.get("dataset_name"), m.get("dataset_digest"))
+            if k not in latest or (m["step"], m["timestamp"]) >= (latest[k]["step"], latest[k]["timestamp"]):
+                latest[k] = m
+        self._update_model(asset, spec={**asset.spec, "metrics": list(latest.values())})
+
+    @_translated
+    def search_logged_models(self, experiment_ids: list[str], filter_string: str | None = None,
+                             datasets: list | None = None, max_results: int | None = None,
+                             order_by: list | None = None, page_token: str | None = None) -> PagedList:
+        """Logged models of the experiments, filtered and ordered with MLflow's grammar."""
+        if datasets and not all(d.get("dataset_name") for d in datasets):
+            raise MlflowException("`dataset_name` in the `datasets` clause must be specified.",
+                                  error_code=INVALID_PARAMETER_VALUE)
+        exp_ids = {self._exp_record(e).id for e in experiment_ids}
+        models = [cv.logged_model(a.name, a.spec, a.tags) for a in self._store.list_assets(self._ws_id, MODEL_KIND)
+                  if a.spec.get("experiment_id") in exp_ids
+                  and a.spec.get("lifecycle_stage") != LifecycleStage.DELETED]
+        models = SearchLoggedModelsUtils.filter_logged_models(models, filter_string, datasets)
+        models = SearchLoggedModelsUtils.sort(models, order_by)
+        page, token = SearchUtils.paginate(models, page_token, max_results or SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT)
+        return PagedList(page, token.decode() if isinstance(token, bytes) else token)
+
+
+def _random_name() -> str:
+    try:
+        from mlflow.utils.name_utils import _generate_random_name
+
+        return _generate_random_name()
+    except ImportError:  # the helper is private to MLflow; any readable unique name will do
+        return f"run-{uuid.uuid4().hex[:8]}"
