@@ -206,11 +206,25 @@ class Runner:
             self.artifacts.append(self.container, BUILD_LOG, (line.rstrip("\n") + "\n").encode())
 
         menv = materialise(env, log=log)
-        self.artifacts.put(self.container, FROZEN_FILE, (menv.frozen or "").encode())
+        if menv.frozen:
+            self.artifacts.put(self.container, FROZEN_FILE, menv.frozen.encode())
+        else:  # user-managed: list what the interpreter has, beside the run, without delaying its start
+            threading.Thread(target=self._freeze, args=(menv.python,), daemon=True).start()
         self.store.update_run(self.run.id, details={"_environment": {
             "python": str(menv.python), "envDir": str(menv.env_dir), "specHash": menv.spec_hash,
             "reused": menv.reused}})
         return menv
+
+    def _freeze(self, python: Path) -> None:
+        from azuremlcore._environments._materialise import uv_binary
+
+        uv = uv_binary()
+        cmd = [uv, "pip", "freeze", "--python", str(python)] if uv else [str(python), "-m", "pip", "freeze"]
+        try:
+            out = subprocess.run(cmd, capture_output=True, timeout=60, stdin=subprocess.DEVNULL).stdout
+        except (OSError, subprocess.SubprocessError):
+            return
+        self.artifacts.put(self.container, FROZEN_FILE, out)
 
     # ------------------------------------------------------------------ the script
     def _command(self, menv: "MaterialisedEnv") -> list[str]:
