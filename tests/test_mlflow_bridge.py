@@ -352,3 +352,16 @@ def test_autolog_inside_a_submitted_script(workspace: Workspace, tmp_path: Path)
     assert "training_r2_score" in run.get_metrics()
     assert any(n.startswith("model/") or n == "estimator.html" for n in run.get_file_names()) or \
         MlflowClient(workspace.get_mlflow_tracking_uri()).get_run(run.id).outputs.model_outputs
+
+
+def test_azureml_artifact_uri_reaches_the_run_files(mlflow_ws: Workspace, workdir: Path, tmp_path: Path) -> None:
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    run = Experiment(mlflow_ws, "art_uri").start_logging()
+    (workdir / "f.txt").write_text("F")
+    base, _, query = mlflow_ws.get_mlflow_tracking_uri().partition("?")
+    repo = get_artifact_repository(f"{base}/runs/{run.id}?{query}")
+    repo.log_artifact(str(workdir / "f.txt"), "sub")
+    assert run.get_file_names() == ["sub/f.txt"]
+    assert [f.path for f in repo.list_artifacts("sub")] == ["sub/f.txt"]
+    assert Path(repo.download_artifacts("sub/f.txt", str(tmp_path))).read_text() == "F"
