@@ -39,11 +39,18 @@ def _check_coordinates(name: str, subscription_id: str, resource_group: str) -> 
             f"Invalid resource_group {resource_group!r}: use 1 to 90 letters, digits, '-', '_', '.', '(' or ')'.")
 
 
+def _default_endpoint() -> str | None:
+    """The workspace server to use when none is named: $AZUREMLCORE_ENDPOINT (unset means embedded)."""
+    import os
+
+    return os.environ.get("AZUREMLCORE_ENDPOINT") or None
+
+
 def _open(endpoint: str | None, auth: Any) -> tuple["WorkspaceStore", "FileArtifactStore"]:
     if endpoint:
-        raise UserErrorException(
-            f"This config names a workspace server ({endpoint}), and this version of azuremlcore only has "
-            "embedded workspaces. Remove 'endpoint' from the config file to use an embedded workspace.")
+        from azuremlcore._client import open_rest
+
+        return open_rest(endpoint, auth)  # type: ignore[return-value]
     from azuremlcore._store import open_embedded
 
     return open_embedded()
@@ -67,8 +74,8 @@ class Workspace:
                  _workspace_id: str | None = None, sku: str = "basic", tags: dict | None = None,
                  _cloud: str = "AzureCloud", _endpoint: str | None = None) -> None:
         self._auth = auth
-        self._endpoint = _endpoint
-        self._store, self._artifacts = _open(_endpoint, auth)
+        self._endpoint = _endpoint or _default_endpoint()
+        self._store, self._artifacts = _open(self._endpoint, auth)
         found = self._store.find_workspace(subscription_id, resource_group, workspace_name)
         if not found:
             raise ProjectSystemException(
@@ -108,7 +115,8 @@ class Workspace:
         subscription_id = subscription_id or "local"
         resource_group = resource_group or "local"
         _check_coordinates(name, subscription_id, resource_group)
-        store, artifacts = _open(None, auth)
+        endpoint = _default_endpoint()
+        store, artifacts = _open(endpoint, auth)
         existing = store.find_workspace(subscription_id, resource_group, name)
         if existing and not exist_ok:
             raise UserErrorException(
@@ -124,13 +132,14 @@ class Workspace:
             exist_ok=True)
         if show_output and not existing:
             print(f"Created workspace '{name}' in {artifacts.root.parent}")
-        return Workspace._from_record(store, artifacts, record, auth)
+        return Workspace._from_record(store, artifacts, record, auth, endpoint)
 
     @staticmethod
     def get(name: str, auth: Any = None, subscription_id: str | None = None, resource_group: str | None = None,
             location: str | None = None, cloud: str = "AzureCloud", id: str | None = None) -> "Workspace":
         """The workspace of that name; subscription and resource group narrow the search when several match."""
-        store, artifacts = _open(None, auth)
+        endpoint = _default_endpoint()
+        store, artifacts = _open(endpoint, auth)
         found = store.find_workspace(subscription_id, resource_group, name)
         if not found:
             raise ProjectSystemException(
@@ -140,7 +149,7 @@ class Workspace:
             where = ", ".join(f"{r.subscription_id}/{r.resource_group}" for r in found)
             raise UserErrorException(f"Several workspaces are named '{name}' ({where}): pass subscription_id and "
                                      "resource_group to choose one.")
-        return Workspace._from_record(store, artifacts, found[0], auth)
+        return Workspace._from_record(store, artifacts, found[0], auth, endpoint)
 
     @staticmethod
     def from_config(path: str | None = None, auth: Any = None, _logger: Any = None,
@@ -160,10 +169,11 @@ class Workspace:
     @staticmethod
     def list(subscription_id: str | None, auth: Any = None, resource_group: str | None = None) -> dict[str, list["Workspace"]]:
         """Workspaces of a subscription (all when None): a dict of name -> [Workspace]."""
-        store, artifacts = _open(None, auth)
+        endpoint = _default_endpoint()
+        store, artifacts = _open(endpoint, auth)
         out: dict[str, list[Workspace]] = {}
         for r in store.find_workspace(subscription_id, resource_group, None):
-            out.setdefault(r.name, []).append(Workspace._from_record(store, artifacts, r, auth))
+            out.setdefault(r.name, []).append(Workspace._from_record(store, artifacts, r, auth, endpoint))
         return out
 
     @staticmethod

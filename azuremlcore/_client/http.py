@@ -1,0 +1,117 @@
+"""One HTTP session to a server: bearer auth, retries of idempotent calls and 5xx, timeouts, error mapping."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from azuremlcore._store.errors import AlreadyExistsError, InvalidValueError, NotFoundError, StoreError
+
+CONNECT_TIMEOUT_S = 10
+READ_TIMEOUT_S = 300
+
+
+class ServerAuthError(StoreError):
+    """The server refused the credentials (401) or the right (403)."""
+
+    error_code = "PERMISSION_DENIED"
+    http_status = 403
+
+
+class ServerUnavailableError(StoreError):
+    """The server could not be reached or failed (5xx after retries)."""
+
+    error_code = "TEMPORARILY_UNAVAILABLE"
+    http_status = 503
+
+
+_BY_CODE: dict[str, type[StoreError]] = {
+    "RESOURCE_DOES_NOT_EXIST": NotFoundError, "RESOURCE_ALREADY_EXISTS": AlreadyExistsError,
+    "INVALID_PARAMETER_VALUE": InvalidValueError, "REQUEST_LIMIT_EXCEEDED": InvalidValueError,
+}
+
+
+def raise_for(resp: requests.Response) -> None:
+    """Raise the store error the server's JSON error stands for."""
+    if resp.status_code < 400:
+        return
+    try:
+        body = resp.json()
+        code, message = body.get("error_code", ""), body.get("message", resp.text)
+    except ValueError:
+        code, message = "", resp.text[:500] or resp.reason
+    if resp.status_code in (401, 403):
+        err = ServerAuthError(f"{resp.status_code}: {message}")
+        err.http_status = resp.status_code
+        err.error_code = code or err.error_code
+        raise err
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        cls = NotFoundError if resp.status_code == 404 else (
+            InvalidValueError if resp.status_code < 500 else ServerUnavailableError)
+    err = cls(message)
+    err.http_status = resp.status_code
+    raise err
+
+
+class HttpClient:
+    """A requests Session bound to a server with its credential."""
+
+    def __init__(self, endpoint: str, auth: Any = None, run_token: str | None = None) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.session = requests.Session()
+        # Idempotent methods are retried on connection errors and 5xx; POST (appends, metric
+        # batches) is retried by the caller where a repeat is harmless.
+        retry = Retry(total=5, connect=5, read=3, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504),
+                      allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"}),
+                      raise_on_status=False, respect_retry_after_header=True)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.run_token = run_token
+        if auth is None and run_token:
+            from azuremlcore.authentication import RunTokenAuthentication
+
+            auth = RunTokenAuthentication(run_token)
+        elif auth is None:
+            from azuremlcore.authentication import InteractiveLoginAuthentication
+
+            auth = InteractiveLoginAuthentication()
+        if hasattr(auth, "_bind"):
+            auth._bind(self.endpoint)
+        self.auth = auth
+
+    def headers(self) -> dict[str, str]:
+        """The authorization header for the next request."""
+        return dict(self.auth.get_authentication_header())
+
+    def request(self, method: str, path: str, *, json_body: Any = None, params: Any = None, data: Any = None,
+                stream: bool = False, ok404: bool = False, headers: dict[str, str] | None = None) -> requests.Response:
+        """Send a request; store errors for error answers (None-like 404 handled by ok404)."""
+        hdrs = self.headers()
+        if headers:
+            hdrs.update(headers)
+        if json_body is not None:
+            data = json.dumps(json_body, separators=(",", ":"))
+            hdrs["Content-Type"] = "application/json"
+        try:
+            resp = self.session.request(method, self.endpoint + path, params=params, data=data, headers=hdrs,
+                                        stream=stream, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
+        except requests.ConnectionError as exc:
+            raise ServerUnavailableError(f"Cannot reach the workspace server at {self.endpoint}: {exc}") from None
+        except requests.Timeout as exc:
+            raise ServerUnavailableError(f"The workspace server at {self.endpoint} timed out: {exc}") from None
+        if ok404 and resp.status_code == 404:
+            return resp
+        raise_for(resp)
+        return resp
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send a request and decode its JSON answer (None for an empty one)."""
+        resp = self.request(method, path, **kwargs)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        return json.loads(resp.content)

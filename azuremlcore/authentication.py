@@ -1,0 +1,250 @@
+"""Authentication for workspace servers: the credentials a `Workspace(..., auth=...)` sends.
+
+Embedded workspaces need none. A workspace server (config with an `endpoint`) needs a bearer
+token on every request; these classes obtain one:
+
+* `ServicePrincipalAuthentication(tenant_id, service_principal_id, service_principal_password)`:
+  client-credentials tokens from the server's own OpenID Connect issuer (via msal), created by the
+  server admin with `aml sp create`. Pass a URL as tenant_id to use another issuer; otherwise the
+  issuer is the workspace server itself (or $AZUREMLCORE_AUTHORITY).
+* `InteractiveLoginAuthentication()`: the user token saved by `aml login --endpoint URL --token T`
+  (or $AZUREMLCORE_TOKEN).
+* `TokenAuthentication(get_token_for_audience)`: tokens from your own function.
+* Inside a submitted run, the run's own token ($AZUREML_RUN_TOKEN) is used without any auth object.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+from azuremlcore.exceptions import AuthenticationException
+
+_REFRESH_MARGIN_S = 300
+
+
+class AccessToken(NamedTuple):
+    """A token and its expiry (unix seconds), as Track 2 Azure SDKs expect from `get_token`."""
+
+    token: str
+    expires_on: int
+
+
+class Audience(str, Enum):
+    """Token audiences `TokenAuthentication` asks its function for."""
+
+    ARM = "ARM"
+    AZUREML = "AZUREML"
+    aml = "AZUREML"
+    arm = "ARM"
+
+
+def _credentials_file() -> Path:
+    from azuremlcore._store import azuremlcore_home
+
+    return azuremlcore_home() / "credentials.json"
+
+
+def save_login(endpoint: str, token: str) -> Path:
+    """Remember a user token for a server (what `aml login` does); the file is readable by the owner only."""
+    path = _credentials_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {}
+    data[endpoint.rstrip("/")] = token
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    os.replace(path.with_suffix(".tmp"), path)
+    return path
+
+
+def _saved_login(endpoint: str | None) -> str | None:
+    path = _credentials_file()
+    if not endpoint or not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text()).get(endpoint.rstrip("/"))
+    except (OSError, ValueError):
+        return None
+
+
+class AbstractAuthentication:
+    """Base of the credential classes: a bearer token for a server endpoint."""
+
+    _endpoint: str | None = None
+
+    def _bind(self, endpoint: str) -> "AbstractAuthentication":
+        # The workspace tells its credential which server it talks to (the token issuer by default).
+        if self._endpoint is None:
+            self._endpoint = endpoint.rstrip("/")
+        return self
+
+    def _get_token(self) -> AccessToken:
+        raise NotImplementedError
+
+    def get_token(self, *scopes: Any, **kwargs: Any) -> AccessToken:
+        """A token (with its expiry) for the server this credential is used with."""
+        return self._get_token()
+
+    def get_authentication_header(self) -> dict[str, str]:
+        """The HTTP header to send: {'Authorization': 'Bearer ...'}."""
+        return {"Authorization": f"Bearer {self._get_token().token}"}
+
+    def signed_session(self, session: Any = None) -> Any:
+        """A requests Session (the given one or a new one) carrying the authorization header."""
+        import requests
+
+        session = session or requests.Session()
+        session.headers.update(self.get_authentication_header())
+        return session
+
+
+def _expiry_of(token: str) -> int:
+    # Reads the exp claim without verifying (the server verifies); opaque tokens get a far expiry.
+    import base64
+
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        return int(json.loads(base64.urlsafe_b64decode(payload))["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return int(time.time()) + 365 * 86400
+
+
+class InteractiveLoginAuthentication(AbstractAuthentication):
+    """The signed-in user's token: saved by `aml login --endpoint URL --token TOKEN`, or $AZUREMLCORE_TOKEN.
+
+    There is no browser sign-in: the server admin creates user tokens (`aml token create --user NAME`).
+    """
+
+    def __init__(self, force: bool = False, tenant_id: str | None = None, cloud: str | None = None) -> None:
+        self.force, self.tenant_id, self.cloud = force, tenant_id, cloud
+
+    def _get_token(self) -> AccessToken:
+        token = os.environ.get("AZUREMLCORE_TOKEN") or _saved_login(self._endpoint)
+        if not token:
+            raise AuthenticationException(
+                f"No login for workspace server {self._endpoint or '(unknown)'}: run "
+                f"`aml login --endpoint {self._endpoint or 'URL'} --token TOKEN` with a token from the server admin "
+                "(`aml token create --user NAME`), or set AZUREMLCORE_TOKEN.")
+        return AccessToken(token, _expiry_of(token))
+
+
+class ServicePrincipalAuthentication(AbstractAuthentication):
+    """A service principal's client-credentials tokens, from the workspace server's OIDC issuer (msal).
+
+    tenant_id may be the issuer URL; otherwise the issuer is the server the workspace lives on
+    (or $AZUREMLCORE_AUTHORITY). Tokens are cached and renewed five minutes before they expire.
+    """
+
+    def __init__(self, tenant_id: str, service_principal_id: str, service_principal_password: str,
+                 cloud: str = "AzureCloud", _enable_caching: bool = True) -> None:
+        self.tenant_id, self.service_principal_id = tenant_id, service_principal_id
+        self._secret = service_principal_password
+        self.cloud = cloud
+        self._lock = threading.Lock()
+        self._cached: AccessToken | None = None
+        self._app: Any = None
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"ServicePrincipalAuthentication(tenant_id={self.tenant_id!r}, service_principal_id={self.service_principal_id!r})"
+
+    def _authority(self) -> str:
+        if str(self.tenant_id).startswith(("http://", "https://")):
+            return str(self.tenant_id).rstrip("/")
+        authority = os.environ.get("AZUREMLCORE_AUTHORITY") or self._endpoint
+        if not authority:
+            raise AuthenticationException("ServicePrincipalAuthentication does not know its token issuer yet: use it "
+                                          "with a workspace on a server, or pass the issuer URL as tenant_id.")
+        return authority.rstrip("/")
+
+    def _get_token(self) -> AccessToken:
+        with self._lock:
+            if self._cached and self._cached.expires_on - _REFRESH_MARGIN_S > time.time():
+                return self._cached
+            if self._app is None:
+                import msal
+
+                self._app = msal.ConfidentialClientApplication(
+                    self.service_principal_id, client_credential=self._secret, oidc_authority=self._authority())
+            result = self._app.acquire_token_for_client(scopes=["https://ml.azure.com/.default"])
+            if "access_token" not in result:
+                raise AuthenticationException(
+                    f"Could not get a token for service principal {self.service_principal_id}: "
+                    f"{result.get('error')}: {result.get('error_description')}")
+            self._cached = AccessToken(result["access_token"], int(time.time()) + int(result.get("expires_in", 3600)))
+            return self._cached
+
+
+class TokenAuthentication(AbstractAuthentication):
+    """Tokens from your function `get_token_for_audience(audience) -> token` or `-> (token, expires_on)`."""
+
+    def __init__(self, get_token_for_audience: Callable[[Audience], Any], cloud: str | None = None) -> None:
+        self._fn, self.cloud = get_token_for_audience, cloud
+
+    def get_token(self, audience: Audience = Audience.ARM) -> str:  # type: ignore[override]
+        """The token your function returns for the audience."""
+        out = self._fn(audience)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+    def _get_token(self) -> AccessToken:
+        out = self._fn(Audience.AZUREML)
+        if isinstance(out, (tuple, list)):
+            return AccessToken(str(out[0]), int(out[1]))
+        return AccessToken(str(out), _expiry_of(str(out)))
+
+
+class RunTokenAuthentication(AbstractAuthentication):
+    """The token of a submitted run ($AZUREML_RUN_TOKEN): it writes only that run; renewed before expiry."""
+
+    def __init__(self, token: str, renew: Callable[[], AccessToken] | None = None) -> None:
+        self._token = AccessToken(token, _expiry_of(token))
+        self._renew = renew
+        self._lock = threading.Lock()
+
+    def _get_token(self) -> AccessToken:
+        with self._lock:
+            if self._renew is not None and self._token.expires_on - _REFRESH_MARGIN_S < time.time():
+                try:
+                    self._token = self._renew()
+                except Exception:  # noqa: BLE001 - keep the old token; the server says if it has expired
+                    pass
+            return self._token
+
+
+class MsiAuthentication(AbstractAuthentication):
+    """Managed identities exist only on Azure VMs; use ServicePrincipalAuthentication with a workspace server."""
+
+    def __init__(self, cloud: str | None = None, **kwargs: Any) -> None:
+        self.cloud, self.kwargs = cloud, kwargs
+
+    def _get_token(self) -> AccessToken:
+        raise AuthenticationException(
+            "MsiAuthentication needs an Azure managed identity, which a self-hosted workspace server has none of. "
+            "Use ServicePrincipalAuthentication (aml sp create) or InteractiveLoginAuthentication (aml login).")
+
+
+class AzureCliAuthentication(AbstractAuthentication):
+    """The Azure CLI's login does not apply to a self-hosted server; use `aml login` and InteractiveLoginAuthentication."""
+
+    def __init__(self, cloud: str | None = None) -> None:
+        self.cloud = cloud
+
+    def _get_token(self) -> AccessToken:
+        raise AuthenticationException(
+            "AzureCliAuthentication uses `az login`, which a self-hosted workspace server does not accept. Run "
+            "`aml login --endpoint URL --token TOKEN` and use InteractiveLoginAuthentication().")
+
+
+__all__ = ["AbstractAuthentication", "AccessToken", "Audience", "AzureCliAuthentication",
+           "InteractiveLoginAuthentication", "MsiAuthentication", "RunTokenAuthentication",
+           "ServicePrincipalAuthentication", "TokenAuthentication", "save_login"]

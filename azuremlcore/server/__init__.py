@@ -1,0 +1,36 @@
+"""The workspace server (`aml server`): many workspaces over HTTP for a team, secured by tokens.
+
+`create_app(ServerConfig(data_dir=...))` builds the ASGI app; `serve(...)` runs it with uvicorn;
+`issue_run_token(run_id, workspace_id, data_dir)` mints a token scoped to one run for the runner.
+FastAPI and uvicorn load only when this package is imported, never with `import azuremlcore`.
+"""
+from __future__ import annotations
+
+from azuremlcore.server.config import ServerConfig
+from azuremlcore.server.state import issue_run_token
+
+
+def create_app(config: ServerConfig, *, threadpool: bool = False):  # type: ignore[no-untyped-def]
+    """The server's ASGI app for a config (see `azuremlcore.server.app.create_app`)."""
+    from azuremlcore.server.app import create_app as _create
+
+    return _create(config, threadpool=threadpool)
+
+
+def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 5000, access_log: bool = False,
+          threadpool: bool = False) -> None:
+    """Run the server in this process until interrupted (one process, one event loop)."""
+    import uvicorn
+
+    app = create_app(config, threadpool=threadpool)
+    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info", lifespan="on",
+                http="httptools" if _has("httptools") else "h11", loop="asyncio", server_header=False)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+__all__ = ["ServerConfig", "create_app", "serve", "issue_run_token"]

@@ -1,0 +1,81 @@
+"""The ASGI application: the workspace API, files, the OIDC issuer and the MLflow REST API."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from azuremlcore._store.errors import StoreError
+from azuremlcore.exceptions import UserErrorException
+from azuremlcore.server._common import json_response
+from azuremlcore.server.config import ServerConfig
+from azuremlcore.server.middleware import BodyTooLarge, GuardMiddleware
+from azuremlcore.server.security.authz import AuthError
+from azuremlcore.server.state import ServerState
+
+_log = logging.getLogger("azuremlcore.server")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return json_response({"error_code": code, "message": message, "error": {"code": code, "message": message}},
+                         status)
+
+
+def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
+    """The server as an ASGI app (wrapped in the authentication guard).
+
+    threadpool=True runs each store call in a worker thread instead of inline on the event loop.
+    """
+    from azuremlcore.server import routes_files, routes_oidc, routes_workspace
+
+    state = ServerState(config)
+    app = FastAPI(title="azuremlcore workspace server", version="1",
+                  description="Workspaces, experiments, runs, metrics, files, assets and secrets; MLflow REST API "
+                              "under each workspace's path. Every route but /health needs a bearer token.")
+    app.state.server = state
+    app.state.threadpool = threadpool
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_: Request, exc: StoreError) -> Response:
+        return _error(exc.http_status, exc.error_code, str(exc))
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(_: Request, exc: AuthError) -> Response:
+        return _error(exc.status, exc.error_code, str(exc))
+
+    @app.exception_handler(UserErrorException)
+    async def _user_error(_: Request, exc: UserErrorException) -> Response:
+        return _error(400, "INVALID_PARAMETER_VALUE", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()[:5])
+        return _error(400, "INVALID_PARAMETER_VALUE", f"Invalid request: {problems}")
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(_: Request, exc: BodyTooLarge) -> Response:
+        return _error(413, "REQUEST_LIMIT_EXCEEDED", str(exc))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        _log.exception("Internal error on %s %s", request.method, request.url.path)
+        return _error(500, "INTERNAL_ERROR", f"Internal server error ({exc.__class__.__name__}); see the server log.")
+
+    app.include_router(routes_workspace.router)
+    app.include_router(routes_files.router)
+    app.include_router(routes_oidc.router)
+    try:
+        from azuremlcore.server import routes_mlflow
+    except ImportError:  # mlflow not installed: the workspace API still works
+        routes_mlflow = None  # type: ignore[assignment]
+    if routes_mlflow is not None:
+        routes_mlflow.install(app)
+    app.router.add_event_handler("shutdown", state.close)
+    guarded = GuardMiddleware(app, state.auth, config.max_json_bytes)
+    guarded.state = state  # type: ignore[attr-defined]
+    guarded.fastapi = app  # type: ignore[attr-defined]
+    return guarded

@@ -1,0 +1,41 @@
+"""Server settings: where the data lives and what the server accepts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ServerConfig:
+    """Settings of one `aml server`.
+
+    `data_dir` holds the SQLite database (unless `db_url` names another), the artifact root
+    (unless `artifact_root` is given) and the token-signing keys. `azure_tenant` turns on
+    acceptance of Azure AD tokens of that tenant (audience `azure_audience`).
+    """
+
+    data_dir: Path
+    db_url: str | None = None
+    artifact_root: Path | None = None
+    max_json_bytes: int = 16 << 20
+    token_lifetime_s: int = 3600
+    run_token_lifetime_s: int = 4 * 3600
+    azure_tenant: str | None = None
+    azure_audience: str = "https://ml.azure.com"
+    azure_authority_host: str = "https://login.microsoftonline.com"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+        if self.artifact_root is not None:
+            self.artifact_root = Path(self.artifact_root).expanduser().resolve()
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the workspace database."""
+        return self.db_url or f"sqlite:///{self.data_dir / 'workspaces.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """The folder artifacts are stored under."""
+        return self.artifact_root or self.data_dir / "artifacts"

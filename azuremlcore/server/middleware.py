@@ -1,0 +1,82 @@
+"""ASGI middleware: authentication of every request (but a few public paths) and body size limits."""
+from __future__ import annotations
+
+import json
+from typing import Any, Awaitable, Callable
+
+from azuremlcore.server.security.authz import AuthError, Authenticator
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+PUBLIC_PATHS = ("/health", "/.well-known/openid-configuration", "/oauth2/v2.0/token", "/oauth2/v2.0/keys",
+                "/oauth2/v2.0/devicecode", "/discovery/v2.0/keys")
+# File uploads stream to disk and may be large; every other body is JSON and held in memory.
+_STREAMED_SUFFIXES = ("/files", "/files/append")
+_STREAMED_MARKERS = ("/mlflow-artifacts/artifacts/",)
+
+
+async def send_error(send: Send, status: int, code: str, message: str) -> None:
+    """Answer with the server's JSON error shape."""
+    body = json.dumps({"error_code": code, "message": message, "error": {"code": code, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class GuardMiddleware:
+    """Authenticates the bearer token (result in scope['state']['principal']) and caps JSON body sizes."""
+
+    def __init__(self, app: Any, authenticator: Authenticator, max_json_bytes: int) -> None:
+        self.app, self.auth, self.max_json = app, authenticator, max_json_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path not in PUBLIC_PATHS:
+            authorization = None
+            for k, v in scope["headers"]:
+                if k == b"authorization":
+                    authorization = v.decode("latin-1")
+                    break
+            try:
+                principal = self.auth.authenticate(authorization)
+            except AuthError as exc:
+                await send_error(send, exc.status, exc.error_code, str(exc))
+                return
+            scope.setdefault("state", {})["principal"] = principal
+        if path.endswith(_STREAMED_SUFFIXES) or any(m in path for m in _STREAMED_MARKERS):
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_json
+        for k, v in scope["headers"]:
+            if k == b"content-length" and v.isdigit() and int(v) > limit:
+                await send_error(send, 413, "REQUEST_LIMIT_EXCEEDED",
+                                 f"The request body is larger than {limit} bytes; send smaller batches.")
+                return
+        seen = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except BodyTooLarge:
+            await send_error(send, 413, "REQUEST_LIMIT_EXCEEDED",
+                             f"The request body is larger than {limit} bytes; send smaller batches.")
+
+
+class BodyTooLarge(Exception):
+    """A request body went over the JSON size limit (answered with 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is larger than {limit} bytes; send smaller batches.")

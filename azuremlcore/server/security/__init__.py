@@ -1,0 +1,1 @@
+"""Who may call the server: the token issuer (OIDC), the principals and roles database, and the checks."""

@@ -1,0 +1,62 @@
+"""Test helpers for the workspace server: a real uvicorn server on a free port, in a thread."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """`aml server` in this process: uvicorn on 127.0.0.1:<free port>, stopped by stop()."""
+
+    def __init__(self, data_dir: Path, db_url: str | None = None, **config: Any) -> None:
+        import uvicorn
+
+        from azuremlcore.server import ServerConfig, create_app
+
+        self.config = ServerConfig(data_dir=data_dir, db_url=db_url, **config)
+        self.app = create_app(self.config)
+        self.state = self.app.state
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                     lifespan="on", access_log=False))
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+
+    def token(self, user: str = "admin", role: str | None = "Owner", scope: str = "/") -> str:
+        """A user token; with role, the user holds it at scope."""
+        token = self.state.identity.create_user_token(user)
+        if role:
+            self.state.identity.grant(f"user:{user}", scope, role)
+        return token
+
+    def stop(self) -> None:
+        """Stop serving and close the database."""
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.state.close()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A server on SQLite in the test's tmp folder."""
+    server = LiveServer(tmp_path / "server")
+    yield server
+    server.stop()
