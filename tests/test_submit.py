@@ -243,7 +243,12 @@ def test_one_node_cluster_queues_the_second_run(experiment, tmp_path: Path) -> N
     assert second.get_status() == "Queued"
     assert "one-node" in second.get_detailed_status()["details"]
     assert cluster.get_status().current_node_count == 1
-    assert [r.id for r in cluster.get_active_runs()] == [second.id, first.id]
+    third = experiment.submit(ScriptRunConfig(source_directory=str(src), script="exclusive.py",
+                                              compute_target="one-node", arguments=[str(busy), str(go2)],
+                                              environment=_user_env()))
+    assert [r.id for r in cluster.get_active_runs()] == [third.id, second.id, first.id]
+    third.cancel()  # a queued run is canceled without ever taking the node
+    assert third.get_status() == "Canceled" and second.get_status() == "Queued"
     go1.write_text("")
     assert first.wait_for_completion()["status"] == "Completed"
     _wait_for(lambda: second.get_status() == "Running")
