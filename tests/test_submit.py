@@ -280,3 +280,20 @@ def test_command_and_nested_script(experiment, tmp_path: Path) -> None:  # type:
                                             environment=_user_env()))
     cmd.wait_for_completion()
     assert f"from-shell {cmd.id}" in cmd._artifacts.read_from(cmd._container, "user_logs/std_log.txt", 0).decode()
+
+
+def test_plain_mlflow_in_the_script_logs_into_the_run(experiment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("mlflow")
+    src = _src(tmp_path, {"ml.py": """\
+        import os, mlflow
+        print("uri", os.environ.get("MLFLOW_TRACKING_URI"), flush=True)
+        with mlflow.start_run() as r:
+            mlflow.log_metric("rmse", 0.25)
+            print("mlflow run", r.info.run_id, flush=True)
+    """})
+    run = experiment.submit(ScriptRunConfig(source_directory=str(src), script="ml.py", environment=_user_env()))
+    details = run.wait_for_completion(raise_on_error=False)
+    log = run._artifacts.read_from(run._container, "user_logs/std_log.txt", 0).decode()
+    assert details["status"] == "Completed", log
+    assert f"mlflow run {run.id}" in log
+    assert run.get_metrics()["rmse"] == 0.25

@@ -397,12 +397,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subscription-id", required=True)
     parser.add_argument("--resource-group", required=True)
     parser.add_argument("--workspace-name", required=True)
+    parser.add_argument("--endpoint", default=None, help="workspace server URL (embedded when omitted)")
     a = parser.parse_args(argv)
     from azuremlcore.experiment import Experiment
     from azuremlcore.run import Run
     from azuremlcore.workspace import Workspace
 
-    ws = Workspace(a.subscription_id, a.resource_group, a.workspace_name)
+    ws = Workspace(a.subscription_id, a.resource_group, a.workspace_name, _endpoint=a.endpoint)
     rec = ws._store.get_run(a.run_id)
     exp = Experiment._from_record(ws, ws._store.get_experiment(ws._ws_id, experiment_id=rec.experiment_id))
     run = Run._wrap(exp, rec, outputs=None)

@@ -201,13 +201,20 @@ def _launch(run: "Run") -> None:
     # The runner imports this very installation, even when it is not installed (a source tree on sys.path).
     pkg_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([pkg_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    log_path = ws._artifacts.local_path(run._container, RUNNER_LOG)
+    from azuremlcore._store.artifacts import FileArtifactStore
+
+    if isinstance(ws._artifacts, FileArtifactStore):  # embedded: the runner's own log is a run file
+        log_path = ws._artifacts.local_path(run._container, RUNNER_LOG)
+    else:  # a workspace server: keep it beside the run's local working folder
+        log_path = working_root() / f"{run.id}.runner.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "azuremlcore._execution.runner", "--run-id", run.id,
+           "--subscription-id", ws.subscription_id, "--resource-group", ws.resource_group, "--workspace-name", ws.name]
+    if ws._endpoint:
+        cmd += ["--endpoint", ws._endpoint]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "azuremlcore._execution.runner", "--run-id", run.id,
-             "--subscription-id", ws.subscription_id, "--resource-group", ws.resource_group,
-             "--workspace-name", ws.name],
+            cmd,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(azuremlcore_home()),
             start_new_session=True, close_fds=True)
     ws._store.update_run(run.id, details={"_runner": {"pid": proc.pid, "pgid": proc.pid}})
