@@ -33,7 +33,11 @@ class ServerConfig:
     @property
     def database_url(self) -> str:
         """The SQLAlchemy URL of the workspace database."""
-        return self.db_url or f"sqlite:///{self.data_dir / 'workspaces.db'}"
+        url = self.db_url or f"sqlite:///{self.data_dir / 'workspaces.db'}"
+        if url.startswith(("postgresql://", "postgres://")):
+            # Plain postgresql:// means psycopg2 to SQLAlchemy; the server ships with psycopg 3.
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
 
     @property
     def artifacts_dir(self) -> Path:
