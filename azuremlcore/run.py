@@ -192,8 +192,13 @@ class Run(RunLoggingMixin, RunFilesMixin):
         return "https://github.com/azuremlcore/azuremlcore/blob/main/docs/api.md#run"
 
     def _refresh(self) -> "RunRecord":
-        self._record = self._store.get_run(self.id)
-        return self._record
+        rec = self._store.get_run(self.id)
+        if rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and not self._experiment.workspace._endpoint:
+            from azuremlcore._execution.control import record_if_runner_died
+
+            rec = record_if_runner_died(self._store, rec)
+        self._record = rec
+        return rec
 
     # ------------------------------------------------------------------ tags and properties
     def tag(self, key: str, value: str | None = None) -> None:

@@ -297,3 +297,17 @@ def test_plain_mlflow_in_the_script_logs_into_the_run(experiment, tmp_path: Path
     assert details["status"] == "Completed", log
     assert f"mlflow run {run.id}" in log
     assert run.get_metrics()["rmse"] == 0.25
+
+
+def test_runner_killed_outright_is_reported_failed(experiment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = _src(tmp_path, {"sleep.py": SLEEPER})
+    pid_file = tmp_path / "child.pid"
+    run = experiment.submit(ScriptRunConfig(source_directory=str(src), script="sleep.py",
+                                            arguments=[str(pid_file)], environment=_user_env()))
+    _wait_for(lambda: pid_file.is_file() and pid_file.read_text())
+    runner = run._refresh().details["_runner"]
+    os.kill(runner["pid"], signal.SIGKILL)  # as the OOM killer would
+    os.killpg(runner["scriptPgid"], signal.SIGKILL)
+    _wait_for(lambda: not pid_alive(runner["pid"]), timeout=10)
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Failed" and details["error"]["error"]["code"] == "RunnerDied"

@@ -10,6 +10,8 @@ from azuremlcore._execution.slots import pid_alive
 from azuremlcore._store.records import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
+    from azuremlcore._store.protocol import WorkspaceStore
+    from azuremlcore._store.records import RunRecord
     from azuremlcore.run import Run
 
 # The runner gives the script 5 s to exit after SIGTERM, then kills it; allow for that and the bookkeeping.
@@ -50,3 +52,28 @@ def cancel_run(run: "Run") -> None:
 
         t = now_ms()
         store.update_run(run.id, status="Canceled", end_time=t, **({"start_time": t} if rec.start_time is None else {}))
+
+
+def record_if_runner_died(store: "WorkspaceStore", rec: "RunRecord") -> "RunRecord":
+    """If a local run's runner process is gone without recording an outcome, record it Failed and say why.
+
+    A runner killed outright (out of memory, SIGKILL, a reboot) cannot write its own result; without
+    this check such a run would show Running forever and `wait_for_completion` would never return.
+    """
+    import socket
+
+    runner = rec.details.get("_runner") or {}
+    pid = runner.get("pid")
+    if rec.status in TERMINAL_STATUSES or not pid or runner.get("host", socket.gethostname()) != socket.gethostname():
+        return rec
+    if pid_alive(pid):
+        return rec
+    rec = store.get_run(rec.id)  # it may have finished between our two reads
+    if rec.status in TERMINAL_STATUSES:
+        return rec
+    from azuremlcore._timeutil import now_ms
+
+    message = (f"The run's runner process (pid {pid}) ended without recording a result: it was killed, ran out "
+               "of memory, or the machine restarted. Resubmit the run; its log so far is in user_logs/std_log.txt.")
+    return store.update_run(rec.id, status="Failed", end_time=now_ms(),
+                            details={"error": {"error": {"code": "RunnerDied", "message": message}}})
