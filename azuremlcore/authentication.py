@@ -4,9 +4,9 @@ Embedded workspaces need none. A workspace server (config with an `endpoint`) ne
 token on every request; these classes obtain one:
 
 * `ServicePrincipalAuthentication(tenant_id, service_principal_id, service_principal_password)`:
-  client-credentials tokens from the server's own OpenID Connect issuer (via msal), created by the
-  server admin with `aml sp create`. Pass a URL as tenant_id to use another issuer; otherwise the
-  issuer is the workspace server itself (or $AZUREMLCORE_AUTHORITY).
+  client-credentials tokens from the server's own OpenID Connect issuer (`<server>/oidc`, through
+  msal when the server is on https), created by the server admin with `aml sp create`. Pass an
+  issuer URL as tenant_id (or set $AZUREMLCORE_AUTHORITY) to use another issuer.
 * `InteractiveLoginAuthentication()`: the user token saved by `aml login --endpoint URL --token T`
   (or $AZUREMLCORE_TOKEN).
 * `TokenAuthentication(get_token_for_audience)`: tokens from your own function.
@@ -161,22 +161,40 @@ class ServicePrincipalAuthentication(AbstractAuthentication):
     def _authority(self) -> str:
         if str(self.tenant_id).startswith(("http://", "https://")):
             return str(self.tenant_id).rstrip("/")
-        authority = os.environ.get("AZUREMLCORE_AUTHORITY") or self._endpoint
-        if not authority:
+        authority = os.environ.get("AZUREMLCORE_AUTHORITY")
+        if authority:
+            return authority.rstrip("/")
+        if not self._endpoint:
             raise AuthenticationException("ServicePrincipalAuthentication does not know its token issuer yet: use it "
                                           "with a workspace on a server, or pass the issuer URL as tenant_id.")
-        return authority.rstrip("/")
+        return self._endpoint.rstrip("/") + "/oidc"
+
+    def _acquire(self) -> dict[str, Any]:
+        authority = self._authority()
+        scopes = ["https://ml.azure.com/.default"]
+        if authority.startswith("https://"):
+            if self._app is None:
+                import msal
+
+                self._app = msal.ConfidentialClientApplication(
+                    self.service_principal_id, client_credential=self._secret, oidc_authority=authority,
+                    instance_discovery=False)
+            return self._app.acquire_token_for_client(scopes=scopes)
+        # msal accepts only https authorities; a plain-http server (localhost, tests) gets the same
+        # OAuth2 client-credentials request sent directly.
+        import requests
+
+        conf = requests.get(f"{authority}/.well-known/openid-configuration", timeout=30).json()
+        resp = requests.post(conf["token_endpoint"], timeout=30, data={
+            "grant_type": "client_credentials", "client_id": self.service_principal_id,
+            "client_secret": self._secret, "scope": " ".join(scopes)})
+        return resp.json()
 
     def _get_token(self) -> AccessToken:
         with self._lock:
             if self._cached and self._cached.expires_on - _REFRESH_MARGIN_S > time.time():
                 return self._cached
-            if self._app is None:
-                import msal
-
-                self._app = msal.ConfidentialClientApplication(
-                    self.service_principal_id, client_credential=self._secret, oidc_authority=self._authority())
-            result = self._app.acquire_token_for_client(scopes=["https://ml.azure.com/.default"])
+            result = self._acquire()
             if "access_token" not in result:
                 raise AuthenticationException(
                     f"Could not get a token for service principal {self.service_principal_id}: "

@@ -20,7 +20,8 @@ def free_port() -> int:
 class LiveServer:
     """`aml server` in this process: uvicorn on 127.0.0.1:<free port>, stopped by stop()."""
 
-    def __init__(self, data_dir: Path, db_url: str | None = None, **config: Any) -> None:
+    def __init__(self, data_dir: Path, db_url: str | None = None, tls: tuple[str, str] | None = None,
+                 **config: Any) -> None:
         import uvicorn
 
         from azuremlcore.server import ServerConfig, create_app
@@ -29,9 +30,11 @@ class LiveServer:
         self.app = create_app(self.config)
         self.state = self.app.state
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        ssl = {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}
         self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="on", access_log=False))
+                                                     lifespan="on", access_log=False,
+                                                     timeout_graceful_shutdown=1, **ssl))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 20
@@ -52,6 +55,33 @@ class LiveServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self.state.close()
+
+
+def self_signed_cert(folder: Path) -> tuple[str, str]:
+    """A certificate and key for 127.0.0.1 (the certificate is also the CA bundle to trust)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
 
 
 @pytest.fixture

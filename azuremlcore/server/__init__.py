@@ -18,13 +18,14 @@ def create_app(config: ServerConfig, *, threadpool: bool = False):  # type: igno
 
 
 def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 5000, access_log: bool = False,
-          threadpool: bool = False) -> None:
-    """Run the server in this process until interrupted (one process, one event loop)."""
+          threadpool: bool = False, tls_cert: str | None = None, tls_key: str | None = None) -> None:
+    """Run the server in this process until interrupted (one process, one event loop); https with tls_cert/key."""
     import uvicorn
 
     app = create_app(config, threadpool=threadpool)
     uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info", lifespan="on",
-                http="httptools" if _has("httptools") else "h11", loop="asyncio", server_header=False)
+                http="httptools" if _has("httptools") else "h11", loop="asyncio", server_header=False,
+                ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_graceful_shutdown=5)
 
 
 def _has(module: str) -> bool:

@@ -10,8 +10,8 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-PUBLIC_PATHS = ("/health", "/.well-known/openid-configuration", "/oauth2/v2.0/token", "/oauth2/v2.0/keys",
-                "/oauth2/v2.0/devicecode", "/discovery/v2.0/keys")
+PUBLIC_PATHS = ("/health", "/oidc/.well-known/openid-configuration", "/oidc/oauth2/v2.0/token",
+                "/oidc/oauth2/v2.0/keys")
 # File uploads stream to disk and may be large; every other body is JSON and held in memory.
 _STREAMED_SUFFIXES = ("/files", "/files/append")
 _STREAMED_MARKERS = ("/mlflow-artifacts/artifacts/",)
@@ -57,22 +57,36 @@ class GuardMiddleware:
                 await send_error(send, 413, "REQUEST_LIMIT_EXCEEDED",
                                  f"The request body is larger than {limit} bytes; send smaller batches.")
                 return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        # JSON bodies are parsed whole anyway, so read them here first: an oversized body (with
+        # or without Content-Length) is refused before any handler or parser sees it.
+        parts: list[bytes] = []
         seen = 0
-
-        async def limited_receive() -> dict[str, Any]:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge(limit)
-            return message
+            if message["type"] != "http.request":
+                return
+            body = message.get("body", b"")
+            seen += len(body)
+            if seen > limit:
+                await send_error(send, 413, "REQUEST_LIMIT_EXCEEDED",
+                                 f"The request body is larger than {limit} bytes; send smaller batches.")
+                return
+            parts.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
-            await send_error(send, 413, "REQUEST_LIMIT_EXCEEDED",
-                             f"The request body is larger than {limit} bytes; send smaller batches.")
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(parts), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 class BodyTooLarge(Exception):

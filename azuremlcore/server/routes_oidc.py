@@ -10,11 +10,15 @@ from azuremlcore.server._common import json_response, state_of
 router = APIRouter(tags=["identity"])
 
 
+ISSUER_PATH = "/oidc"
+
+
 def _issuer(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    # msal needs an authority with a path segment; the issuer is <server>/oidc.
+    return str(request.base_url).rstrip("/") + ISSUER_PATH
 
 
-@router.get("/.well-known/openid-configuration")
+@router.get(ISSUER_PATH + "/.well-known/openid-configuration")
 async def discovery(request: Request) -> Response:
     """OIDC discovery: msal (`oidc_authority=<server URL>`) reads the token endpoint from here."""
     iss = _issuer(request)
@@ -27,7 +31,7 @@ async def discovery(request: Request) -> Response:
     })
 
 
-@router.get("/oauth2/v2.0/keys")
+@router.get(ISSUER_PATH + "/oauth2/v2.0/keys")
 async def jwks(request: Request) -> Response:
     """The public keys tokens are signed with."""
     return json_response({"keys": [state_of(request).key.jwk]})
@@ -37,7 +41,7 @@ def _oauth_error(code: str, message: str, status: int = 400) -> Response:
     return json_response({"error": code, "error_description": message}, status)
 
 
-@router.post("/oauth2/v2.0/token")
+@router.post(ISSUER_PATH + "/oauth2/v2.0/token")
 async def token(request: Request) -> Response:
     """Client credentials grant: a service principal's id and secret for an access token."""
     import base64

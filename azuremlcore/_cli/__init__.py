@@ -1,0 +1,1 @@
+"""The `aml` console script."""
