@@ -8,7 +8,7 @@ ifeq ($(or $(CI),$(SLOW)),)
 PYTEST_MARKS := -m "not slow"
 endif
 
-.PHONY: demo test test-all bench clean
+.PHONY: demo test test-all test-mlflow-full bench clean
 
 $(STAMP): setup.cfg setup.py
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed"'
@@ -25,6 +25,17 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The MLflow bridge's suites under full `mlflow` (not just mlflow-skinny), in a venv of their own.
+MLFLOW_VENV := .venv-mlflow
+$(MLFLOW_VENV)/.installed-stamp: setup.cfg setup.py
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MLFLOW_VENV)/bin/python -m pip install -q -e '.[test]' mlflow
+	touch $@
+
+test-mlflow-full: $(MLFLOW_VENV)/.installed-stamp
+	$(MLFLOW_VENV)/bin/python -m pytest -q $(PYTEST_MARKS) tests/test_mlflow_bridge.py tests/test_mlflow_auth.py
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

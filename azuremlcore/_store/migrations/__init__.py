@@ -1,0 +1,1 @@
+"""Alembic migrations of the workspace store (a package so that installers ship it)."""
