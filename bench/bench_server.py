@@ -1,0 +1,190 @@
+"""The workspace server against the stock `mlflow server`: same client, same machine, same run.
+
+The stock server is pip-installed in its own venv (~/.cache/azuremlcore-bench/mlflow-venv, made on
+first use) and runs with SQLite and one worker (its best setting here). Both are driven by this
+venv's MLflow client. Prints each measure and the ratio (azuremlcore / stock; for times and
+memory, stock / azuremlcore, so above 1 is always better for azuremlcore).
+Sizes: BENCH_SERVER_SCALE=0.1 for a quick run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+
+SCALE = float(os.environ.get("BENCH_SERVER_SCALE", "1"))
+N_LOG_METRIC = int(1000 * SCALE)
+N_BATCH_POINTS = int(50_000 * SCALE)
+N_HISTORY = int(100_000 * SCALE)
+N_RUNS = int(500 * SCALE)
+VENV = Path(os.environ.get("BENCH_MLFLOW_VENV", Path.home() / ".cache" / "azuremlcore-bench" / "mlflow-venv"))
+ARM = "/subscriptions/bench/resourceGroups/bench/providers/Microsoft.MachineLearningServices/workspaces/bench"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> float:
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return time.perf_counter() - t0
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def _pss_kib(pid: int) -> int:
+    """PSS of a process and all its descendants, from /proc/<pid>/smaps_rollup."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def _process_count(pid: int) -> int:
+    n, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        n += 1
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return n
+
+
+def ensure_mlflow_venv() -> Path:
+    """The stock MLflow's venv, created with pip on first use."""
+    exe = VENV / "bin" / "mlflow"
+    if not exe.exists():
+        print(f"installing stock mlflow into {VENV} (first run only)...", flush=True)
+        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
+        subprocess.check_call([str(VENV / "bin" / "pip"), "install", "-q", "mlflow"])
+    return exe
+
+
+def start_stock(work: Path) -> tuple[subprocess.Popen, str, float]:
+    exe = ensure_mlflow_venv()
+    port = _port()
+    proc = subprocess.Popen([str(exe), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
+                             "--artifacts-destination", str(work / "mlartifacts"), "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    startup = _wait(f"http://127.0.0.1:{port}/health", proc)
+    return proc, f"http://127.0.0.1:{port}", startup
+
+
+def start_ours(work: Path) -> tuple[subprocess.Popen, str, float, str]:
+    aml = [sys.executable, "-m", "azuremlcore._cli.main"]
+    data = work / "aml"
+    token = subprocess.check_output(aml + ["token", "create", "--data-dir", str(data), "--user", "bench",
+                                           "--role", "Owner"], text=True).strip()
+    port = _port()
+    proc = subprocess.Popen(aml + ["server", "--data-dir", str(data), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    startup = _wait(f"http://127.0.0.1:{port}/health", proc)
+    requests.put(f"http://127.0.0.1:{port}{ARM}", json={"exist_ok": True},
+                 headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+    return proc, f"http://127.0.0.1:{port}{ARM}", startup, token
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def workload(uri: str) -> dict[str, float]:
+    """The measures, with this venv's MLflow client against uri."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    client = MlflowClient(tracking_uri=uri)
+    out: dict[str, float] = {}
+    exp = client.create_experiment(f"bench-{time.time_ns()}")
+    run_id = client.create_run(exp).info.run_id
+    now = int(time.time() * 1000)
+    dt = _timed(lambda: [client.log_metric(run_id, "m", float(i), now + i, i) for i in range(N_LOG_METRIC)])
+    out["log_metric calls/s"] = N_LOG_METRIC / dt
+
+    def batches(key: str, n: int) -> None:
+        for start in range(0, n, 1000):
+            client.log_batch(run_id, metrics=[Metric(key, float(i), now + i, i) for i in range(start, min(n, start + 1000))])
+    out["log_batch points/s"] = N_BATCH_POINTS / _timed(lambda: batches("b", N_BATCH_POINTS))
+    batches("h", N_HISTORY)
+    hist: list = []
+    out[f"get_metric_history {N_HISTORY} points s"] = _timed(lambda: hist.extend(client.get_metric_history(run_id, "h")))
+    assert len(hist) == N_HISTORY, len(hist)
+    exp2 = client.create_experiment(f"runs-{time.time_ns()}")
+    out[f"create {N_RUNS} runs s"] = _timed(lambda: [client.create_run(exp2) for _ in range(N_RUNS)])
+    found: list = []
+    out[f"search {N_RUNS} runs s"] = _timed(lambda: found.extend(client.search_runs([exp2], max_results=N_RUNS)))
+    assert len(found) == N_RUNS
+    return out
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="bench-server-"))
+    results: dict[str, dict[str, float]] = {}
+    procs: list[subprocess.Popen] = []
+    try:
+        stock, stock_url, stock_start = start_stock(work)
+        procs.append(stock)
+        time.sleep(2)
+        results["stock mlflow server"] = {"start-up s": stock_start, "idle PSS MiB": _pss_kib(stock.pid) / 1024,
+                                          "processes": _process_count(stock.pid)}
+        ours, our_uri, our_start, token = start_ours(work)
+        procs.append(ours)
+        time.sleep(2)
+        results["aml server"] = {"start-up s": our_start, "idle PSS MiB": _pss_kib(ours.pid) / 1024,
+                                 "processes": _process_count(ours.pid)}
+        results["stock mlflow server"].update(workload(stock_url))
+        os.environ["MLFLOW_TRACKING_TOKEN"] = token
+        results["aml server"].update(workload(our_uri))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    a, s = results["aml server"], results["stock mlflow server"]
+    print(f"{'measure':40} {'aml server':>12} {'stock mlflow':>14} {'advantage':>10}")
+    for k in s:
+        higher_better = k.endswith("/s")
+        ratio = (a[k] / s[k]) if higher_better else (s[k] / a[k] if a[k] else float("inf"))
+        print(f"{k:40} {a[k]:12.2f} {s[k]:14.2f} {ratio:9.1f}x")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
