@@ -11,7 +11,9 @@ from pathlib import Path
 
 os.environ.setdefault("AZUREMLCORE_HOME", tempfile.mkdtemp(prefix="azuremlcore-demo-"))
 
-from azuremlcore import Experiment, Workspace  # noqa: E402
+from azuremlcore import Environment, Experiment, ScriptRunConfig, Workspace  # noqa: E402
+
+SRC = Path(__file__).resolve().parent / "src"
 
 
 def main() -> None:
@@ -46,6 +48,18 @@ def main() -> None:
     print(f"  best alpha: {best}")
     print(f"Files: {run.get_file_names()}")
     print(f"Runs in '{exp.name}': {[r.id for r in exp.get_runs()]}")
+
+    # The main job: a training script submitted to local compute, its output streamed live.
+    env = Environment("quickstart-env")
+    env.python.user_managed_dependencies = True  # this interpreter; a CondaDependencies spec builds a cached venv
+    config = ScriptRunConfig(source_directory=str(SRC), script="train.py", arguments=["--alphas", 0.0, 0.3, 0.6],
+                             compute_target="local", environment=env)
+    job = Experiment(ws, "quickstart-job").submit(config, tags={"team": "demo"})
+    job.wait_for_completion(show_output=True)
+    print(f"Job {job.id}: {job.get_status()}")
+    for name, value in job.get_metrics().items():
+        print(f"  {name}: {value}")
+    print(f"Files: {job.get_file_names()}")
     print(f"Workspace home: {os.environ['AZUREMLCORE_HOME']}")
 
 
