@@ -1,0 +1,1 @@
+"""Machinery behind datastores and datasets: storage backends, path patterns, readers, progress."""

@@ -1,0 +1,28 @@
+"""Datastores and datasets (``azureml.data``): FileDataset, TabularDataset, DataReference and friends.
+
+Submodules mirror azureml.data: azure_storage_datastore, data_reference, file_dataset,
+tabular_dataset, dataset_factory, dataset_consumption_config, dataset_type_definitions.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "FileDataset": "azuremlcore.data.file_dataset",
+    "TabularDataset": "azuremlcore.data.tabular_dataset",
+    "DataReference": "azuremlcore.data.data_reference",
+    "DatasetConsumptionConfig": "azuremlcore.data.dataset_consumption_config",
+    "TabularDatasetFactory": "azuremlcore.data.dataset_factory",
+    "FileDatasetFactory": "azuremlcore.data.dataset_factory",
+    "AzureBlobDatastore": "azuremlcore.data.azure_storage_datastore",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'azuremlcore.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
