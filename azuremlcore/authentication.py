@@ -222,15 +222,36 @@ class TokenAuthentication(AbstractAuthentication):
 
 
 class RunTokenAuthentication(AbstractAuthentication):
-    """The token of a submitted run ($AZUREML_RUN_TOKEN): it writes only that run; renewed before expiry."""
+    """The token of a submitted run ($AZUREML_RUN_TOKEN): it writes only that run; renewed before expiry.
 
-    def __init__(self, token: str, renew: Callable[[], AccessToken] | None = None) -> None:
+    With `path` ($AZUREML_RUN_TOKEN_FILE, kept fresh by the server's runner) the token is re-read
+    whenever that file changes.
+    """
+
+    def __init__(self, token: str, renew: Callable[[], AccessToken] | None = None, path: str | None = None) -> None:
         self._token = AccessToken(token, _expiry_of(token))
         self._renew = renew
         self._lock = threading.Lock()
+        self._path = path
+        self._seen: tuple[int, int, int] | None = None
+
+    def _reread(self) -> None:
+        try:
+            st = os.stat(str(self._path))
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if stamp != self._seen:
+                with open(str(self._path)) as f:
+                    token = f.read().strip()
+                self._seen = stamp
+                if token:
+                    self._token = AccessToken(token, _expiry_of(token))
+        except OSError:
+            pass  # the run ended (file removed) or a renewal is mid-way: keep the token we have
 
     def _get_token(self) -> AccessToken:
         with self._lock:
+            if self._path:
+                self._reread()
             if self._renew is not None and self._token.expires_on - _REFRESH_MARGIN_S < time.time():
                 try:
                     self._token = self._renew()

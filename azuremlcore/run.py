@@ -283,9 +283,14 @@ class Run(RunLoggingMixin, RunFilesMixin):
     def cancel(self) -> None:
         """Cancel the run: a submitted run's process tree is stopped; an interactive run is marked Canceled."""
         if self.type == SCRIPT_RUN_TYPE and self.get_status() not in TERMINAL_STATUSES:
-            from azuremlcore._execution.control import cancel_run
+            if self._experiment.workspace._endpoint:  # it runs on the server's host: the server stops it
+                from azuremlcore._execution.remote import cancel_on_server
 
-            cancel_run(self)
+                cancel_on_server(self)
+            else:
+                from azuremlcore._execution.control import cancel_run
+
+                cancel_run(self)
             self._refresh()
             return
         self._finish("Canceled")

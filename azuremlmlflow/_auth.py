@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable
 
 RUN_TOKEN_ENV = "AZUREML_RUN_TOKEN"
+RUN_TOKEN_FILE_ENV = "AZUREML_RUN_TOKEN_FILE"
 MLFLOW_TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"
 _MAX_MARGIN_S = 300.0
 
@@ -96,4 +97,28 @@ def token_for(endpoint: str) -> str | None:
         source = _sources.get(_key(endpoint))
     if source is not None:
         return source.token()
-    return os.environ.get(RUN_TOKEN_ENV) or os.environ.get(MLFLOW_TOKEN_ENV) or None
+    return _token_file() or os.environ.get(RUN_TOKEN_ENV) or os.environ.get(MLFLOW_TOKEN_ENV) or None
+
+
+_file_cache: dict[str, tuple[tuple[int, int, int], str]] = {}
+
+
+def _token_file() -> str | None:
+    """The token in $AZUREML_RUN_TOKEN_FILE (a server-hosted run's runner rewrites it as it renews), re-read on change."""
+    path = os.environ.get(RUN_TOKEN_FILE_ENV)
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        hit = _file_cache.get(path)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        with open(path) as f:
+            token = f.read().strip()
+    except OSError:
+        hit = _file_cache.get(path)
+        return hit[1] if hit else None
+    if token:
+        _file_cache[path] = (stamp, token)
+    return token or None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import requests
@@ -75,7 +76,7 @@ class HttpClient:
         if auth is None and run_token:
             from azuremlcore.authentication import RunTokenAuthentication
 
-            auth = RunTokenAuthentication(run_token)
+            auth = RunTokenAuthentication(run_token, path=os.environ.get("AZUREML_RUN_TOKEN_FILE"))
         elif auth is None:
             from azuremlcore.authentication import InteractiveLoginAuthentication
 

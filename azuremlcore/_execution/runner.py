@@ -53,8 +53,10 @@ class _RunnerError(Exception):
 class Runner:
     """Executes one run; `execute()` returns when the run has reached a terminal status."""
 
-    def __init__(self, run: "Run") -> None:
+    def __init__(self, run: "Run", script_env: dict[str, str] | None = None) -> None:
         self.run = run
+        # Extra variables for the script (a server-hosted run: the server URL and its run token file).
+        self.script_env = dict(script_env or {})
         ws = run.experiment.workspace
         self.ws = ws
         self.store, self.artifacts, self.container = ws._store, ws._artifacts, run._container
@@ -260,9 +262,10 @@ class Runner:
                     "MLFLOW_RUN_ID": self.run.id, "MLFLOW_EXPERIMENT_ID": exp.id, "MLFLOW_EXPERIMENT_NAME": exp.name})
         if ws._endpoint:
             env[run_env.SERVICE_ENDPOINT] = ws._endpoint
-        uri = _mlflow_tracking_uri(ws)
+        uri = None if "MLFLOW_TRACKING_URI" in self.script_env else _mlflow_tracking_uri(ws)
         if uri:
             env["MLFLOW_TRACKING_URI"] = uri
+        env.update(self.script_env)
         for source in ((self.definition.get("environment") or {}).get("environmentVariables") or {},
                        self.definition.get("environmentVariables") or {}):
             env.update({str(k): str(v) for k, v in source.items()})

@@ -173,13 +173,19 @@ def submit_config(experiment: "Experiment", config: Any, tags: dict | None = Non
         try:
             snapshot_id = str(uuid.uuid4())
             ws._artifacts.put(f"{ws._ws_id}/snapshots", f"{snapshot_id}.zip", zip_path)
-            workdir.mkdir(parents=True, exist_ok=True)
+            if not ws._endpoint:  # a server run gets its working folder on the server's host
+                workdir.mkdir(parents=True, exist_ok=True)
             definition["arguments"] = [a._resolve_for_run(run, str(workdir)) if hasattr(a, "_resolve_for_run") else a
                                        for a in c["arguments"]]
             definition["arguments"] = [str(a) for a in definition["arguments"]]
             ws._store.update_run(run.id, status="Queued", details={"snapshotId": snapshot_id,
                                                                    "runDefinition": definition})
-            _launch(run)
+            if ws._endpoint:
+                from azuremlcore._execution.remote import start_on_server
+
+                start_on_server(run)
+            else:
+                _launch(run)
         except BaseException as exc:
             run.fail(error_details=f"The run could not be started: {exc}", error_code="SystemError")
             raise

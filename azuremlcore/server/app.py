@@ -30,7 +30,7 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
 
     threadpool=True runs each store call in a worker thread instead of inline on the event loop.
     """
-    from azuremlcore.server import routes_files, routes_oidc, routes_workspace
+    from azuremlcore.server import routes_files, routes_jobs, routes_oidc, routes_workspace
 
     state = ServerState(config)
     app = FastAPI(title="azuremlcore workspace server", version="1",
@@ -68,6 +68,7 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     app.include_router(routes_workspace.router)
     app.include_router(routes_files.router)
     app.include_router(routes_oidc.router)
+    app.include_router(routes_jobs.router)
     try:
         from azuremlcore.server import routes_mlflow
     except ImportError:  # mlflow not installed: the workspace API still works

@@ -12,6 +12,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 PUBLIC_PATHS = ("/health", "/oidc/.well-known/openid-configuration", "/oidc/oauth2/v2.0/token",
                 "/oidc/oauth2/v2.0/keys")
+_AZUREML_MLFLOW_PREFIX = "/mlflow/v1.0/subscriptions/"
 # File uploads stream to disk and may be large; every other body is JSON and held in memory.
 _STREAMED_SUFFIXES = ("/files", "/files/append")
 _STREAMED_MARKERS = ("/mlflow-artifacts/artifacts/",)
@@ -36,6 +37,10 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if path.startswith(_AZUREML_MLFLOW_PREFIX):
+            # azureml:// tracking URIs (Azure ML's shape) put the workspace under /mlflow/v1.0: same routes.
+            path = path[len(_AZUREML_MLFLOW_PREFIX) - len("/subscriptions/"):]
+            scope = dict(scope, path=path, raw_path=path.encode())
         if path not in PUBLIC_PATHS:
             authorization = None
             for k, v in scope["headers"]:

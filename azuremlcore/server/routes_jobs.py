@@ -1,0 +1,73 @@
+"""Jobs: starting a submitted script run on the server's host, and cancelling it.
+
+The client creates the run (status NotStarted or Queued, its snapshot uploaded), then calls
+`POST <workspace>/runs/<id>/start`; the server runs it with its local runner (see `server.jobs`).
+`POST <workspace>/runs/<id>/cancel` stops it. Both need the Contributor role.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+from types import SimpleNamespace
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from azuremlcore._store.errors import InvalidValueError
+from azuremlcore.server import models as m
+from azuremlcore.server._common import WS_PATH as P, call, json_response, resolve_workspace
+from azuremlcore.server.security.authz import WRITE
+
+router = APIRouter(tags=["jobs"])
+_SCRIPT_RUN_TYPE = "azureml.scriptrun"
+_start_lock = asyncio.Lock()
+
+
+def _endpoint(request: Request) -> str:
+    # The URL scripts log back to: configurable (a proxy or another interface), else the one the client used.
+    configured = request.app.state.server.config.extra.get("job_endpoint")
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+@router.post(P + "/runs/{run_id}/start", response_model=m.RunOut)
+async def start_run(request: Request, sub: str, rg: str, ws: str, run_id: str) -> Response:
+    """Run a submitted script run on the server's host (once); its script logs back with a run token."""
+    from azuremlcore.server import jobs
+
+    st, pr, rec = resolve_workspace(request, sub, rg, ws, WRITE)
+    st.check_run_read(pr, rec, run_id)
+    async with _start_lock:  # two start calls for one run launch one runner
+        run = await call(request, st.store.get_run, run_id)
+        if run.type != _SCRIPT_RUN_TYPE:
+            raise InvalidValueError(f"Run {run_id} is a {run.type} run; only submitted script runs "
+                                    f"({_SCRIPT_RUN_TYPE}) can be started on the server.")
+        if run.details.get("_runner") or run.status not in ("NotStarted", "Queued"):
+            raise InvalidValueError(f"Run {run_id} was already started (status {run.status}).")
+        workdir = jobs.work_dir(st.config, run_id)
+        await call(request, st.store.update_run, run_id, details={"_workingDirectory": str(workdir)})
+        try:
+            pid = jobs.launch(st.config, run, _endpoint(request), st.config.run_token_lifetime_s)
+        except OSError as exc:
+            from azuremlcore._timeutil import now_ms
+
+            await call(request, st.store.update_run, run_id, status="Failed", end_time=now_ms(), details={
+                "error": {"error": {"code": "SystemError", "message": f"The server could not start the run: {exc}"}}})
+            raise
+        out = await call(request, st.store.update_run, run_id, status="Queued", details={
+            "_runner": {"pid": pid, "pgid": pid, "host": socket.gethostname()}})
+    return json_response(out)
+
+
+@router.post(P + "/runs/{run_id}/cancel", response_model=m.RunOut)
+async def cancel_run(request: Request, sub: str, rg: str, ws: str, run_id: str) -> Response:
+    """Cancel a run started on the server: its script's process tree is stopped; returns the run once ended."""
+    from anyio import to_thread
+
+    from azuremlcore._execution.control import cancel_run as cancel
+
+    st, pr, rec = resolve_workspace(request, sub, rg, ws, WRITE)
+    st.check_run_read(pr, rec, run_id)
+    # cancel_run waits (up to seconds) for the runner to record Canceled: off the event loop.
+    await to_thread.run_sync(cancel, SimpleNamespace(_store=st.store, id=run_id))
+    return json_response(await call(request, st.store.get_run, run_id))
