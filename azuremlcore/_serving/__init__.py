@@ -1,0 +1,1 @@
+"""Machinery behind local web services: model staging, the scoring server process, Docker packages."""
