@@ -8,7 +8,7 @@ token on every request; these classes obtain one:
   msal when the server is on https), created by the server admin with `aml sp create`. Pass an
   issuer URL as tenant_id (or set $AZUREMLCORE_AUTHORITY) to use another issuer.
 * `InteractiveLoginAuthentication()`: the user token saved by `aml login --endpoint URL --token T`
-  (or $AZUREMLCORE_TOKEN).
+  (or $AZUREMLCORE_TOKEN), else a device-code sign-in against the server's issuer (msal), cached.
 * `TokenAuthentication(get_token_for_audience)`: tokens from your own function.
 * Inside a submitted run, the run's own token ($AZUREML_RUN_TOKEN) is used without any auth object.
 """
@@ -120,23 +120,146 @@ def _expiry_of(token: str) -> int:
         return int(time.time()) + 365 * 86400
 
 
-class InteractiveLoginAuthentication(AbstractAuthentication):
-    """The signed-in user's token: saved by `aml login --endpoint URL --token TOKEN`, or $AZUREMLCORE_TOKEN.
+DEVICE_CLIENT_ID = "azuremlcore-sdk"
+_SCOPES = ["https://ml.azure.com/.default"]
+_DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
-    There is no browser sign-in: the server admin creates user tokens (`aml token create --user NAME`).
+
+def _issuer_url(tenant_id: str | None, endpoint: str | None, who: str) -> str:
+    """The token issuer: tenant_id when it is a URL, else $AZUREMLCORE_AUTHORITY, else <server>/oidc."""
+    if tenant_id and str(tenant_id).startswith(("http://", "https://")):
+        return str(tenant_id).rstrip("/")
+    authority = os.environ.get("AZUREMLCORE_AUTHORITY")
+    if authority:
+        return authority.rstrip("/")
+    if not endpoint:
+        raise AuthenticationException(f"{who} does not know its token issuer yet: use it with a workspace on a "
+                                      "server, or pass the issuer URL as tenant_id.")
+    return endpoint.rstrip("/") + "/oidc"
+
+
+def _interactive() -> bool:
+    import sys
+
+    try:
+        return sys.stdin is not None and sys.stdin.isatty() or "ipykernel" in sys.modules
+    except (AttributeError, ValueError):
+        return False
+
+
+class InteractiveLoginAuthentication(AbstractAuthentication):
+    """The signed-in user's token, as in Azure ML: a saved login, else a device-code sign-in.
+
+    In order: $AZUREMLCORE_TOKEN, the token saved by `aml login --endpoint URL --token TOKEN`, the
+    cached device-code sign-in, and finally a new device-code sign-in against the server's issuer
+    (msal's device flow on https): the code to enter is printed, and the user approves it on the
+    server's `/oidc/device` page or the admin runs `aml device approve CODE --user NAME`. Device
+    sign-ins are cached with msal in $AZUREMLCORE_HOME/msal/ (https servers) and renewed silently.
+    `force=True` signs in anew even when a login is saved. Outside a terminal or notebook, a
+    sign-in starts only when force or tenant_id is given (a batch job must not wait for a person).
     """
 
     def __init__(self, force: bool = False, tenant_id: str | None = None, cloud: str | None = None) -> None:
         self.force, self.tenant_id, self.cloud = force, tenant_id, cloud
+        self._lock = threading.Lock()
+        self._cached: AccessToken | None = None
+        self._refresh: str | None = None  # plain-http servers only: msal keeps its own
+        self._app: Any = None
+        self._signed_in = False
 
     def _get_token(self) -> AccessToken:
-        token = os.environ.get("AZUREMLCORE_TOKEN") or _saved_login(self._endpoint)
-        if not token:
-            raise AuthenticationException(
-                f"No login for workspace server {self._endpoint or '(unknown)'}: run "
-                f"`aml login --endpoint {self._endpoint or 'URL'} --token TOKEN` with a token from the server admin "
-                "(`aml token create --user NAME`), or set AZUREMLCORE_TOKEN.")
-        return AccessToken(token, _expiry_of(token))
+        if not self.force:
+            token = os.environ.get("AZUREMLCORE_TOKEN") or _saved_login(self._endpoint)
+            if token:
+                return AccessToken(token, _expiry_of(token))
+        with self._lock:
+            if self._cached and self._cached.expires_on - 60 > time.time():
+                return self._cached
+            if not (self.force or self.tenant_id is not None or _interactive() or self._signed_in):
+                raise AuthenticationException(
+                    f"No login for workspace server {self._endpoint or '(unknown)'}: run "
+                    f"`aml login --endpoint {self._endpoint or 'URL'} --token TOKEN` with a token from the server "
+                    "admin (`aml token create --user NAME`), set AZUREMLCORE_TOKEN, or sign in with a device code: "
+                    "InteractiveLoginAuthentication(force=True).")
+            authority = _issuer_url(self.tenant_id, self._endpoint, "InteractiveLoginAuthentication")
+            result = self._msal(authority) if authority.startswith("https://") else self._plain(authority)
+            if "access_token" not in result:
+                raise AuthenticationException(f"Device-code sign-in failed: {result.get('error')}: "
+                                              f"{result.get('error_description')}")
+            self._signed_in = True
+            self._cached = AccessToken(result["access_token"], int(time.time()) + int(result.get("expires_in", 3600)))
+            return self._cached
+
+    # ------------------------------------------------------------------ https: msal
+    def _cache_file(self, authority: str) -> Path:
+        import hashlib
+
+        from azuremlcore._store import azuremlcore_home
+
+        return azuremlcore_home() / "msal" / f"{hashlib.sha256(authority.encode()).hexdigest()[:16]}.json"
+
+    def _msal(self, authority: str) -> dict[str, Any]:
+        import msal
+
+        path = self._cache_file(authority)
+        if self._app is None:
+            cache = msal.SerializableTokenCache()
+            if path.exists():
+                try:
+                    cache.deserialize(path.read_text())
+                except (OSError, ValueError):
+                    pass  # a damaged cache only costs a new sign-in
+            self._app = msal.PublicClientApplication(DEVICE_CLIENT_ID, oidc_authority=authority, token_cache=cache)
+        app = self._app
+        result: dict[str, Any] | None = None
+        if not (self.force and not self._signed_in):
+            accounts = app.get_accounts()
+            if accounts:
+                result = app.acquire_token_silent(_SCOPES, account=accounts[0])
+        if not result or "access_token" not in result:
+            flow = app.initiate_device_flow(scopes=_SCOPES)
+            if "user_code" not in flow:
+                raise AuthenticationException(f"The server refused to start a device-code sign-in: {flow}")
+            print(flow["message"], flush=True)
+            result = app.acquire_token_by_device_flow(flow)
+        if app.token_cache.has_state_changed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(app.token_cache.serialize())
+            os.replace(path.with_suffix(".tmp"), path)
+        return result
+
+    # ------------------------------------------------------------------ plain http (msal insists on https)
+    def _plain(self, authority: str) -> dict[str, Any]:
+        import requests
+
+        conf = requests.get(f"{authority}/.well-known/openid-configuration", timeout=30).json()
+        token_url = conf["token_endpoint"]
+        if self._refresh and not (self.force and not self._signed_in):
+            result = requests.post(token_url, timeout=30, data={
+                "grant_type": "refresh_token", "refresh_token": self._refresh, "client_id": DEVICE_CLIENT_ID,
+                "scope": " ".join(_SCOPES)}).json()
+            if "access_token" in result:
+                self._refresh = result.get("refresh_token", self._refresh)
+                return result
+        flow = requests.post(conf["device_authorization_endpoint"], timeout=30,
+                             data={"client_id": DEVICE_CLIENT_ID, "scope": " ".join(_SCOPES)}).json()
+        if "device_code" not in flow:
+            raise AuthenticationException(f"The server refused to start a device-code sign-in: {flow}")
+        print(flow["message"], flush=True)
+        deadline = time.time() + int(flow.get("expires_in", 900))
+        interval = int(flow.get("interval", 5))
+        while time.time() < deadline:
+            result = requests.post(token_url, timeout=30, data={
+                "grant_type": _DEVICE_GRANT, "client_id": DEVICE_CLIENT_ID, "device_code": flow["device_code"]}).json()
+            if result.get("error") == "slow_down":
+                interval += 5
+            elif result.get("error") != "authorization_pending":
+                self._refresh = result.get("refresh_token")
+                return result
+            time.sleep(interval)
+        return {"error": "expired_token", "error_description": "Nobody approved the code in time."}
 
 
 class ServicePrincipalAuthentication(AbstractAuthentication):
@@ -159,15 +282,7 @@ class ServicePrincipalAuthentication(AbstractAuthentication):
         return f"ServicePrincipalAuthentication(tenant_id={self.tenant_id!r}, service_principal_id={self.service_principal_id!r})"
 
     def _authority(self) -> str:
-        if str(self.tenant_id).startswith(("http://", "https://")):
-            return str(self.tenant_id).rstrip("/")
-        authority = os.environ.get("AZUREMLCORE_AUTHORITY")
-        if authority:
-            return authority.rstrip("/")
-        if not self._endpoint:
-            raise AuthenticationException("ServicePrincipalAuthentication does not know its token issuer yet: use it "
-                                          "with a workspace on a server, or pass the issuer URL as tenant_id.")
-        return self._endpoint.rstrip("/") + "/oidc"
+        return _issuer_url(self.tenant_id, self._endpoint, "ServicePrincipalAuthentication")
 
     def _acquire(self) -> dict[str, Any]:
         authority = self._authority()

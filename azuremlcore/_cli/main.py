@@ -7,6 +7,9 @@
     aml role grant|revoke --data-dir DIR --principal ID --scope ARM-ID [--role Contributor]
     aml principals --data-dir DIR
     aml login --endpoint URL --token TOKEN
+    aml device approve CODE --data-dir DIR --user NAME [--role Reader] [--scope ARM-ID]
+    aml device deny CODE --data-dir DIR
+    aml device list --data-dir DIR
 
 Admin commands open the server's database directly (same --data-dir/--db as the server); the
 running server picks changes up within seconds. Secrets and tokens are printed once, never stored.
@@ -32,6 +35,32 @@ def _identity(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     cfg = ServerConfig(data_dir=args.data_dir, db_url=args.db)
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     return IdentityStore(SqlWorkspaceStore(cfg.database_url)._engine)
+
+
+def _device(args: argparse.Namespace, ident) -> int:  # type: ignore[no-untyped-def]
+    from azuremlcore.server.security.device import DeviceCodes, display_user_code
+
+    devices = DeviceCodes(ident._engine)
+    if args.action == "list":
+        import time
+
+        for p in devices.pending():
+            left = max(0, int(p.expires_time / 1000 - time.time()))
+            print(f"{display_user_code(p.user_code)}  client {p.client_id}  expires in {left} s")
+        return 0
+    if args.action == "deny":
+        ok = devices.deny(args.code)
+        print(f"refused {args.code}" if ok else f"no waiting sign-in with code {args.code}", file=sys.stderr)
+        return 0 if ok else 1
+    pid = ident.create_user(args.user)
+    if not devices.approve(args.code, pid):
+        print(f"no waiting sign-in with code {args.code} (unknown, used or expired): start again on the device",
+              file=sys.stderr)
+        return 1
+    if args.role:
+        ident.grant(pid, args.scope, args.role)
+    print(f"signed the device in as {pid}", file=sys.stderr)
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,6 +111,20 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("principals", help="list principals and their roles")
     _add_store_args(pr)
 
+    dv = sub.add_parser("device", help="device-code sign-ins (InteractiveLoginAuthentication)").add_subparsers(
+        dest="action", required=True)
+    c = dv.add_parser("approve", help="sign the device showing CODE in as a user")
+    _add_store_args(c)
+    c.add_argument("code")
+    c.add_argument("--user", required=True)
+    c.add_argument("--role", default=None, choices=["Reader", "Contributor", "Owner"])
+    c.add_argument("--scope", default="/")
+    c = dv.add_parser("deny", help="refuse the device showing CODE")
+    _add_store_args(c)
+    c.add_argument("code")
+    c = dv.add_parser("list", help="codes waiting for approval")
+    _add_store_args(c)
+
     lg = sub.add_parser("login", help="save a user token for a server")
     lg.add_argument("--endpoint", required=True)
     lg.add_argument("--token", default=None, help="the token (default: read from stdin)")
@@ -113,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"saved login for {args.endpoint} in {save_login(args.endpoint, token)}")
         return 0
     ident = _identity(args)
+    if args.command == "device":
+        return _device(args, ident)
     if args.command == "sp":
         client_id, secret = ident.create_service_principal(args.name)
         if args.role:

@@ -11,7 +11,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 PUBLIC_PATHS = ("/health", "/oidc/.well-known/openid-configuration", "/oidc/oauth2/v2.0/token",
-                "/oidc/oauth2/v2.0/keys")
+                "/oidc/oauth2/v2.0/keys", "/oidc/oauth2/v2.0/devicecode", "/oidc/device")
 _AZUREML_MLFLOW_PREFIX = "/mlflow/v1.0/subscriptions/"
 # File uploads stream to disk and may be large; every other body is JSON and held in memory.
 _STREAMED_SUFFIXES = ("/files", "/files/append")
