@@ -168,3 +168,26 @@ def test_start_refuses_runs_that_are_not_submitted_scripts(server):  # type: ign
     r = requests.post(f"{server.url}{ARM}/jobs/runs/{run.id}/start", headers=alice)
     assert r.status_code == 400 and "only submitted script runs" in r.json()["message"]
     assert run.get_status() == "Running"
+
+
+def test_a_runner_killed_on_the_server_is_reported_failed(server, tmp_path):  # type: ignore[no-untyped-def]
+    import os
+    import signal
+
+    from azuremlcore.exceptions import ActivityFailedException
+
+    ws = _ws()
+    run = _submit(ws, _src(tmp_path, SLEEPER))
+    deadline = time.monotonic() + 60
+    while "scriptPgid" not in (server.state.store.get_run(run.id).details.get("_runner") or {}):
+        assert time.monotonic() < deadline, "the script did not start"
+        time.sleep(0.05)
+    runner = server.state.store.get_run(run.id).details["_runner"]
+    os.kill(runner["pid"], signal.SIGKILL)  # as the OOM killer would
+    os.killpg(runner["scriptPgid"], signal.SIGKILL)
+    deadline = time.monotonic() + 30  # polled with a deadline: without the fix it would stay Running forever
+    while run.get_status() not in ("Failed", "Completed", "Canceled") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert run.get_status() == "Failed"
+    with pytest.raises(ActivityFailedException, match="RunnerDied"):
+        run.wait_for_completion()

@@ -41,8 +41,12 @@ def token_file(config: "ServerConfig", run_id: str) -> Path:
     return config.data_dir / "run-tokens" / f"{run_id}.token"
 
 
-def launch(config: "ServerConfig", run: "RunRecord", endpoint: str, lifetime_s: int) -> int:
-    """Start the detached runner of a run on this host; returns its pid (also its process group)."""
+def launch(config: "ServerConfig", run: "RunRecord", endpoint: str, lifetime_s: int,
+           on_exit: Callable[[], None] | None = None) -> int:
+    """Start the detached runner of a run on this host; returns its pid (also its process group).
+
+    on_exit is called (in a thread of this process) when the runner ends, however it ends.
+    """
     from azuremlcore._execution.submit import USER_PYTHONPATH
     from azuremlcore._store.artifacts import FileArtifactStore
 
@@ -65,8 +69,15 @@ def launch(config: "ServerConfig", run: "RunRecord", endpoint: str, lifetime_s: 
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 cwd=str(config.data_dir), start_new_session=True, close_fds=True)
-    # Reap it when it ends, so it does not linger as a zombie while the server lives.
-    threading.Thread(target=proc.wait, name=f"azuremlcore-reap-{proc.pid}", daemon=True).start()
+    def reap() -> None:  # so it does not linger as a zombie while the server lives
+        proc.wait()
+        if on_exit is not None:
+            try:
+                on_exit()
+            except Exception as exc:  # noqa: BLE001 - a bookkeeping failure must not kill the server
+                print(f"after the runner of {run.id} ended: {exc}", file=sys.stderr)
+
+    threading.Thread(target=reap, name=f"azuremlcore-reap-{proc.pid}", daemon=True).start()
     return proc.pid
 
 

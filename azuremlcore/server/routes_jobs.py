@@ -30,6 +30,14 @@ def _endpoint(request: Request) -> str:
     return (configured or str(request.base_url)).rstrip("/")
 
 
+def _record_if_runner_died(store, run_id: str) -> None:  # type: ignore[no-untyped-def]
+    # A runner killed outright (out of memory, SIGKILL) cannot record its end; without this the run
+    # would show Running forever and clients' wait_for_completion would never return.
+    from azuremlcore._execution.control import record_if_runner_died
+
+    record_if_runner_died(store, store.get_run(run_id))
+
+
 @router.post(P + "/runs/{run_id}/start", response_model=m.RunOut)
 async def start_run(request: Request, sub: str, rg: str, ws: str, run_id: str) -> Response:
     """Run a submitted script run on the server's host (once); its script logs back with a run token."""
@@ -47,7 +55,8 @@ async def start_run(request: Request, sub: str, rg: str, ws: str, run_id: str) -
         workdir = jobs.work_dir(st.config, run_id)
         await call(request, st.store.update_run, run_id, details={"_workingDirectory": str(workdir)})
         try:
-            pid = jobs.launch(st.config, run, _endpoint(request), st.config.run_token_lifetime_s)
+            pid = jobs.launch(st.config, run, _endpoint(request), st.config.run_token_lifetime_s,
+                              on_exit=lambda: _record_if_runner_died(st.store, run_id))
         except OSError as exc:
             from azuremlcore._timeutil import now_ms
 
