@@ -441,6 +441,13 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
         return submit_config(self._experiment, config, tags=tags, parent=self, **kwargs)
 
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        """Datasets passed to the run by name: a local path for mounted/downloaded files, else the dataset."""
+        from azuremlcore._data.run_inputs import input_datasets
+
+        return input_datasets(self)
+
     # ------------------------------------------------------------------ models
     def register_model(self, model_name: str, model_path: str | None = None, tags: dict | None = None,
                        properties: dict | None = None, model_framework: str | None = None,
