@@ -14,7 +14,7 @@ def azuremlcore_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("AZUREMLCORE_HOME", str(home))
     for var in ("AZUREML_RUN_ID", "AZUREML_ARM_WORKSPACE_NAME", "AZUREML_SERVICE_ENDPOINT", "AZUREML_RUN_TOKEN",
-                "AZUREMLCORE_ENDPOINT", "MLFLOW_TRACKING_TOKEN", "MLFLOW_RUN_ID",
+                "AZUREML_RUN_TOKEN_FILE", "AZUREMLCORE_ENDPOINT", "MLFLOW_TRACKING_TOKEN", "MLFLOW_RUN_ID",
                 "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
         monkeypatch.delenv(var, raising=False)
     return home
