@@ -40,7 +40,6 @@ MODEL_KIND = "mlflow_logged_model"
 LOGGED_MODELS_TAG = "mlflow.log-model.history"
 _SCRIPT_RUN_TYPE = "azureml.scriptrun"
 _MLFLOW_RUN_TYPE = "azureml.interactive"
-_CHUNK = 500
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,13 +80,42 @@ class EmbeddedMlflowStore(AbstractStore):
                 error_code=RESOURCE_DOES_NOT_EXIST)
         self._ws_id = found[0].id
         self._root = self._artifacts.root
+        self._flush = True
+        self._run_ws: dict[str, str] = {}
+
+    @classmethod
+    def over(cls, store: Any, artifacts: Any, workspace_id: str, flush_sdk_metrics: bool = True) -> "EmbeddedMlflowStore":
+        """The MLflow store of a workspace of an open SQL store (what the server uses, one per workspace).
+
+        flush_sdk_metrics=False when this process never logs SDK metrics itself (a server).
+        """
+        self = cls.__new__(cls)
+        AbstractStore.__init__(self)
+        self._store, self._artifacts, self._ws_id = store, artifacts, workspace_id
+        self._root = artifacts.root
+        self._flush = flush_sdk_metrics
+        self._run_ws = {}
+        return self
 
     # ------------------------------------------------------------------ helpers
     def _flush_sdk_metrics(self) -> None:
         # run.log() in this process queues points in a background writer: make them visible first.
+        if not self._flush:
+            return
         from azuremlcore._tracking.metrics_writer import writer_for
 
         writer_for(self._store).flush()
+
+    def _check_owned(self, run_id: str) -> None:
+        # A run never changes workspace, so after the first look-up this costs no query.
+        ws_id = self._run_ws.get(run_id)
+        if ws_id is None:
+            ws_id = self._run_record(run_id).workspace_id
+            if len(self._run_ws) > 100_000:
+                self._run_ws.clear()
+            self._run_ws[run_id] = ws_id
+        if ws_id != self._ws_id:
+            raise MlflowException(f"Run '{run_id}' not found", error_code=RESOURCE_DOES_NOT_EXIST)
 
     def _exp_record(self, experiment_id: str) -> ExperimentRecord:
         if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
@@ -114,11 +142,9 @@ class EmbeddedMlflowStore(AbstractStore):
             raise MlflowException(f"The run {rec.id} must be in the 'active' state. Current state is "
                                   f"{rec.lifecycle_stage}.", error_code=INVALID_PARAMETER_VALUE)
 
-    def _points(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
-        out: list[MetricPoint] = []
-        for i in range(0, len(run_ids), _CHUNK):
-            out.extend(self._store.get_metrics(run_ids[i:i + _CHUNK], key))
-        return out
+    def _latest_points(self, run_ids: list[str]) -> list[MetricPoint]:
+        # Only each key's latest point, chosen in SQL: a run's whole history never reaches Python here.
+        return self._store.latest_metrics(run_ids, cv.METRIC_KINDS)
 
     # ------------------------------------------------------------------ experiments
     @_translated
@@ -228,7 +254,7 @@ class EmbeddedMlflowStore(AbstractStore):
         """The run with its latest metrics, params, tags, inputs and outputs (SDK-logged values included)."""
         self._flush_sdk_metrics()
         rec = self._run_record(run_id)
-        return cv.run(rec, self._points([rec.id]), self._root)
+        return cv.run(rec, self._latest_points([rec.id]), self._root)
 
     @_translated
     def update_run_info(self, run_id: str, run_status: Any, end_time: int | None, run_name: str | None) -> Any:
@@ -263,26 +289,30 @@ class EmbeddedMlflowStore(AbstractStore):
         """Store metrics (float points), params (write-once) and tags of a run in that order of checks."""
         _validate("_validate_batch_log_data", metrics, params, tags)
         _validate("_validate_param_keys_unique", params)
-        rec = self._run_record(run_id)
-        self._check_active(rec)
+        self._check_owned(run_id)
+        if params or tags or not metrics:
+            self._check_active(self._run_record(run_id))
         if params:
-            self._store.set_run_attributes(rec.id, "param", {p.key: str(p.value) for p in params}, write_once=True)
+            self._store.set_run_attributes(run_id, "param", {p.key: str(p.value) for p in params}, write_once=True)
         if metrics:
-            self._store.log_metrics([MetricPoint(rec.id, m.key, "scalar", float(m.value), None, int(m.step),
-                                                 int(m.timestamp)) for m in metrics])
+            # One transaction checks the run is active and skips points identical to stored ones (as
+            # MLflow's SQL store does), so a retried batch adds nothing; no re-read of the run.
+            self._store.log_metrics_unique(run_id, [MetricPoint(run_id, m.key, "scalar", float(m.value), None,
+                                                                int(m.step), int(m.timestamp)) for m in metrics],
+                                           lifecycle_stage=LifecycleStage.ACTIVE)
             by_model: dict[str, list] = {}
             for m in metrics:
                 if getattr(m, "model_id", None):
                     by_model.setdefault(m.model_id, []).append(m)
             for model_id, ms in by_model.items():
-                self._add_model_metrics(model_id, ms, rec.id)
+                self._add_model_metrics(model_id, ms, run_id)
         if tags:
             values = {t.key: str(t.value) for t in tags}
             name = values.pop(cv.RUN_NAME_TAG, None)
             if name:
-                self._store.update_run(rec.id, display_name=name)
+                self._store.update_run(run_id, display_name=name)
             if values:
-                self._store.set_run_attributes(rec.id, "tag", values)
+                self._store.set_run_attributes(run_id, "tag", values)
 
     @_translated
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -315,7 +345,7 @@ class EmbeddedMlflowStore(AbstractStore):
             run_view_type)
         records = self._store.search_runs(self._ws_id, experiment_ids=exp_ids, lifecycle_stage=stage)
         by_run: dict[str, list[MetricPoint]] = {r.id: [] for r in records}
-        for p in self._points(list(by_run)):
+        for p in self._latest_points(list(by_run)):
             by_run[p.run_id].append(p)
         runs = [cv.run(r, by_run[r.id], self._root) for r in records]
         runs = SearchUtils.sort(SearchUtils.filter(runs, filter_string), order_by)

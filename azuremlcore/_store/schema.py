@@ -92,6 +92,8 @@ metrics = sa.Table(
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Index("ix_metrics_run_key", "run_id", "key", "id"),
+    # Latest value per key (max step, then timestamp) and the duplicate check of retried MLflow batches.
+    sa.Index("ix_metrics_run_key_step_ts", "run_id", "key", "step", "timestamp"),
 )
 
 # Versioned named things of a workspace: environments, models, datasets, datastores, compute targets.

@@ -43,6 +43,11 @@ def _sqlite_engine(url: str) -> sa.Engine:
     return engine
 
 
+def _nan_safe(value: float | None) -> Any:
+    # NaN != NaN, so identity checks compare a marker instead.
+    return "nan" if value is not None and math.isnan(value) else value
+
+
 def _loads(text: str | None) -> Any:
     return json.loads(text) if text else {}
 
@@ -355,17 +360,89 @@ class SqlWorkspaceStore:
             conn.execute(ra.delete().where(ra.c.run_id == run_id, ra.c.kind == kind, ra.c.key.in_(list(keys))))
 
     # ------------------------------------------------------------------ metrics
-    def log_metrics(self, points: list[MetricPoint]) -> None:
-        """Store many points in one transaction (one bulk INSERT)."""
-        if not points:
-            return
+    @staticmethod
+    def _metric_rows(points: Iterable[MetricPoint]) -> list[dict[str, Any]]:
         rows = []
         for p in points:
             nan = p.value is not None and math.isnan(p.value)
             rows.append({"run_id": p.run_id, "key": p.key, "kind": p.kind, "value": 0.0 if nan else p.value,
                          "is_nan": nan, "value_json": p.value_json, "step": p.step, "timestamp": p.timestamp})
+        return rows
+
+    def log_metrics(self, points: list[MetricPoint]) -> None:
+        """Store many points in one transaction (one bulk INSERT)."""
+        if not points:
+            return
+        rows = self._metric_rows(points)
         with self._write() as conn:
             conn.execute(t.metrics.insert(), rows)
+
+    def log_metrics_unique(self, run_id: str, points: list[MetricPoint], *,
+                           lifecycle_stage: str | None = None) -> int:
+        """Store points of one run in one transaction, skipping those identical in (key, value, step, timestamp)
+        to a stored point or to an earlier point of the list, so a retried batch adds nothing.
+
+        Returns how many points were stored. A missing run raises NotFoundError; with lifecycle_stage,
+        a run in another stage raises InvalidValueError and nothing is stored.
+        """
+        if any(p.run_id != run_id for p in points):
+            raise InvalidValueError(f"Every point must belong to run {run_id}.")
+        m = t.metrics
+        with self._write() as conn:
+            row = conn.execute(sa.select(t.runs.c.lifecycle_stage).where(t.runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
+            if lifecycle_stage is not None and row.lifecycle_stage != lifecycle_stage:
+                raise InvalidValueError(f"The run {run_id} must be in the '{lifecycle_stage}' state. "
+                                        f"Current state is {row.lifecycle_stage}.")
+            if not points:
+                return 0
+            q = sa.select(m.c.key, m.c.value, m.c.is_nan, m.c.step, m.c.timestamp).where(m.c.run_id == run_id)
+            keys = {p.key for p in points}
+            q = q.where(m.c.key == next(iter(keys))) if len(keys) == 1 else q.where(m.c.key.in_(sorted(keys)))
+            # Bounded by the batch's step and time ranges, the lookup stays on ix_metrics_run_key_step_ts.
+            steps, times = [p.step for p in points], [p.timestamp for p in points]
+            q = q.where(m.c.step.between(min(steps), max(steps)), m.c.timestamp.between(min(times), max(times)))
+            seen = {(r.key, _nan_safe(math.nan if r.is_nan else r.value), r.step, r.timestamp)
+                    for r in conn.execute(q)}
+            fresh = []
+            for p in points:
+                ident = (p.key, _nan_safe(p.value), p.step, p.timestamp)
+                if ident not in seen:
+                    seen.add(ident)
+                    fresh.append(p)
+            if fresh:
+                conn.execute(m.insert(), self._metric_rows(fresh))
+            return len(fresh)
+
+    def latest_metrics(self, run_ids: list[str], kinds: Iterable[str] = ("scalar", "list")) -> list[MetricPoint]:
+        """One point per (run, key) among the float points of those kinds: MLflow's latest value.
+
+        Latest is the max by (step, timestamp, value), NaN lowest; of identical points the last logged.
+        Reads only those rows (one SQL query per 500 runs), never a run's whole history into Python.
+        """
+        m = t.metrics
+        rank = sa.func.row_number().over(
+            partition_by=(m.c.run_id, m.c.key),
+            order_by=(m.c.step.desc(), m.c.timestamp.desc(), m.c.is_nan.asc(), m.c.value.desc(), m.c.id.desc()))
+        out: list[MetricPoint] = []
+        with self._read() as conn:
+            for i in range(0, len(run_ids), 500):
+                inner = sa.select(m.c.run_id, m.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
+                                  m.c.timestamp, rank.label("rank")).where(
+                    m.c.run_id.in_(run_ids[i:i + 500]), m.c.value.is_not(None), m.c.kind.in_(list(kinds))).subquery()
+                q = sa.select(inner).where(inner.c.rank == 1).order_by(inner.c.run_id, inner.c.key)
+                out.extend(MetricPoint(r.run_id, r.key, r.kind, math.nan if r.is_nan else r.value, r.value_json,
+                                       r.step, r.timestamp) for r in conn.execute(q))
+        return out
+
+    def run_lifecycle_stage(self, run_id: str) -> str:
+        """A run's lifecycle stage ('active' or 'deleted') in one light query; NotFoundError when missing."""
+        with self._read() as conn:
+            stage = conn.execute(sa.select(t.runs.c.lifecycle_stage).where(t.runs.c.id == run_id)).scalar()
+        if stage is None:
+            raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
+        return stage
 
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
         """Points of the runs in logging order, optionally one key only."""

@@ -69,11 +69,11 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     app.include_router(routes_files.router)
     app.include_router(routes_oidc.router)
     app.include_router(routes_jobs.router)
-    try:
-        from azuremlcore.server import routes_mlflow
-    except ImportError:  # mlflow not installed: the workspace API still works
-        routes_mlflow = None  # type: ignore[assignment]
-    if routes_mlflow is not None:
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is not None:  # without mlflow the workspace API still works
+        from azuremlcore.server import routes_mlflow  # light: MLflow itself loads on the first MLflow request
+
         routes_mlflow.install(app)
     app.router.add_event_handler("shutdown", state.close)
     guarded = GuardMiddleware(app, state.auth, config.max_json_bytes)

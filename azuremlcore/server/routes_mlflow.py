@@ -1,23 +1,21 @@
 """MLflow's tracking REST API under each workspace's path, for the stock `mlflow` client.
 
 `MLFLOW_TRACKING_URI=<server>/subscriptions/.../workspaces/<ws>` and `MLFLOW_TRACKING_TOKEN=<token>`
-make the stock client log into that workspace. Semantics come from the MLflow bridge's store
-(`azuremlmlflow`), requests and answers are MLflow's own protobuf messages in their JSON form,
-errors carry MLflow's error codes. Run artifacts are the run's files, served by the proxied
-`mlflow-artifacts` routes; metric history is read straight from SQL.
+make the stock client log into that workspace. This module never imports MLflow: the hot paths
+(`log-metric` and `log-batch` of plain metrics, metric history) are answered straight from JSON and
+SQL, and everything else goes to `_mlflow_handlers`, imported on the first such request, which
+uses MLflow's own messages and the bridge's store (`azuremlmlflow`). Anything the hot paths do
+not recognise as plain takes that full path too, so MLflow's validation and error messages apply.
+Run artifacts are the run's files, served by the proxied `mlflow-artifacts` routes.
 """
 from __future__ import annotations
 
 import json
 import math
-import threading
+import posixpath
+import re
 from typing import Any, Callable
 
-import sqlalchemy as sa
-from fastapi import FastAPI
-from mlflow.exceptions import MlflowException
-from mlflow.protos import service_pb2 as pb
-from mlflow.utils.proto_json_utils import message_to_json, parse_dict
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -25,416 +23,208 @@ from starlette.routing import Route
 from azuremlcore._config import arm_id
 from azuremlcore._store.artifacts import clean_name
 from azuremlcore._store.errors import NotFoundError, StoreError
-from azuremlcore.server._common import WS_PATH, principal_of, resolve_workspace, state_of
+from azuremlcore._store.records import MetricPoint
+from azuremlcore.server._common import WS_PATH, resolve_workspace
 from azuremlcore.server.security.authz import READ, WRITE, AuthError
 
 _HTTP = {"RESOURCE_DOES_NOT_EXIST": 404, "RESOURCE_ALREADY_EXISTS": 400, "INVALID_PARAMETER_VALUE": 400,
          "PERMISSION_DENIED": 403, "UNAUTHENTICATED": 401, "INVALID_STATE": 400, "BAD_REQUEST": 400,
          "REQUEST_LIMIT_EXCEEDED": 429, "NOT_IMPLEMENTED": 501, "ENDPOINT_NOT_FOUND": 404}
+#: Page size of metric history when the client names none (MLflow's GET_METRIC_HISTORY_MAX_RESULTS).
+HISTORY_PAGE = 25_000
+R, W, RUN = "read", "write", "run"
+# path (after /api/2.0/mlflow) -> {method: access}: "read", "write" (the workspace) or "run" (write on the
+# message's run id). The messages and handlers are in _mlflow_handlers (checked against this at import).
+ACCESS: dict[str, dict[str, str]] = {
+    "/experiments/create": {"POST": W}, "/experiments/search": {"POST": R, "GET": R},
+    "/experiments/get": {"GET": R}, "/experiments/get-by-name": {"GET": R}, "/experiments/delete": {"POST": W},
+    "/experiments/restore": {"POST": W}, "/experiments/update": {"POST": W},
+    "/experiments/set-experiment-tag": {"POST": W}, "/experiments/delete-experiment-tag": {"POST": W},
+    "/runs/create": {"POST": W}, "/runs/update": {"POST": RUN}, "/runs/delete": {"POST": RUN},
+    "/runs/restore": {"POST": RUN}, "/runs/get": {"GET": R}, "/runs/search": {"POST": R},
+    "/runs/log-metric": {"POST": RUN}, "/runs/log-parameter": {"POST": RUN}, "/runs/set-tag": {"POST": RUN},
+    "/runs/delete-tag": {"POST": RUN}, "/runs/log-batch": {"POST": RUN}, "/runs/log-inputs": {"POST": RUN},
+    "/runs/outputs": {"POST": RUN}, "/runs/log-model": {"POST": RUN}, "/metrics/get-history": {"GET": R},
+    "/logged-models": {"POST": W}, "/logged-models/search": {"POST": R},
+    "/logged-models/{model_id}": {"GET": R, "PATCH": W, "DELETE": W},
+    "/logged-models/{model_id}/tags": {"PATCH": W}, "/logged-models/{model_id}/tags/{tag_key}": {"DELETE": W},
+    "/logged-models/{model_id}/params": {"POST": W},
+}
 
 
-def _error(code: str, message: str, status: int | None = None) -> Response:
+def error(code: str, message: str, status: int | None = None) -> Response:
+    """An MLflow error answer."""
     body = json.dumps({"error_code": code, "message": message})
     return Response(body, status_code=status or _HTTP.get(code, 500), media_type="application/json")
 
 
-def _ok(payload: Any) -> Response:
+def ok(payload: Any) -> Response:
+    """A JSON answer (text is sent as is)."""
     text = payload if isinstance(payload, str) else json.dumps(payload)
     return Response(text, media_type="application/json")
 
 
-# ---------------------------------------------------------------------- the bridge's store, per workspace
-class _Stores:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_ws: dict[str, Any] = {}
-
-    def get(self, state: Any, ws_id: str) -> Any:
-        with self._lock:
-            store = self._by_ws.get(ws_id)
-            if store is None:
-                from azuremlmlflow._embedded_store import EmbeddedMlflowStore
-
-                store = EmbeddedMlflowStore.__new__(EmbeddedMlflowStore)
-                store._store, store._artifacts, store._ws_id = state.store, state.artifacts, ws_id
-                store._root = state.artifacts.root
-                store._flush_sdk_metrics = lambda: None  # the server process logs no SDK metrics itself
-                self._by_ws[ws_id] = store
-            return store
-
-
-_stores = _Stores()
-
-
-def _proto(entity: Any) -> Any:
-    return entity.to_proto()
-
-
-def _json_of(message: Any) -> dict:
-    return json.loads(message_to_json(message))
-
-
-# ---------------------------------------------------------------------- handlers
-# Each: (request message class, needs "write" on a run id field / workspace, handler(store, msg, ctx) -> dict)
-def _create_experiment(s: Any, m: Any, c: dict) -> dict:
-    return {"experiment_id": s.create_experiment(m.name, m.artifact_location or None, [*m.tags] and
-                                                 [_tag(t) for t in m.tags])}
-
-
-def _tag(t: Any) -> Any:
-    from mlflow.entities import ExperimentTag
-
-    return ExperimentTag(t.key, t.value)
-
-
-def _run_tag(t: Any) -> Any:
-    from mlflow.entities import RunTag
-
-    return RunTag(t.key, t.value)
-
-
-def _search_experiments(s: Any, m: Any, c: dict) -> dict:
-    page = s.search_experiments(view_type=m.view_type or 1, max_results=m.max_results or 1000,
-                                filter_string=m.filter or None, order_by=list(m.order_by) or None,
-                                page_token=m.page_token or None)
-    out: dict = {"experiments": [_json_of(e.to_proto()) for e in page]}
-    if page.token:
-        out["next_page_token"] = page.token
-    return out
-
-
-def _get_experiment(s: Any, m: Any, c: dict) -> dict:
-    return {"experiment": _json_of(s.get_experiment(m.experiment_id).to_proto())}
-
-
-def _get_experiment_by_name(s: Any, m: Any, c: dict) -> dict:
-    exp = s.get_experiment_by_name(m.experiment_name)
-    if exp is None:
-        raise MlflowException(f"Could not find experiment with name '{m.experiment_name}'",
-                              error_code=_code("RESOURCE_DOES_NOT_EXIST"))
-    return {"experiment": _json_of(exp.to_proto())}
-
-
-def _code(name: str) -> int:
-    from mlflow.protos.databricks_pb2 import ErrorCode
-
-    return ErrorCode.Value(name)
-
-
-def _create_run(s: Any, m: Any, c: dict) -> dict:
-    run = s.create_run(m.experiment_id, m.user_id, m.start_time or None, [_run_tag(t) for t in m.tags],
-                       m.run_name or None)
-    return {"run": _json_of(run.to_proto())}
-
-
-def _update_run(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import RunStatus
-
-    run_id = m.run_id or m.run_uuid
-    status = RunStatus.to_string(m.status) if m.HasField("status") else s.get_run(run_id).info.status
-    info = s.update_run_info(run_id, RunStatus.from_string(status),
-                             m.end_time if m.HasField("end_time") else None, m.run_name or None)
-    return {"run_info": _json_of(info.to_proto())}
-
-
-def _log_batch(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import Metric, Param
-
-    metrics = _dedupe(c, m.run_id, [Metric(x.key, x.value, x.timestamp, x.step) for x in m.metrics])
-    s.log_batch(m.run_id, metrics, [Param(p.key, p.value) for p in m.params], [_run_tag(t) for t in m.tags])
-    return {}
-
-
-def _log_metric(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import Metric
-
-    run_id = m.run_id or m.run_uuid
-    metrics = _dedupe(c, run_id, [Metric(m.key, m.value, m.timestamp, m.step or 0)])
-    s.log_batch(run_id, metrics, [], [])
-    return {}
-
-
-def _dedupe(c: dict, run_id: str, metrics: list) -> list:
-    """Drop points identical in (key, value, timestamp, step) to stored ones: a retried batch adds nothing."""
-    if not metrics:
-        return metrics
-    from azuremlcore._store import schema as t
-
-    mt = t.metrics
-    keys = sorted({x.key for x in metrics})
-    lo, hi = min(x.timestamp for x in metrics), max(x.timestamp for x in metrics)
-    with c["state"].store._engine.connect() as conn:
-        rows = conn.execute(sa.select(mt.c.key, mt.c.value, mt.c.is_nan, mt.c.timestamp, mt.c.step).where(
-            mt.c.run_id == run_id, mt.c.key.in_(keys), mt.c.timestamp >= lo, mt.c.timestamp <= hi)).all()
-    if not rows:
-        return metrics
-    seen = {(r.key, "nan" if r.is_nan else r.value, r.timestamp, r.step) for r in rows}
-    out = []
-    for x in metrics:
-        k = (x.key, "nan" if math.isnan(x.value) else float(x.value), x.timestamp, x.step)
-        if k not in seen:
-            seen.add(k)
-            out.append(x)
-    return out
-
-
-def _log_param(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import Param
-
-    s.log_batch(m.run_id or m.run_uuid, [], [Param(m.key, m.value)], [])
-    return {}
-
-
-def _set_tag(s: Any, m: Any, c: dict) -> dict:
-    s.log_batch(m.run_id or m.run_uuid, [], [], [_run_tag(m)])
-    return {}
-
-
-def _search_runs(s: Any, m: Any, c: dict) -> dict:
-    page = s.search_runs(list(m.experiment_ids), m.filter or None, m.run_view_type or 1, m.max_results or 1000,
-                         list(m.order_by) or None, m.page_token or None)
-    out: dict = {"runs": [_json_of(r.to_proto()) for r in page]}
-    if page.token:
-        out["next_page_token"] = page.token
-    return out
-
-
-def _metric_history(s: Any, m: Any, c: dict) -> Any:
-    # Straight from SQL: float points of one key in logging order, paged by row id.
-    from azuremlcore._store import schema as t
-
-    run_id = m.run_id or m.run_uuid
-    s._run_record(run_id)
-    mt = t.metrics
-    limit = m.max_results or 25_000
-    after = int(m.page_token) if m.page_token else 0
-    q = (sa.select(mt.c.id, mt.c.value, mt.c.is_nan, mt.c.timestamp, mt.c.step)
-         .where(mt.c.run_id == run_id, mt.c.key == m.metric_key, mt.c.value.is_not(None), mt.c.id > after)
-         .order_by(mt.c.id).limit(limit + 1))
-    with c["state"].store._engine.connect() as conn:
-        rows = conn.execute(q).all()
-    key = json.dumps(m.metric_key)
-    parts = []
-    for r in rows[:limit]:
-        v = "\"NaN\"" if r.is_nan else (repr(r.value) if math.isfinite(r.value) else
-                                        ("\"Infinity\"" if r.value > 0 else "\"-Infinity\""))
-        parts.append(f'{{"key":{key},"value":{v},"timestamp":{r.timestamp},"step":{r.step}}}')
-    text = '{"metrics":[' + ",".join(parts) + "]"
-    if len(rows) > limit:
-        text += f',"next_page_token":"{rows[limit - 1].id}"'
-    return text + "}"
-
-
-def _simple(method: str) -> Callable[[Any, Any, dict], dict]:
-    def handler(s: Any, m: Any, c: dict) -> dict:
-        getattr(s, method)(*{
-            "delete_experiment": lambda: (m.experiment_id,), "restore_experiment": lambda: (m.experiment_id,),
-            "rename_experiment": lambda: (m.experiment_id, m.new_name),
-            "set_experiment_tag": lambda: (m.experiment_id, _tag(m)),
-            "delete_experiment_tag": lambda: (m.experiment_id, m.key),
-            "delete_run": lambda: (m.run_id,), "restore_run": lambda: (m.run_id,),
-            "delete_tag": lambda: (m.run_id, m.key)}[method]())
-        return {}
-    return handler
-
-
-def _get_run(s: Any, m: Any, c: dict) -> dict:
-    return {"run": _json_of(s.get_run(m.run_id or m.run_uuid).to_proto())}
-
-
-def _log_inputs(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import DatasetInput, LoggedModelInput
-
-    s.log_inputs(m.run_id, [DatasetInput.from_proto(d) for d in m.datasets] or None,
-                 [LoggedModelInput.from_proto(x) for x in m.models] or None)
-    return {}
-
-
-def _log_outputs(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import LoggedModelOutput
-
-    s.log_outputs(m.run_id, [LoggedModelOutput.from_proto(x) for x in m.models])
-    return {}
-
-
-def _log_model(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.models import Model
-
-    s.record_logged_model(m.run_id, Model.from_dict(json.loads(m.model_json)))
-    return {}
-
-
-def _create_logged_model(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import LoggedModelParameter, LoggedModelTag
-
-    model = s.create_logged_model(m.experiment_id, m.name or None, m.source_run_id or None,
-                                  [LoggedModelTag(t.key, t.value) for t in m.tags],
-                                  [LoggedModelParameter(p.key, p.value) for p in m.params], m.model_type or None)
-    return {"model": _json_of(model.to_proto())}
-
-
-def _get_logged_model(s: Any, m: Any, c: dict) -> dict:
-    return {"model": _json_of(s.get_logged_model(c["model_id"]).to_proto())}
-
-
-def _finalize_logged_model(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import LoggedModelStatus
-
-    return {"model": _json_of(s.finalize_logged_model(c["model_id"], LoggedModelStatus.from_int(m.status)).to_proto())}
-
-
-def _delete_logged_model(s: Any, m: Any, c: dict) -> dict:
-    s.delete_logged_model(c["model_id"])
-    return {}
-
-
-def _set_logged_model_tags(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import LoggedModelTag
-
-    s.set_logged_model_tags(c["model_id"], [LoggedModelTag(t.key, t.value) for t in m.tags])
-    return {"model": _json_of(s.get_logged_model(c["model_id"]).to_proto())}
-
-
-def _delete_logged_model_tag(s: Any, m: Any, c: dict) -> dict:
-    s.delete_logged_model_tag(c["model_id"], c["tag_key"])
-    return {}
-
-
-def _search_logged_models(s: Any, m: Any, c: dict) -> dict:
-    page = s.search_logged_models(list(m.experiment_ids), m.filter or None,
-                                  [{"dataset_name": d.dataset_name, "dataset_digest": d.dataset_digest or None}
-                                   for d in m.datasets] or None, m.max_results or 100,
-                                  [{"field_name": o.field_name, "ascending": o.ascending,
-                                    "dataset_name": o.dataset_name or None, "dataset_digest": o.dataset_digest or None}
-                                   for o in m.order_by] or None, m.page_token or None)
-    out: dict = {"models": [_json_of(x.to_proto()) for x in page]}
-    if page.token:
-        out["next_page_token"] = page.token
-    return out
-
-
-def _log_logged_model_params(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import LoggedModelParameter
-
-    s.log_logged_model_params(c["model_id"], [LoggedModelParameter(p.key, p.value) for p in m.params])
-    return {}
-
-
-# path (after /api/2.0/mlflow) -> {method: (message class, access, handler)}; access "read", "write" (workspace)
-# or "run" (write on the message's run id)
-_R, _W, _RUN = "read", "write", "run"
-ROUTES: dict[str, dict[str, tuple[Any, str, Callable[[Any, Any, dict], Any]]]] = {
-    "/experiments/create": {"POST": (pb.CreateExperiment, _W, _create_experiment)},
-    "/experiments/search": {"POST": (pb.SearchExperiments, _R, _search_experiments),
-                            "GET": (pb.SearchExperiments, _R, _search_experiments)},
-    "/experiments/get": {"GET": (pb.GetExperiment, _R, _get_experiment)},
-    "/experiments/get-by-name": {"GET": (pb.GetExperimentByName, _R, _get_experiment_by_name)},
-    "/experiments/delete": {"POST": (pb.DeleteExperiment, _W, _simple("delete_experiment"))},
-    "/experiments/restore": {"POST": (pb.RestoreExperiment, _W, _simple("restore_experiment"))},
-    "/experiments/update": {"POST": (pb.UpdateExperiment, _W, _simple("rename_experiment"))},
-    "/experiments/set-experiment-tag": {"POST": (pb.SetExperimentTag, _W, _simple("set_experiment_tag"))},
-    "/experiments/delete-experiment-tag": {"POST": (pb.DeleteExperimentTag, _W, _simple("delete_experiment_tag"))},
-    "/runs/create": {"POST": (pb.CreateRun, _W, _create_run)},
-    "/runs/update": {"POST": (pb.UpdateRun, _RUN, _update_run)},
-    "/runs/delete": {"POST": (pb.DeleteRun, _RUN, _simple("delete_run"))},
-    "/runs/restore": {"POST": (pb.RestoreRun, _RUN, _simple("restore_run"))},
-    "/runs/get": {"GET": (pb.GetRun, _R, _get_run)},
-    "/runs/search": {"POST": (pb.SearchRuns, _R, _search_runs)},
-    "/runs/log-metric": {"POST": (pb.LogMetric, _RUN, _log_metric)},
-    "/runs/log-parameter": {"POST": (pb.LogParam, _RUN, _log_param)},
-    "/runs/set-tag": {"POST": (pb.SetTag, _RUN, _set_tag)},
-    "/runs/delete-tag": {"POST": (pb.DeleteTag, _RUN, _simple("delete_tag"))},
-    "/runs/log-batch": {"POST": (pb.LogBatch, _RUN, _log_batch)},
-    "/runs/log-inputs": {"POST": (pb.LogInputs, _RUN, _log_inputs)},
-    "/runs/outputs": {"POST": (pb.LogOutputs, _RUN, _log_outputs)},
-    "/runs/log-model": {"POST": (pb.LogModel, _RUN, _log_model)},
-    "/metrics/get-history": {"GET": (pb.GetMetricHistory, _R, _metric_history)},
-    "/logged-models": {"POST": (pb.CreateLoggedModel, _W, _create_logged_model)},
-    "/logged-models/search": {"POST": (pb.SearchLoggedModels, _R, _search_logged_models)},
-    "/logged-models/{model_id}": {"GET": (pb.GetLoggedModel, _R, _get_logged_model),
-                                  "PATCH": (pb.FinalizeLoggedModel, _W, _finalize_logged_model),
-                                  "DELETE": (pb.DeleteLoggedModel, _W, _delete_logged_model)},
-    "/logged-models/{model_id}/tags": {"PATCH": (pb.SetLoggedModelTags, _W, _set_logged_model_tags)},
-    "/logged-models/{model_id}/tags/{tag_key}": {"DELETE": (pb.DeleteLoggedModelTag, _W, _delete_logged_model_tag)},
-    "/logged-models/{model_id}/params": {"POST": (pb.LogLoggedModelParamsRequest, _W, _log_logged_model_params)},
-}
-
-
-def _repeated(field: Any) -> bool:
-    flag = getattr(field, "is_repeated", None)
-    if flag is not None:
-        return bool(flag() if callable(flag) else flag)
-    return field.label == field.LABEL_REPEATED
-
-
-def _parse(request: Request, body: bytes, msg_cls: Any) -> Any:
-    msg = msg_cls()
-    if request.method == "GET":
-        data: dict[str, Any] = {}
-        fields = msg_cls.DESCRIPTOR.fields_by_name
-        for k in request.query_params:
-            f = fields.get(k)
-            if f is None:
-                continue
-            values = request.query_params.getlist(k)
-            conv = (lambda v: v.lower() == "true") if f.type == f.TYPE_BOOL else (lambda v: v)
-            data[k] = [conv(v) for v in values] if _repeated(f) else conv(values[-1])
-    else:
-        data = json.loads(body) if body.strip() else {}
-        if not isinstance(data, dict):
-            raise ValueError("the request body must be a JSON object")
-    parse_dict(data, msg)
-    return msg
-
-
-def _make_endpoint(path: str, table: dict[str, tuple[Any, str, Callable]]) -> Callable:
-    async def endpoint(request: Request) -> Response:
-        entry = table.get(request.method)
-        if entry is None:
-            return _error("ENDPOINT_NOT_FOUND", f"{request.method} is not allowed on {path}", 405)
-        msg_cls, access, handler = entry
-        p = request.path_params
-        try:
-            st, pr, ws = resolve_workspace(request, p["sub"], p["rg"], p["ws"], READ)
-            body = await request.body()
-            try:
-                msg = _parse(request, body, msg_cls)
-            except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's malformed input
-                return _error("INVALID_PARAMETER_VALUE", f"Malformed request for {path}: {exc}")
-            if access == _W:
-                if pr.kind == "run":
-                    raise AuthError(403, "A run token may write only its own run.")
-                st.auth.require(pr, arm_id(ws.subscription_id, ws.resource_group, ws.name), ws.id, WRITE)
-            elif access == _RUN:
-                run_id = getattr(msg, "run_id", "") or getattr(msg, "run_uuid", "")
-                if not run_id:
-                    return _error("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'run_id'.")
-                try:
-                    st.check_run_write(pr, ws, run_id)
-                except NotFoundError:
-                    return _error("RESOURCE_DOES_NOT_EXIST", f"Run '{run_id}' not found")
-            store = _stores.get(st, ws.id)
-            out = handler(store, msg, {"state": st, **p})
-            if access != _R and path == "/runs/create":
-                st.remember_run(out["run"]["info"]["run_id"], ws.id, None)
-            return _ok(_rewrite(out, st, ws.id))
-        except MlflowException as exc:
-            return _error(exc.error_code, exc.message, exc.get_http_status_code())
-        except AuthError as exc:
-            return _error(exc.error_code, str(exc), exc.status)
-        except StoreError as exc:
-            return _error(exc.error_code, str(exc), exc.http_status)
-    return endpoint
-
-
-def _rewrite(out: Any, st: Any, ws_id: str) -> str:
-    # The bridge names files by file:// URI; clients of the server reach them through mlflow-artifacts.
+def rewrite(out: Any, st: Any, ws_id: str) -> str:
+    """JSON text with the bridge's file:// artifact URIs turned into mlflow-artifacts URIs for the server's clients."""
     text = out if isinstance(out, str) else json.dumps(out)
     prefix = (st.artifacts.root / ws_id).as_uri()
     return text.replace(prefix + "/", "mlflow-artifacts:/").replace(f'"{prefix}"', '"mlflow-artifacts:/experiments"')
 
 
-# ---------------------------------------------------------------------- artifacts (proxied)
+# ---------------------------------------------------------------------- hot paths, no MLflow import
+_NAME = re.compile(r"^[/\w.\- :]*$")
+_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_INT64 = 1 << 63
+_METRIC_FIELDS = frozenset({"key", "value", "timestamp", "step"})
+_good_names: set[str] = set()
+
+
+def _plain_name(name: Any) -> bool:
+    # MLflow's metric-name rules (characters, no path tricks, 250 characters); remembered once seen.
+    if name in _good_names:
+        return True
+    if not isinstance(name, str) or not name or len(name) > 250 or not _NAME.match(name):
+        return False
+    norm = posixpath.normpath(name)
+    if norm != name or norm == "." or norm.startswith("..") or norm.startswith("/"):
+        return False
+    if len(_good_names) < 10_000:
+        _good_names.add(name)
+    return True
+
+
+def _int64(v: Any, minimum: int = -_INT64) -> int | None:
+    if isinstance(v, int) and not isinstance(v, bool) and minimum <= v < _INT64:
+        return v
+    return None
+
+
+def _plain_point(run_id: str, d: Any) -> MetricPoint | None:
+    """The point of a plain metric (name, number, timestamp >= 0, optional step), else None (full path)."""
+    if not isinstance(d, dict) or not _METRIC_FIELDS.issuperset(d) or not _plain_name(d.get("key")):
+        return None
+    v = d.get("value")
+    if isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool)):
+        value = float(v)
+    elif isinstance(v, str) and v in _SPECIAL:
+        value = _SPECIAL[v]
+    else:
+        return None
+    ts, step = _int64(d.get("timestamp"), 0), _int64(d.get("step", 0))
+    if ts is None or step is None:
+        return None
+    return MetricPoint(run_id, d["key"], "scalar", value, None, step, ts)
+
+
+def _plain_body(body: bytes) -> dict | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _store_points(st: Any, pr: Any, ws: Any, run_id: str, points: list[MetricPoint]) -> Response:
+    try:
+        st.check_run_write(pr, ws, run_id)
+    except NotFoundError:
+        return error("RESOURCE_DOES_NOT_EXIST", f"Run '{run_id}' not found")
+    # One write transaction: the run must be active, identical points (a retried call) are skipped.
+    st.store.log_metrics_unique(run_id, points, lifecycle_stage="active")
+    return ok("{}")
+
+
+def _fast_log_metric(request: Request, body: bytes, st: Any, pr: Any, ws: Any) -> Response | None:
+    data = _plain_body(body)
+    if data is None or not {"run_id", "run_uuid", "key", "value", "timestamp", "step"}.issuperset(data):
+        return None
+    run_id = data.get("run_id") or data.get("run_uuid")
+    point = _plain_point(run_id, {k: v for k, v in data.items() if k in _METRIC_FIELDS}) \
+        if isinstance(run_id, str) and run_id else None
+    return None if point is None else _store_points(st, pr, ws, run_id, [point])
+
+
+def _fast_log_batch(request: Request, body: bytes, st: Any, pr: Any, ws: Any) -> Response | None:
+    data = _plain_body(body)
+    if data is None or not {"run_id", "metrics", "params", "tags"}.issuperset(data) or data.get("params") \
+            or data.get("tags"):
+        return None
+    run_id, metrics = data.get("run_id"), data.get("metrics") or []
+    if not isinstance(run_id, str) or not run_id or not isinstance(metrics, list) or not 0 < len(metrics) <= 1000:
+        return None
+    points = []
+    for d in metrics:
+        p = _plain_point(run_id, d)
+        if p is None:
+            return None
+        points.append(p)
+    return _store_points(st, pr, ws, run_id, points)
+
+
+def metric_history(store: Any, run_id: str, key: str, max_results: int | None, page_token: str | None) -> str:
+    """GetMetricHistory's JSON answer straight from SQL: float points of one key in logging order, paged."""
+    import sqlalchemy as sa
+
+    from azuremlcore._store import schema as t
+
+    mt = t.metrics
+    limit = max_results or HISTORY_PAGE
+    after = int(page_token) if page_token else 0
+    q = (sa.select(mt.c.id, mt.c.value, mt.c.is_nan, mt.c.timestamp, mt.c.step)
+         .where(mt.c.run_id == run_id, mt.c.key == key, mt.c.value.is_not(None), mt.c.id > after)
+         .order_by(mt.c.id).limit(limit + 1))
+    with store._engine.connect() as conn:
+        rows = conn.execute(q).all()
+    head = '{"key":' + json.dumps(key) + ',"value":'
+    finite, parts = math.isfinite, []
+    for _id, value, is_nan, ts, step in rows[:limit]:
+        v = '"NaN"' if is_nan else (repr(value) if finite(value) else ('"Infinity"' if value > 0 else '"-Infinity"'))
+        parts.append(f'{head}{v},"timestamp":{ts},"step":{step}}}')
+    text = '{"metrics":[' + ",".join(parts) + "]"
+    if len(rows) > limit:
+        text += f',"next_page_token":"{rows[limit - 1][0]}"'
+    return text + "}"
+
+
+def _fast_history(request: Request, body: bytes, st: Any, pr: Any, ws: Any) -> Response | None:
+    q = request.query_params
+    run_id = q.get("run_id") or q.get("run_uuid")
+    max_results, token = q.get("max_results") or "0", q.get("page_token") or "0"
+    if not run_id or not max_results.isdigit() or not token.isdigit():
+        return None
+    st.check_run_read(pr, ws, run_id)
+    return ok(metric_history(st.store, run_id, q.get("metric_key", ""), int(max_results) or None,
+                             token if token != "0" else None))
+
+
+_FAST: dict[str, Callable[[Request, bytes, Any, Any, Any], Response | None]] = {
+    "/runs/log-metric": _fast_log_metric, "/runs/log-batch": _fast_log_batch, "/metrics/get-history": _fast_history}
+
+
+def _make_endpoint(path: str, methods: dict[str, str]) -> Callable:
+    fast = _FAST.get(path)
+
+    async def endpoint(request: Request) -> Response:
+        if request.method not in methods:
+            return error("ENDPOINT_NOT_FOUND", f"{request.method} is not allowed on {path}", 405)
+        p = request.path_params
+        try:
+            st, pr, ws = resolve_workspace(request, p["sub"], p["rg"], p["ws"], READ)
+            body = await request.body()
+            if fast is not None:
+                answer = fast(request, body, st, pr, ws)
+                if answer is not None:
+                    return answer
+            from azuremlcore.server import _mlflow_handlers  # MLflow loads here, on the first such request
+
+            return _mlflow_handlers.dispatch(path, request, body, st, pr, ws)
+        except AuthError as exc:
+            return error(exc.error_code, str(exc), exc.status)
+        except StoreError as exc:
+            return error(exc.error_code, str(exc), exc.http_status)
+    return endpoint
+
+
 def _artifact_location(st: Any, ws: Any, path: str) -> tuple[str, str]:
     parts = clean_name(path).split("/")
     if len(parts) < 2 or parts[0] not in ("runs", "mlflow-models", "experiments"):
@@ -453,7 +243,7 @@ async def _artifacts(request: Request) -> Response:
         if request.method == "GET":
             target = st.artifacts.local_path(container, name)
             if not target.is_file():
-                return _error("RESOURCE_DOES_NOT_EXIST", f"Artifact {path!r} does not exist")
+                return error("RESOURCE_DOES_NOT_EXIST", f"Artifact {path!r} does not exist")
             return FileResponse(target, media_type="application/octet-stream")
         kind, owner = container.split("/")[1:3]
         if kind == "runs":
@@ -466,21 +256,21 @@ async def _artifacts(request: Request) -> Response:
             from azuremlcore.server.routes_files import _stream_to
 
             await _stream_to(request, st.artifacts.local_path(container, name), append=False)
-            return _ok({})
+            return ok({})
         if request.method == "DELETE":
             st.artifacts.delete(container, name or None)
-            return _ok({})
-        return _error("ENDPOINT_NOT_FOUND", f"{request.method} is not allowed on artifacts", 405)
+            return ok({})
+        return error("ENDPOINT_NOT_FOUND", f"{request.method} is not allowed on artifacts", 405)
     except AuthError as exc:
-        return _error(exc.error_code, str(exc), exc.status)
+        return error(exc.error_code, str(exc), exc.status)
     except StoreError as exc:
-        return _error(exc.error_code, str(exc), exc.http_status)
+        return error(exc.error_code, str(exc), exc.http_status)
 
 
 def _list_artifacts(st: Any, ws: Any, path: str) -> Response:
     path = path.strip("/")
     if not path:
-        return _ok({"files": []})
+        return ok({"files": []})
     container, prefix = _artifact_location(st, ws, path)
     base = st.artifacts.local_path(container, prefix) if prefix else st.artifacts.root / container
     files = []
@@ -493,25 +283,29 @@ def _list_artifacts(st: Any, ws: Any, path: str) -> Response:
             if child.is_file():
                 entry["file_size"] = child.stat().st_size
             files.append(entry)
-    return _ok({"files": files})
+    return ok({"files": files})
 
 
 async def _server_info(request: Request) -> Response:
-    return _ok({"store_type": "SqlStore", "workspaces_enabled": False})
+    return ok({"store_type": "SqlStore", "workspaces_enabled": False})
 
 
 async def _version(request: Request) -> Response:
-    import mlflow
+    from importlib.metadata import PackageNotFoundError, version
 
-    return Response(mlflow.__version__, media_type="text/plain")
+    try:
+        found = version("mlflow")
+    except PackageNotFoundError:  # only mlflow-skinny installed
+        found = version("mlflow-skinny")
+    return Response(found, media_type="text/plain")
 
 
-def install(app: FastAPI) -> None:
+def install(app: Any) -> None:
     """Add the MLflow routes (REST API, /ajax-api twins, proxied artifacts) to the app."""
     routes = []
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
-        for path, table in ROUTES.items():
-            routes.append(Route(WS_PATH + prefix + path, _make_endpoint(path, table), methods=list(table)))
+        for path, methods in ACCESS.items():
+            routes.append(Route(WS_PATH + prefix + path, _make_endpoint(path, methods), methods=list(methods)))
     for prefix in ("/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"):
         routes.append(Route(WS_PATH + prefix, _artifacts, methods=["GET"]))
         routes.append(Route(WS_PATH + prefix + "/{path:path}", _artifacts, methods=["GET", "PUT", "DELETE"]))
