@@ -116,7 +116,12 @@ def _update_run(s: Any, m: Any, c: dict) -> dict:
 
 def _log_batch(s: Any, m: Any, c: dict) -> dict:
     from mlflow.entities import Metric, Param
+    from mlflow.utils import validation
 
+    # As MLflow's server: at most 1000 metrics, 100 params, 100 tags, 1000 in all per request.
+    limits = getattr(validation, "_validate_batch_log_limits", None)
+    if limits is not None:
+        limits(m.metrics, m.params, m.tags)
     s.log_batch(m.run_id, [Metric(x.key, x.value, x.timestamp, x.step) for x in m.metrics],
                 [Param(p.key, p.value) for p in m.params], [_run_tag(t) for t in m.tags])
     return {}

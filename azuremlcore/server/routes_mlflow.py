@@ -93,27 +93,23 @@ def _plain_name(name: Any) -> bool:
     return True
 
 
-def _int64(v: Any, minimum: int = -_INT64) -> int | None:
-    if isinstance(v, int) and not isinstance(v, bool) and minimum <= v < _INT64:
-        return v
-    return None
-
-
 def _plain_point(run_id: str, d: Any) -> MetricPoint | None:
     """The point of a plain metric (name, number, timestamp >= 0, optional step), else None (full path)."""
-    if not isinstance(d, dict) or not _METRIC_FIELDS.issuperset(d) or not _plain_name(d.get("key")):
+    if type(d) is not dict or not d.keys() <= _METRIC_FIELDS:
         return None
-    v = d.get("value")
-    if isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool)):
-        value = float(v)
-    elif isinstance(v, str) and v in _SPECIAL:
-        value = _SPECIAL[v]
-    else:
+    key, v, ts, step = d.get("key"), d.get("value"), d.get("timestamp"), d.get("step", 0)
+    if key not in _good_names and not _plain_name(key):
         return None
-    ts, step = _int64(d.get("timestamp"), 0), _int64(d.get("step", 0))
-    if ts is None or step is None:
+    if type(v) is not float:  # the common case costs one check; ints and the JSON names of NaN/inf follow
+        if type(v) is int:
+            v = float(v)
+        elif type(v) is str and v in _SPECIAL:
+            v = _SPECIAL[v]
+        else:
+            return None
+    if type(ts) is not int or not 0 <= ts < _INT64 or type(step) is not int or not -_INT64 <= step < _INT64:
         return None
-    return MetricPoint(run_id, d["key"], "scalar", value, None, step, ts)
+    return MetricPoint(run_id, key, "scalar", v, None, step, ts)
 
 
 def _plain_body(body: bytes) -> dict | None:
@@ -152,8 +148,15 @@ def _fast_log_batch(request: Request, body: bytes, st: Any, pr: Any, ws: Any) ->
     run_id, metrics = data.get("run_id"), data.get("metrics") or []
     if not isinstance(run_id, str) or not run_id or not isinstance(metrics, list) or not 0 < len(metrics) <= 1000:
         return None
-    points = []
+    # _plain_point inlined for the usual shape (float value, int timestamp and step): 1,000 points a call.
+    points, good, fields, big, point = [], _good_names, _METRIC_FIELDS, _INT64, MetricPoint
     for d in metrics:
+        if type(d) is dict and d.keys() <= fields:
+            key, v, ts, step = d.get("key"), d.get("value"), d.get("timestamp"), d.get("step", 0)
+            if key in good and type(v) is float and type(ts) is int and type(step) is int \
+                    and 0 <= ts < big and -big <= step < big:
+                points.append(point(run_id, key, "scalar", v, None, step, ts))
+                continue
         p = _plain_point(run_id, d)
         if p is None:
             return None
@@ -201,28 +204,46 @@ _FAST: dict[str, Callable[[Request, bytes, Any, Any, Any], Response | None]] = {
     "/runs/log-metric": _fast_log_metric, "/runs/log-batch": _fast_log_batch, "/metrics/get-history": _fast_history}
 
 
-def _make_endpoint(path: str, methods: dict[str, str]) -> Callable:
-    fast = _FAST.get(path)
+_PARAM_ROUTES = [(re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"), path)
+                 for path in ACCESS if "{" in path]
 
-    async def endpoint(request: Request) -> Response:
-        if request.method not in methods:
-            return error("ENDPOINT_NOT_FOUND", f"{request.method} is not allowed on {path}", 405)
-        p = request.path_params
-        try:
-            st, pr, ws = resolve_workspace(request, p["sub"], p["rg"], p["ws"], READ)
-            body = await request.body()
-            if fast is not None:
-                answer = fast(request, body, st, pr, ws)
-                if answer is not None:
-                    return answer
-            from azuremlcore.server import _mlflow_handlers  # MLflow loads here, on the first such request
 
-            return _mlflow_handlers.dispatch(path, request, body, st, pr, ws)
-        except AuthError as exc:
-            return error(exc.error_code, str(exc), exc.status)
-        except StoreError as exc:
-            return error(exc.error_code, str(exc), exc.http_status)
-    return endpoint
+def _route_of(rest: str) -> tuple[str, dict[str, str]] | None:
+    """The ACCESS path of a request path after .../mlflow, with its path parameters."""
+    if rest in ACCESS:
+        return rest, {}
+    for pattern, path in _PARAM_ROUTES:
+        m = pattern.match(rest)
+        if m:
+            return path, m.groupdict()
+    return None
+
+
+async def _endpoint(request: Request) -> Response:
+    # One route for the whole API (a dict look-up), so a request does not try every route of the app.
+    p = request.path_params
+    found = _route_of("/" + p["rest"])
+    if found is None:
+        return error("ENDPOINT_NOT_FOUND", f"No MLflow endpoint {request.url.path}", 404)
+    path, params = found
+    if request.method not in ACCESS[path]:
+        return error("ENDPOINT_NOT_FOUND", f"{request.method} is not allowed on {path}", 405)
+    p.update(params)
+    try:
+        st, pr, ws = resolve_workspace(request, p["sub"], p["rg"], p["ws"], READ)
+        body = await request.body()
+        fast = _FAST.get(path)
+        if fast is not None:
+            answer = fast(request, body, st, pr, ws)
+            if answer is not None:
+                return answer
+        from azuremlcore.server import _mlflow_handlers  # MLflow loads here, on the first such request
+
+        return _mlflow_handlers.dispatch(path, request, body, st, pr, ws)
+    except AuthError as exc:
+        return error(exc.error_code, str(exc), exc.status)
+    except StoreError as exc:
+        return error(exc.error_code, str(exc), exc.http_status)
 
 
 def _artifact_location(st: Any, ws: Any, path: str) -> tuple[str, str]:
@@ -304,13 +325,12 @@ def install(app: Any) -> None:
     """Add the MLflow routes (REST API, /ajax-api twins, proxied artifacts) to the app."""
     routes = []
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
-        for path, methods in ACCESS.items():
-            routes.append(Route(WS_PATH + prefix + path, _make_endpoint(path, methods), methods=list(methods)))
+        routes.append(Route(WS_PATH + prefix + "/{rest:path}", _endpoint, methods=["GET", "POST", "PATCH", "DELETE"]))
     for prefix in ("/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"):
         routes.append(Route(WS_PATH + prefix, _artifacts, methods=["GET"]))
         routes.append(Route(WS_PATH + prefix + "/{path:path}", _artifacts, methods=["GET", "PUT", "DELETE"]))
     for prefix in ("/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"):
         routes.append(Route(WS_PATH + prefix, _server_info, methods=["GET"]))
     routes.append(Route(WS_PATH + "/version", _version, methods=["GET"]))
-    # Starlette routes bypass FastAPI's body models: MLflow's messages are parsed by protobuf.
-    app.router.routes.extend(routes)
+    # Starlette routes bypass FastAPI's body models; first in the list, the hot MLflow calls match at once.
+    app.router.routes[0:0] = routes
