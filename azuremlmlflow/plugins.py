@@ -2,6 +2,8 @@
 
 - `AzureMLTrackingStore(store_uri, artifact_uri)`: the tracking store: in-process over an embedded
   workspace, MLflow's RestStore (with a fresh bearer token per request) for a workspace server.
+- `AzureMLModelRegistryStore(store_uri, tracking_uri)`: the model registry: the workspace's models
+  in-process for an embedded workspace, MLflow's registry RestStore for a workspace server.
 - `AzureMLArtifactRepository`: artifacts addressed by `azureml://` URIs.
 - `AzureMLRequestHeaderProvider`: `Authorization: Bearer <fresh token>` on requests to a workspace server.
 - `AzureMLRunContextProvider`: tags for runs MLflow creates inside a submitted run.
@@ -62,6 +64,21 @@ def AzureMLTrackingStore(store_uri: str, artifact_uri: str | None = None) -> Any
 
         return EmbeddedMlflowStore(store_uri, artifact_uri)
     return _rest_store(target)
+
+
+def AzureMLModelRegistryStore(store_uri: str, tracking_uri: str | None = None) -> Any:  # noqa: N802 - entry point
+    """The model registry store for an `azureml://` URI (registered models are the workspace's models)."""
+    try:
+        target = parse(store_uri)
+    except ValueError as exc:
+        raise MlflowException(str(exc)) from exc
+    if target.embedded:
+        from azuremlmlflow._model_registry import EmbeddedModelRegistry
+
+        return EmbeddedModelRegistry(store_uri, tracking_uri)
+    from mlflow.store.model_registry.rest_store import RestStore as RegistryRestStore
+
+    return RegistryRestStore(_rest_store(target).get_host_creds)
 
 
 class AzureMLArtifactRepository(ArtifactRepository):
