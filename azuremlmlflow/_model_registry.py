@@ -293,6 +293,7 @@ class EmbeddedModelRegistry(AbstractStore):
         _check_name(name)
         if self._registered(name) is None and not self._versions(name):
             raise _not_found(f"Registered Model with name={name}")
+        source = self._as_runs_uri(source)
         base, is_dir, files, extra = self._resolve_source(source, local_model_path)
         run_id = run_id or extra.get("runId")
         if run_id:
@@ -316,6 +317,18 @@ class EmbeddedModelRegistry(AbstractStore):
         if rec is None or rec.workspace_id != self._ws_id:
             raise _not_found(f"Run '{run_id}'")
         return rec
+
+    def _as_runs_uri(self, source: str) -> str:
+        """A path into a run's files (what MLflow passes for `runs:/` URIs with an MLmodel) as `runs:/<id>/<path>`."""
+        local = _as_local_path(source)
+        if local is None:
+            return source
+        try:
+            rel = local.resolve().relative_to((self._artifacts.root / self._ws_id / "runs").resolve()).as_posix()
+        except ValueError:
+            return source
+        run_id, _, path = rel.partition("/")
+        return f"runs:/{run_id}/{path}" if run_id else source
 
     def _resolve_source(self, source: str, local_model_path: str | None
                         ) -> tuple[str, bool, list[tuple[Any, str]] | None, dict[str, Any]]:
