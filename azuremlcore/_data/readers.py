@@ -38,6 +38,10 @@ def read_file(path: Path, fmt: dict[str, Any]) -> Any:
             raise UserErrorException("Parquet datasets need pyarrow: pip install pyarrow.") from exc
     if kind == "json_lines":
         return pd.read_json(path, lines=True, encoding=fmt.get("encoding", "utf-8"))
+    if kind == "json":
+        return _read_json(pd, path, fmt)
+    if kind == "excel":
+        return _read_excel(pd, path, fmt)
     raise UserErrorException(f"Unknown tabular format {kind!r}.")
 
 
@@ -53,3 +57,40 @@ def read_all(paths: list[Path], rels: list[str], fmt: dict[str, Any]) -> Any:
     if not frames:
         return pd.DataFrame()
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _read_json(pd: Any, path: Path, fmt: dict[str, Any]) -> Any:
+    """A JSON file holding an array of objects (or one object), or JSON lines."""
+    import json
+
+    text = Path(path).read_text(encoding=fmt.get("encoding", "utf-8"))
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        records = json.loads(text)
+    elif stripped.startswith("{"):
+        try:
+            records = [json.loads(text)]
+        except json.JSONDecodeError:  # several objects, one a line
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        raise UserErrorException(f"{path} is not JSON (expected an array of objects or one object a line).")
+    return pd.json_normalize(records) if fmt.get("flatten") else pd.DataFrame.from_records(records)
+
+
+def require_excel() -> None:
+    """A clear error when the Excel reader (openpyxl) is missing."""
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError as exc:
+        raise UserErrorException("Excel datasets need openpyxl: pip install openpyxl.") from exc
+
+
+def _read_excel(pd: Any, path: Path, fmt: dict[str, Any]) -> Any:
+    require_excel()
+    header = 0 if fmt.get("header") else None
+    df = pd.read_excel(path, sheet_name=fmt.get("sheet_name") or 0, header=header,
+                       skiprows=fmt.get("skip_rows") or None,
+                       dtype=None if fmt.get("infer_column_types", True) else str)
+    if header is None:
+        df.columns = [f"Column{i + 1}" for i in range(len(df.columns))]
+    return df

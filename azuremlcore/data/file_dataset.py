@@ -22,6 +22,7 @@ class FileDataset(AbstractDataset):
         from azuremlcore._data.sources import resolve
         from azuremlcore._data.transforms import select_items
 
+        self._check_access()
         files = resolve(self._workspace, self._definition["sources"])
         for op in self._definition.get("transforms", []):
             files = select_items(files, op)

@@ -38,8 +38,13 @@ class TabularDataset(AbstractDataset):
         raise UserErrorException("to_parquet_files is not supported; use to_pandas_dataframe().to_parquet(...).")
 
     def to_spark_dataframe(self) -> Any:
-        """Not available: there is no Spark here."""
-        raise UserErrorException("to_spark_dataframe is not supported; use to_pandas_dataframe().")
+        """The table as a Spark DataFrame of the active (or a new local) SparkSession; needs pyspark."""
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:
+            raise UserErrorException("to_spark_dataframe needs pyspark: pip install pyspark (and Java), or use "
+                                     "to_pandas_dataframe().") from exc
+        return SparkSession.builder.getOrCreate().createDataFrame(self.to_pandas_dataframe())
 
     def head(self, count: int) -> Any:
         """The first `count` rows as a DataFrame."""
