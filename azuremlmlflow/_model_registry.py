@@ -100,17 +100,21 @@ class EmbeddedModelRegistry(AbstractStore):
         self._init(store, artifacts, found[0])
 
     @classmethod
-    def over(cls, store: Any, artifacts: Any, workspace_id: str) -> "EmbeddedModelRegistry":
-        """The registry of a workspace of an open store (what the server uses, one per workspace)."""
+    def over(cls, store: Any, artifacts: Any, workspace_id: str, remote: bool = False) -> "EmbeddedModelRegistry":
+        """The registry of a workspace of an open store (what the server uses, one per workspace).
+
+        remote=True (a server answering clients on other machines): sources may only be `runs:/`,
+        `models:/` or `mlflow-artifacts:/` URIs inside the workspace, never paths or URLs of the server host.
+        """
         self = cls.__new__(cls)
         AbstractStore.__init__(self)
-        self._init(store, artifacts, store.get_workspace(workspace_id))
+        self._init(store, artifacts, store.get_workspace(workspace_id), remote)
         return self
 
-    def _init(self, store: Any, artifacts: Any, ws_record: Any) -> None:
+    def _init(self, store: Any, artifacts: Any, ws_record: Any, remote: bool = False) -> None:
         from azuremlcore.workspace import Workspace
 
-        self._store, self._artifacts, self._ws_id = store, artifacts, ws_record.id
+        self._store, self._artifacts, self._ws_id, self._remote = store, artifacts, ws_record.id, remote
         # A real Workspace, so versions are stored, found and deleted by the SDK's own Model code.
         self._ws = Workspace._from_record(store, artifacts, ws_record)
 
@@ -293,7 +297,7 @@ class EmbeddedModelRegistry(AbstractStore):
         _check_name(name)
         if self._registered(name) is None and not self._versions(name):
             raise _not_found(f"Registered Model with name={name}")
-        source = self._as_runs_uri(source)
+        source = self._as_runs_uri(self._server_source(source) if self._remote else source)
         base, is_dir, files, extra = self._resolve_source(source, local_model_path)
         run_id = run_id or extra.get("runId")
         if run_id:
@@ -317,6 +321,23 @@ class EmbeddedModelRegistry(AbstractStore):
         if rec is None or rec.workspace_id != self._ws_id:
             raise _not_found(f"Run '{run_id}'")
         return rec
+
+    def _server_source(self, source: str) -> str:
+        """A remote caller's source: `mlflow-artifacts:/<path>` becomes the workspace file; host paths are refused."""
+        from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+        from mlflow.store.artifact.utils.models import is_models_uri
+
+        if RunsArtifactRepository.is_runs_uri(source) or is_models_uri(source):
+            return source
+        parts = urlsplit(source)
+        if parts.scheme == "mlflow-artifacts":
+            ws_root = (self._artifacts.root / self._ws_id).resolve()
+            local = (ws_root / parts.path.lstrip("/")).resolve()
+            if local != ws_root and ws_root in local.parents:
+                return local.as_uri()
+        raise MlflowException(f"Model source {source!r} cannot be registered on a workspace server: use a runs:/, "
+                              "models:/ or mlflow-artifacts:/ URI of this workspace (log the model to a run first).",
+                              error_code=INVALID_PARAMETER_VALUE)
 
     def _as_runs_uri(self, source: str) -> str:
         """A path into a run's files (what MLflow passes for `runs:/` URIs with an MLmodel) as `runs:/<id>/<path>`."""

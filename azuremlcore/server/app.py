@@ -75,6 +75,9 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
         from azuremlcore.server import routes_mlflow  # light: MLflow itself loads on the first MLflow request
 
         routes_mlflow.install(app)
+        from azuremlcore.server import routes_registry  # the model registry routes go in front of MLflow's
+
+        routes_registry.install(app)
     app.router.add_event_handler("shutdown", state.close)
     guarded = GuardMiddleware(app, state.auth, config.max_json_bytes)
     guarded.state = state  # type: ignore[attr-defined]
