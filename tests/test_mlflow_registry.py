@@ -276,3 +276,20 @@ def test_stock_register_model_from_run_files_on_the_server(server_uri, tmp_path:
         mlflow.log_artifacts(str(folder), "model")
     mv = mlflow.register_model(f"runs:/{active.info.run_id}/model", "srv2")
     assert (mv.version, mv.source) == ("1", f"runs:/{active.info.run_id}/model")
+
+
+@pytest.mark.slow
+def test_stock_client_registers_and_loads_a_logged_sklearn_model_on_the_server(server_uri) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed")
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    X = np.array([[0.0], [1.0], [2.0]])
+    clf = LinearRegression().fit(X, np.array([0.0, 2.0, 4.0]))
+    with mlflow.start_run() as active:
+        info = mlflow.sklearn.log_model(clf, name="model")
+    mv = mlflow.register_model(f"runs:/{active.info.run_id}/model", "lin")
+    assert (mv.version, mv.run_id) == ("1", active.info.run_id)  # MLflow's REST messages carry no model_id
+    assert mlflow.pyfunc.load_model("models:/lin/1").predict(np.array([[3.0]]))[0] == pytest.approx(6.0)
+    assert mlflow.register_model(info.model_uri, "lin").version == "2"
