@@ -293,3 +293,17 @@ def test_stock_client_registers_and_loads_a_logged_sklearn_model_on_the_server(s
     assert (mv.version, mv.run_id) == ("1", active.info.run_id)  # MLflow's REST messages carry no model_id
     assert mlflow.pyfunc.load_model("models:/lin/1").predict(np.array([[3.0]]))[0] == pytest.approx(6.0)
     assert mlflow.register_model(info.model_uri, "lin").version == "2"
+
+
+def test_azureml_uri_of_a_server_uses_its_registry(server_uri, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from azuremlmlflow import _uri
+    from azuremlmlflow.plugins import AzureMLModelRegistryStore
+
+    with mlflow.start_run() as active:
+        mlflow.log_text("flavors: {}\n", "model/MLmodel")
+    uri = _uri.build("s1", "rg", "w1", endpoint=live_server.url)  # the token comes from MLFLOW_TRACKING_TOKEN
+    registry = AzureMLModelRegistryStore(uri)
+    registry.create_registered_model("viauri")
+    mv = registry.create_model_version("viauri", f"runs:/{active.info.run_id}/model", run_id=active.info.run_id)
+    assert mv.version == "1"
+    assert [m.name for m in MlflowClient().search_registered_models()] == ["viauri"]
