@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -151,7 +151,8 @@ def test_bad_input_maps_to_mlflow_codes(mlflow_ws: Workspace, tmp_path: Path) ->
     client.create_registered_model("ok")
     for call, code in ((lambda: client.create_model_version("ok", str(tmp_path / "missing")),
                         "RESOURCE_DOES_NOT_EXIST"),
-                       (lambda: client.create_model_version("ok", "runs:/no-such-run/model"), "RESOURCE_DOES_NOT_EXIST"),
+                       (lambda: client.create_model_version("ok", "runs:/no-such-run/model"),
+                        "RESOURCE_DOES_NOT_EXIST"),
                        (lambda: client.create_registered_model("bad name/with slash"), "INVALID_PARAMETER_VALUE"),
                        (lambda: client.rename_registered_model("ok", "new"), "INVALID_PARAMETER_VALUE")):
         with pytest.raises(MlflowException) as exc:
@@ -203,7 +204,7 @@ ARM = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.MachineLearningSe
 
 
 @pytest.fixture
-def server_uri(live_server, monkeypatch):  # type: ignore[no-untyped-def]
+def server_uri(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The stock client's tracking (and registry) URI for workspace w1 of a live server."""
     import requests
 
@@ -219,7 +220,7 @@ def server_uri(live_server, monkeypatch):  # type: ignore[no-untyped-def]
     mlflow.set_tracking_uri(None)
 
 
-def test_stock_client_registry_on_the_server(server_uri, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_stock_client_registry_on_the_server(server_uri: str, live_server: Any, tmp_path: Path) -> None:
     client = MlflowClient()
     folder = tmp_path / "model"
     folder.mkdir()
@@ -266,9 +267,10 @@ def test_stock_client_registry_on_the_server(server_uri, live_server, tmp_path: 
     assert Model.list(ws) == []
 
 
-@pytest.mark.xfail(strict=True, reason="routes_mlflow's artifact listing answers 'model/MLmodel' for path runs/<id>/model "
-                   "where MLflow's server answers the basename 'MLmodel', so the client finds no MLmodel in the run")
-def test_stock_register_model_from_run_files_on_the_server(server_uri, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.xfail(strict=True, reason="routes_mlflow's artifact listing answers 'model/MLmodel' for path "
+                   "runs/<id>/model where MLflow's server answers the basename 'MLmodel', so the client finds "
+                   "no MLmodel in the run")
+def test_stock_register_model_from_run_files_on_the_server(server_uri: str, tmp_path: Path) -> None:
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "MLmodel").write_text("flavors: {}\n")
@@ -279,7 +281,7 @@ def test_stock_register_model_from_run_files_on_the_server(server_uri, tmp_path:
 
 
 @pytest.mark.slow
-def test_stock_client_registers_and_loads_a_logged_sklearn_model_on_the_server(server_uri) -> None:  # type: ignore[no-untyped-def]
+def test_stock_client_registers_and_loads_a_logged_sklearn_model_on_the_server(server_uri: str) -> None:
     pytest.importorskip("sklearn", reason="scikit-learn is not installed")
     import mlflow.sklearn
     import numpy as np
@@ -295,7 +297,7 @@ def test_stock_client_registers_and_loads_a_logged_sklearn_model_on_the_server(s
     assert mlflow.register_model(info.model_uri, "lin").version == "2"
 
 
-def test_azureml_uri_of_a_server_uses_its_registry(server_uri, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_azureml_uri_of_a_server_uses_its_registry(server_uri: str, live_server: Any, tmp_path: Path) -> None:
     from azuremlmlflow import _uri
     from azuremlmlflow.plugins import AzureMLModelRegistryStore
 
