@@ -3,7 +3,8 @@
 The stock server is pip-installed in its own venv (~/.cache/azuremlcore-bench/mlflow-venv, made on
 first use) and runs with SQLite and one worker (its best setting here). Both are driven by this
 venv's MLflow client. Prints each measure and the ratio (azuremlcore / stock; for times and
-memory, stock / azuremlcore, so above 1 is always better for azuremlcore).
+memory, stock / azuremlcore, so above 1 is always better for azuremlcore). The same client against
+a do-nothing endpoint gives its own cost, hence the best ratio any server could show ("ceiling").
 Sizes: BENCH_SERVER_SCALE=0.1 for a quick run.
 """
 from __future__ import annotations
@@ -174,6 +175,68 @@ def workload(uri: str) -> dict[str, float]:
     return out
 
 
+def _null_server() -> tuple[str, Callable[[], None]]:
+    """A do-nothing MLflow endpoint in a thread: what the same client costs with a server that costs nothing."""
+    import threading
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    page = min(25_000, N_HISTORY)
+    points = ",".join(f'{{"key":"h","value":{float(i)!r},"timestamp":{i},"step":{i}}}' for i in range(page))
+
+    async def answer(request: Request) -> Response:
+        await request.body()
+        path = request.url.path
+        if path.endswith("/experiments/create"):
+            text = '{"experiment_id":"1"}'
+        elif path.endswith("/runs/create"):
+            text = '{"run":{"info":{"run_id":"r","experiment_id":"1","status":"RUNNING"},"data":{}}}'
+        elif path.endswith("/metrics/get-history"):
+            done = int(request.query_params.get("page_token") or 0) + page
+            text = '{"metrics":[' + points + "]" + (f',"next_page_token":"{done}"' if done < N_HISTORY else "") + "}"
+        else:
+            text = "{}"
+        return Response(text, media_type="application/json")
+
+    port = _port()
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/{p:path}", answer, methods=["GET", "POST"])]),
+                                           host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+    return f"http://127.0.0.1:{port}", stop
+
+
+def client_floor() -> dict[str, float]:
+    """The client's own cost per measure (against the null server), so the best ratio any server could reach."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    url, stop = _null_server()
+    try:
+        client, now, out = MlflowClient(tracking_uri=url), int(time.time() * 1000), {}
+        client.log_metric("r", "warm-up", 0.0, now, 0)
+        n = min(N_LOG_METRIC, 500)
+        out["log_metric calls/s"] = n / _timed(lambda: [client.log_metric("r", "m", float(i), now + i, i) for i in range(n)])
+        n = min(N_BATCH_POINTS, 20_000)
+        out["log_batch points/s"] = n / _timed(lambda: [client.log_batch("r", metrics=[
+            Metric("b", float(i), now + i, i) for i in range(s, s + 1000)]) for s in range(0, n, 1000)])
+        hist: list = []
+        out[f"get_metric_history {N_HISTORY} points s"] = _timed(lambda: hist.extend(client.get_metric_history("r", "h")))
+        return out
+    finally:
+        stop()
+
+
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
     results: dict[str, dict[str, float]] = {}
@@ -201,12 +264,16 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(work, ignore_errors=True)
+    results["client alone (null server)"] = floor = client_floor()
     a, s = results["aml server"], results["stock mlflow server"]
-    print(f"{'measure':40} {'aml server':>12} {'stock mlflow':>14} {'advantage':>10}")
+
+    def ratio(k: str, ours: float) -> float:
+        return (ours / s[k]) if k.endswith("/s") else (s[k] / ours if ours else float("inf"))
+    print(f"{'measure':44} {'aml server':>11} {'stock mlflow':>13} {'advantage':>10} {'client alone':>13} {'ceiling':>8}")
     for k in s:
-        higher_better = k.endswith("/s")
-        ratio = (a[k] / s[k]) if higher_better else (s[k] / a[k] if a[k] else float("inf"))
-        print(f"{k:40} {a[k]:12.2f} {s[k]:14.2f} {ratio:9.1f}x")
+        extra = f" {floor[k]:13.2f} {ratio(k, floor[k]):7.1f}x" if k in floor else ""
+        print(f"{k:44} {a[k]:11.2f} {s[k]:13.2f} {ratio(k, a[k]):9.1f}x{extra}")
+    print("ceiling: the advantage a server costing nothing would show, given this client's own cost")
     print(json.dumps(results))
     return 0
 
