@@ -173,7 +173,9 @@ class EmbeddedModelRegistry(AbstractStore):
             aliases=sorted(a for a, v in aliases.items() if v == rec.version), model_id=spec.get(_MODEL_ID_KEY))
 
     def _registered_model(self, name: str, versions: list[AssetRecord], rec: AssetRecord | None) -> RegisteredModel:
-        aliases = {a: int(v) for a, v in (rec.spec.get("aliases", {}) if rec else {}).items()}
+        # versions deleted through the SDK leave their aliases behind: show only aliases of existing versions
+        present = {v.version for v in versions}
+        aliases = {a: int(v) for a, v in (rec.spec.get("aliases", {}) if rec else {}).items() if int(v) in present}
         created = rec.spec.get("created", rec.created_time) if rec else min(v.created_time for v in versions)
         updated = max([v.spec.get(_UPDATED_KEY, v.created_time) for v in versions]
                       + ([rec.spec.get(_UPDATED_KEY, created)] if rec else []))

@@ -129,6 +129,11 @@ def test_aliases_and_deletion(mlflow_ws: Workspace, tmp_path: Path) -> None:
     assert client.get_registered_model("al").aliases == {"champion": "1"}
     assert Path(mlflow.artifacts.download_artifacts("models:/al@champion", dst_path=str(tmp_path / "a"))).is_dir()
 
+    copied = client.copy_model_version("models:/al/2", "al_copy")
+    assert copied.version == "1" and Model(mlflow_ws, "al_copy")._files() == Model(mlflow_ws, "al")._files()
+    client.set_registered_model_alias("al_copy", "gone", "1")
+    Model(mlflow_ws, "al_copy").delete()  # deleted through the SDK: the alias goes with the version
+    assert client.get_registered_model("al_copy").aliases == {}
     client.delete_model_version("al", "1")
     assert [m.version for m in Model.list(mlflow_ws, name="al")] == [2]
     assert client.get_registered_model("al").aliases == {}
