@@ -175,10 +175,8 @@ def workload(uri: str) -> dict[str, float]:
     return out
 
 
-def _null_server() -> tuple[str, Callable[[], None]]:
-    """A do-nothing MLflow endpoint in a thread: what the same client costs with a server that costs nothing."""
-    import threading
-
+def _serve_null(port: int) -> None:
+    """A do-nothing MLflow endpoint (run in its own process, so it takes no GIL time from the client)."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -202,18 +200,30 @@ def _null_server() -> tuple[str, Callable[[], None]]:
             text = "{}"
         return Response(text, media_type="application/json")
 
+    uvicorn.run(Starlette(routes=[Route("/{p:path}", answer, methods=["GET", "POST"])]), host="127.0.0.1",
+                port=port, log_level="warning", access_log=False)
+
+
+def _null_server() -> tuple[str, Callable[[], None]]:
+    """What the same client costs with a server that costs nothing: (url, stop)."""
     port = _port()
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/{p:path}", answer, methods=["GET", "POST"])]),
-                                           host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
+    proc = subprocess.Popen([sys.executable, __file__, "--null-server", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.perf_counter()
+    while True:
+        try:
+            requests.post(f"{url}/ping", timeout=1)
+            break
+        except requests.RequestException:
+            if proc.poll() is not None or time.perf_counter() - t0 > 60:
+                raise RuntimeError("the null server did not start") from None
+            time.sleep(0.05)
 
     def stop() -> None:
-        server.should_exit = True
-        thread.join(10)
-    return f"http://127.0.0.1:{port}", stop
+        proc.terminate()
+        proc.wait(10)
+    return url, stop
 
 
 def client_floor() -> dict[str, float]:
@@ -279,4 +289,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:2] == ["--null-server"]:
+        _serve_null(int(sys.argv[2]))
+    else:
+        sys.exit(main())
