@@ -385,11 +385,31 @@ class SqlWorkspaceStore:
         """
         if any(p.run_id != run_id for p in points):
             raise InvalidValueError(f"Every point must belong to run {run_id}.")
-        # Driver-level SQL (this is the hot path of MLflow logging): no statement building per call and
-        # rows go to the driver's executemany as tuples. Identifiers are quoted for both databases.
+        if self._engine.dialect.name == "sqlite":
+            # The hot path of MLflow logging: on SQLite, straight on the pooled driver connection (a
+            # sixth of the cost of going through SQLAlchemy for a one-point call), same statements.
+            with self._engine.connect() as sa_conn:
+                con = sa_conn.connection.driver_connection
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    stored = self._insert_unique(con, "?", run_id, points, lifecycle_stage)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+                return stored
         with self._write() as conn:
-            ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            stage = conn.exec_driver_sql(f"SELECT lifecycle_stage FROM runs WHERE id = {ph}", (run_id,)).scalar()
+            return self._insert_unique(conn.connection.driver_connection, "%s", run_id, points, lifecycle_stage)
+
+    @staticmethod
+    def _insert_unique(con: Any, ph: str, run_id: str, points: list[MetricPoint], lifecycle_stage: str | None) -> int:
+        # Driver-level SQL: no statement building per call and rows go to the driver's executemany as
+        # tuples. Identifiers are quoted for both databases; ph is the driver's placeholder.
+        cur = con.cursor()
+        try:
+            cur.execute(f"SELECT lifecycle_stage FROM runs WHERE id = {ph}", (run_id,))
+            row = cur.fetchone()
+            stage = row[0] if row else None
             if stage is None:
                 raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
             if lifecycle_stage is not None and stage != lifecycle_stage:
@@ -400,11 +420,11 @@ class SqlWorkspaceStore:
             keys = sorted({p.key for p in points})
             steps, times = [p.step for p in points], [p.timestamp for p in points]
             # Bounded by the batch's step and time ranges, the lookup stays on ix_metrics_run_key_step_ts.
-            found = conn.exec_driver_sql(
+            cur.execute(
                 f'SELECT "key", "value", is_nan, step, "timestamp" FROM metrics WHERE run_id = {ph} AND "key" IN '
                 f'({", ".join([ph] * len(keys))}) AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph}',
                 (run_id, *keys, min(steps), max(steps), min(times), max(times)))
-            seen = {(k, "nan" if nan else v, step, ts) for k, v, nan, step, ts in found}
+            seen = {(k, "nan" if nan else v, step, ts) for k, v, nan, step, ts in cur.fetchall()}
             rows = []
             for p in points:
                 v = p.value
@@ -414,10 +434,12 @@ class SqlWorkspaceStore:
                     seen.add(ident)
                     rows.append((run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
             if rows:
-                conn.exec_driver_sql(
+                cur.executemany(
                     f'INSERT INTO metrics (run_id, "key", kind, "value", is_nan, value_json, step, "timestamp") '
                     f'VALUES ({", ".join([ph] * 8)})', rows)
             return len(rows)
+        finally:
+            cur.close()
 
     def latest_metrics(self, run_ids: list[str], kinds: Iterable[str] = ("scalar", "list")) -> list[MetricPoint]:
         """One point per (run, key) among the float points of those kinds: MLflow's latest value.
