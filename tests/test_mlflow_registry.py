@@ -272,9 +272,6 @@ def test_stock_client_registry_on_the_server(server_uri: str, live_server: Any, 
     assert Model.list(ws) == []
 
 
-@pytest.mark.xfail(strict=True, reason="routes_mlflow's artifact listing answers 'model/MLmodel' for path "
-                   "runs/<id>/model where MLflow's server answers the basename 'MLmodel', so the client finds "
-                   "no MLmodel in the run")
 def test_stock_register_model_from_run_files_on_the_server(server_uri: str, tmp_path: Path) -> None:
     folder = tmp_path / "model"
     folder.mkdir()

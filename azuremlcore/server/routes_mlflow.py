@@ -299,8 +299,8 @@ def _list_artifacts(st: Any, ws: Any, path: str) -> Response:
         for child in sorted(base.iterdir()):
             if child.name.startswith(".upload-"):
                 continue
-            entry: dict[str, Any] = {"path": child.name if not prefix else f"{prefix}/{child.name}",
-                                     "is_dir": child.is_dir()}
+            # Base names, as MLflow's server answers: the client joins them to the path it asked for.
+            entry: dict[str, Any] = {"path": child.name, "is_dir": child.is_dir()}
             if child.is_file():
                 entry["file_size"] = child.stat().st_size
             files.append(entry)
