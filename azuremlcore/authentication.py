@@ -14,6 +14,8 @@ token on every request; these classes obtain one:
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import json
 import os
 import threading
@@ -77,7 +79,7 @@ def _saved_login(endpoint: str | None) -> str | None:
         return None
 
 
-class AbstractAuthentication:
+class AbstractAuthentication(ABC):
     """Base of the credential classes: a bearer token for a server endpoint."""
 
     _endpoint: str | None = None
@@ -88,8 +90,9 @@ class AbstractAuthentication:
             self._endpoint = endpoint.rstrip("/")
         return self
 
+    @abstractmethod
     def _get_token(self) -> AccessToken:
-        raise NotImplementedError
+        """A fresh token from this credential's source."""
 
     def get_token(self, *scopes: Any, **kwargs: Any) -> AccessToken:
         """A token (with its expiry) for the server this credential is used with."""

@@ -9,10 +9,6 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-try:
-    import azuremlcore._execution.submit  # noqa: F401
-except ImportError:  # pragma: no cover - the runner lands separately
-    pytest.skip("azuremlcore._execution.submit (the local runner) is not available yet", allow_module_level=True)
 
 SCRIPT = """
 import argparse, json, os

@@ -48,7 +48,9 @@ class AbstractAzureStorageDatastore:
         return self._datastore_type
 
     def _backend(self) -> "StorageBackend":
-        raise NotImplementedError
+        raise UserErrorException(
+            f"Datastore '{self.name}' of type {self.datastore_type} cannot transfer data here: only the "
+            "workspace's default datastore and Azure Blob datastores can. Register an Azure Blob container instead.")
 
     # ------------------------------------------------------------------ transfers
     def _transfer(self, jobs: list[tuple[Any, ...]], fn: Any, desc: str, show_progress: bool) -> None:
