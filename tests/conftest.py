@@ -46,6 +46,21 @@ def experiment(workspace):  # type: ignore[no-untyped-def]
     return Experiment(workspace, "exp")
 
 
+@pytest.fixture
+def mlflow_ws(workspace):  # type: ignore[no-untyped-def]
+    """The test workspace as MLflow's tracking (and registry) URI; MLflow's process-wide state is reset after."""
+    mlflow = pytest.importorskip("mlflow")
+    mlflow.set_tracking_uri(workspace.get_mlflow_tracking_uri())
+    yield workspace
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    import mlflow.tracking.fluent as fluent
+
+    if hasattr(fluent, "_active_experiment_id"):
+        fluent._active_experiment_id = None
+    mlflow.set_tracking_uri(None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Child processes started by tests import azuremlcore from this checkout.
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")

@@ -20,20 +20,6 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 from azuremlcore import Experiment, Workspace  # noqa: E402
 
 
-@pytest.fixture
-def mlflow_ws(workspace: Workspace) -> Iterator[Workspace]:
-    """The test workspace as MLflow's tracking URI; MLflow's process-wide state is reset afterwards."""
-    mlflow.set_tracking_uri(workspace.get_mlflow_tracking_uri())
-    yield workspace
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-    import mlflow.tracking.fluent as fluent
-
-    if hasattr(fluent, "_active_experiment_id"):
-        fluent._active_experiment_id = None
-    mlflow.set_tracking_uri(None)
-
-
 def test_tracking_uri_has_the_azure_format_and_names_the_home(workspace: Workspace, azuremlcore_home: Path) -> None:
     from azuremlmlflow import _uri, get_mlflow_tracking_uri
 

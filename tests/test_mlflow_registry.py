@@ -16,20 +16,6 @@ from azuremlcore.model import Model  # noqa: E402
 from conftest_server import live_server  # noqa: E402,F401 - fixture
 
 
-@pytest.fixture
-def mlflow_ws(workspace: Workspace) -> Iterator[Workspace]:
-    """The test workspace as MLflow's tracking (and so registry) URI; MLflow's state is reset afterwards."""
-    mlflow.set_tracking_uri(workspace.get_mlflow_tracking_uri())
-    yield workspace
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-    import mlflow.tracking.fluent as fluent
-
-    if hasattr(fluent, "_active_experiment_id"):
-        fluent._active_experiment_id = None
-    mlflow.set_tracking_uri(None)
-
-
 def _sdk_run_with_model_folder(ws: Workspace, tmp_path: Path) -> str:
     """An SDK run whose files hold a (fake) MLflow model under model/."""
     folder = tmp_path / "model"
