@@ -413,8 +413,8 @@ class AmlCompute(ComputeTarget):
         if not is_delete_operation:
             self.get_status()
             if show_output:
-                print(f"AmlCompute wait for completion finished\n\nMinimum number of nodes requested have been "
-                      f"provisioned", flush=True)
+                print("AmlCompute wait for completion finished\n\nMinimum number of nodes requested have been "
+                      "provisioned", flush=True)
 
     def update(self, min_nodes: int | None = None, max_nodes: int | None = None,
                idle_seconds_before_scaledown: int | None = None) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azuremlcore.exceptions import ProjectSystemException, UserErrorException, WorkspaceException

@@ -151,7 +151,7 @@ def submit_config(experiment: "Experiment", config: Any, tags: dict | None = Non
     from azuremlcore.run import SCRIPT_RUN_TYPE, Run, new_run_id
 
     c = _read_config(config)
-    spec = _check(experiment, c)
+    _check(experiment, c)
     environment = c["environment"] if c["environment"] is not None else _default_environment()
     env_dict = _env_dict(environment)
     ws = experiment.workspace
