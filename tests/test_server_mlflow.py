@@ -122,3 +122,19 @@ def test_log_model_and_load_model(tracking, tmp_path):
         info = mlflow.sklearn.log_model(model, name="model")
     loaded = mlflow.sklearn.load_model(info.model_uri)
     assert loaded.predict(np.array([[3.0]]))[0] == pytest.approx(6.0)
+
+
+def test_async_logging_lands_every_point(tracking):
+    from mlflow import MlflowClient
+
+    mlflow.set_experiment("async")
+    with mlflow.start_run() as run:
+        for i in range(200):
+            mlflow.log_metric("loss", 1.0 / (i + 1), step=i, synchronous=False)
+        mlflow.log_param("mode", "async", synchronous=False)
+        mlflow.set_tag("kind", "async", synchronous=False)
+        mlflow.flush_async_logging()
+    got = MlflowClient().get_run(run.info.run_id)
+    assert got.data.params == {"mode": "async"} and got.data.tags["kind"] == "async"
+    hist = MlflowClient().get_metric_history(run.info.run_id, "loss")
+    assert sorted(m.step for m in hist) == list(range(200))
