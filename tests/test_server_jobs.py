@@ -191,3 +191,19 @@ def test_a_runner_killed_on_the_server_is_reported_failed(server, tmp_path):  # 
     assert run.get_status() == "Failed"
     with pytest.raises(ActivityFailedException, match="RunnerDied"):
         run.wait_for_completion()
+
+
+def test_dataset_arguments_are_refused_clearly_before_any_run(server, tmp_path):  # type: ignore[no-untyped-def]
+    from azuremlcore import Experiment, ScriptRunConfig
+    from azuremlcore.exceptions import UserErrorException
+
+    ws = _ws()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text("print('hi')\n")
+    exp = Experiment(ws, "data-args")
+    config = ScriptRunConfig(source_directory=str(src), script="train.py",
+                             arguments=["--data", ws.get_default_datastore().path("x").as_mount()])
+    with pytest.raises(UserErrorException, match="not supported yet for runs on a workspace server"):
+        exp.submit(config)
+    assert list(exp.get_runs()) == []

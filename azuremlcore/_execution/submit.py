@@ -152,6 +152,12 @@ def submit_config(experiment: "Experiment", config: Any, tags: dict | None = Non
 
     c = _read_config(config)
     _check(experiment, c)
+    if experiment.workspace._endpoint and any(hasattr(a, "_resolve_for_run") for a in c["arguments"]):
+        # Such references resolve to paths on the machine that runs the script: the server's host here.
+        raise UserErrorException(
+            "Dataset and datastore arguments (as_mount(), as_download(), path()) are not supported yet for runs "
+            "on a workspace server. Pass the dataset's name instead and read it in the script, e.g. "
+            "Dataset.get_by_name(Run.get_context().experiment.workspace, name).download().")
     environment = c["environment"] if c["environment"] is not None else _default_environment()
     env_dict = _env_dict(environment)
     ws = experiment.workspace
