@@ -1,9 +1,10 @@
 """Between workspace-store records and MLflow entities: statuses, runs, experiments, logged models."""
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from mlflow.entities import (
     Dataset,
@@ -27,7 +28,27 @@ from mlflow.entities import (
 from mlflow.entities.lifecycle_stage import LifecycleStage
 from mlflow.entities.run_status import RunStatus
 
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
+
+from azuremlcore._store.errors import StoreError
 from azuremlcore._store.records import ExperimentRecord, MetricPoint, RunRecord
+from azuremlcore.exceptions import UserErrorException, WebserviceException
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def translated(fn: F) -> F:
+    """Store and SDK errors become MlflowExceptions with an MLflow error code (the client relies on the codes)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StoreError as exc:
+            raise MlflowException(str(exc), error_code=ErrorCode.Value(exc.error_code)) from exc
+        except (UserErrorException, WebserviceException) as exc:
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
+    return wrapper  # type: ignore[return-value]
 
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_TAG = "mlflow.parentRunId"

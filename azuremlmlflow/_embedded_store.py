@@ -6,11 +6,10 @@ kind "mlflow_logged_model" with their files under ``<workspace>/mlflow-models/<m
 """
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from mlflow.entities import LifecycleStage, LoggedModelStatus, ViewType
 from mlflow.exceptions import MlflowException
@@ -19,7 +18,6 @@ from mlflow.protos.databricks_pb2 import (
     INVALID_STATE,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
-    ErrorCode,
 )
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_DEFAULT
@@ -41,18 +39,7 @@ LOGGED_MODELS_TAG = "mlflow.log-model.history"
 _SCRIPT_RUN_TYPE = "azureml.scriptrun"
 _MLFLOW_RUN_TYPE = "azureml.interactive"
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _translated(fn: F) -> F:
-    """Store errors become MlflowExceptions with the same error code (the client relies on the codes)."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except StoreError as exc:
-            raise MlflowException(str(exc), error_code=ErrorCode.Value(exc.error_code)) from exc
-    return wrapper  # type: ignore[return-value]
+_translated = cv.translated
 
 
 def _validate(name: str, *args: Any) -> None:

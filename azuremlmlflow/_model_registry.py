@@ -10,10 +10,9 @@ aliases) and for names with no version yet.
 """
 from __future__ import annotations
 
-import functools
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from mlflow.entities.model_registry import ModelVersion, ModelVersionTag, RegisteredModel, RegisteredModelTag
@@ -31,7 +30,6 @@ from mlflow.protos.databricks_pb2 import (
     INVALID_PARAMETER_VALUE,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
-    ErrorCode,
 )
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry import (
@@ -44,10 +42,10 @@ from mlflow.store.model_registry.abstract_store import AbstractStore
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils, SearchUtils
 
 from azuremlcore._store import open_embedded
-from azuremlcore._store.errors import NotFoundError, StoreError
+from azuremlcore._store.errors import NotFoundError
 from azuremlcore._store.records import AssetRecord
 from azuremlcore._timeutil import now_ms
-from azuremlcore.exceptions import UserErrorException, WebserviceException
+from azuremlmlflow import _convert as cv
 from azuremlmlflow._uri import parse
 
 MODEL_KIND = "model"  # azuremlcore.model.KIND: the SDK's model versions
@@ -55,20 +53,7 @@ REGISTERED_KIND = "registered_model"  # one record (version 1) per name: descrip
 LOGGED_MODEL_KIND = "mlflow_logged_model"  # the tracking store's MLflow 3 logged models
 _STAGE_KEY, _LINK_KEY, _MODEL_ID_KEY, _UPDATED_KEY = "mlflowStage", "runLink", "mlflowModelId", "lastUpdated"
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _translated(fn: F) -> F:
-    """Store and SDK errors become MlflowExceptions with an MLflow error code (the client relies on the codes)."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except StoreError as exc:
-            raise MlflowException(str(exc), error_code=ErrorCode.Value(exc.error_code)) from exc
-        except (UserErrorException, WebserviceException) as exc:
-            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
-    return wrapper  # type: ignore[return-value]
+_translated = cv.translated
 
 
 def _not_found(what: str) -> MlflowException:

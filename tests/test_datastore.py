@@ -98,7 +98,7 @@ def _azurite_bin() -> Path:
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An Azurite blob service on a free loopback port; yields its endpoint URL."""
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm are not installed: the Azurite blob emulator cannot run")
+        pytest.skip(reason="node/npm are not installed: the Azurite blob emulator cannot run")
     exe = _azurite_bin()
     port = _free_port()
     location = tmp_path_factory.mktemp("azurite")

@@ -30,7 +30,7 @@ def store(request, tmp_path):  # type: ignore[no-untyped-def]
     else:
         url = _pg_url()
         if not url:
-            pytest.skip("no PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (see .ci/start-postgres.sh)")
+            pytest.skip(reason="no PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (see .ci/start-postgres.sh)")
         s = SqlWorkspaceStore(url)
     yield s
     s.close()

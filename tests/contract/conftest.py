@@ -35,7 +35,7 @@ def _server(kind: str, servers: dict[str, LiveServer], tmp: pytest.TempPathFacto
         if kind == "server-postgres":
             db_url = os.environ.get("AZUREMLCORE_TEST_POSTGRES_URL")
             if not db_url:
-                pytest.skip("no PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (see .ci/start-postgres.sh)")
+                pytest.skip(reason="no PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (see .ci/start-postgres.sh)")
             if db_url.startswith("postgresql://"):
                 db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
         servers[kind] = LiveServer(tmp.mktemp(kind), db_url=db_url)
