@@ -10,6 +10,8 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
+# What `azureml.core.VERSION` holds in the real SDK (printed by the first cell of most notebooks).
+VERSION = __version__
 
 _EXPORTS = {
     "Workspace": "azuremlcore.workspace",
@@ -27,6 +29,18 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+
+
+def install_as_azureml() -> None:
+    """Make ``import azureml.core`` (and the other ``azureml`` names this SDK implements) resolve to azuremlcore.
+
+    Never shadows a real installation: when ``azureml-core`` is importable it is used, untouched.
+    Call it once before importing ``azureml``; ``aml alias enable`` does it for every start of an
+    interpreter, and ``AZUREMLCORE_AZUREML_ALIAS=1`` does it in SDK-built environments and jobs.
+    """
+    from azuremlcore import _alias
+
+    _alias.install()
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,8 @@ from azuremlcore._store.records import TERMINAL_STATUSES
 from azuremlcore._tracking import run_env
 from azuremlcore._tracking.files_mixin import LOG_PREFIXES, RunFilesMixin
 from azuremlcore._tracking.logging_mixin import RunLoggingMixin
+# Scripts test `isinstance(run, _OfflineRun)` to tell a submitted run from a plain `python train.py`.
+from azuremlcore._tracking.offline_run import OfflineRun as _OfflineRun  # noqa: F401
 from azuremlcore.exceptions import ActivityFailedException, RunEnvironmentException, UserErrorException
 
 if TYPE_CHECKING:

@@ -123,7 +123,7 @@ class Runner:
             self._set("Running", start_time=now_ms())
             outcome, error = self._run_script(menv, workdir)
             self._set("Finalizing")
-            self._upload_outputs(workdir)
+            self._upload_outputs(workdir, completed=outcome == "Completed")
             self._end(outcome, error)
         except _Canceled:
             self.interruptible = False
@@ -341,13 +341,16 @@ class Runner:
         head = f"{what}\n\n" if what else ""
         return f"{head}{script} failed ({how}).\nLast log lines:\n" + "\n".join(self.tail)
 
-    def _upload_outputs(self, workdir: Path) -> None:
+    def _upload_outputs(self, workdir: Path, completed: bool = False) -> None:
         outputs = workdir / "outputs"
         if outputs.is_dir():
             try:
                 self.run.upload_folder("outputs", outputs)
             except Exception:  # noqa: BLE001 - a failed upload is reported in the runner log, the status still lands
                 traceback.print_exc()
+        from azuremlcore._data.run_outputs import finish_outputs
+
+        finish_outputs(self.run, completed)  # OutputFileDatasetConfig arguments (registered only when completed)
 
 
 def _std_log() -> str:
