@@ -32,6 +32,8 @@ _ROOTS = {
 # Modules of this SDK below `azuremlcore` that are not azureml.core names (its own machinery, or
 # azureml.data which has a root of its own).
 _NOT_CORE = {"server", "data"}
+# Import-system attributes a proxy keeps to itself (set on it by the import system); other reads go to the target.
+_OWN = {"__path__", "__spec__", "__loader__", "__package__", "__name__"}
 # Marks a module made by this finder (value: the module it stands for).
 MARK = "__azuremlcore_alias__"
 _PTH_ENV = "AZUREMLCORE_AZUREML_ALIAS"
@@ -62,7 +64,7 @@ class _AliasPackage(types.ModuleType):
 
     def __getattr__(self, name: str) -> object:
         target = sys.modules.get(self.__dict__.get(MARK) or "")
-        if target is None or name.startswith("__"):
+        if target is None or name in _OWN:
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
         try:
             return getattr(target, name)

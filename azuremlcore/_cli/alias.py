@@ -55,10 +55,14 @@ def _python(arg: str | None) -> str:
 
 def probe(python: str) -> dict:
     """What `python` reports about itself (purelib, version, azuremlcore and azureml.core there)."""
+    import tempfile
+
     env = {k: v for k, v in os.environ.items() if k != "AZUREMLCORE_AZUREML_ALIAS"}
     try:
-        done = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True, timeout=120, env=env,
-                              stdin=subprocess.DEVNULL)
+        # From an empty folder: `-c` puts the current folder on sys.path, which start-up (.pth) imports never see.
+        with tempfile.TemporaryDirectory() as cwd:
+            done = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True, timeout=120, env=env,
+                                  stdin=subprocess.DEVNULL, cwd=cwd)
     except OSError as exc:
         raise SystemExit(f"aml alias: cannot run {python}: {exc}") from None
     if done.returncode != 0:
