@@ -245,9 +245,9 @@ def _floor_error(request: str, found: str | None = None) -> EnvironmentBuildErro
     what = f"Python {found} (for python={request})" if found else f"Python {request}"
     return EnvironmentBuildError(
         f"The environment asks for {what}, but jobs need Python {floor} or newer: the SDK's in-job part (run "
-        f"context, logging, the MLflow bridge) runs on Python {floor} up to {sys.version_info[0]}."
-        f"{sys.version_info[1]}. Change 'python={request}' in the environment's conda dependencies to {floor} or "
-        "newer (e.g. CondaDependencies.create(python_version='3.10')), pinning package versions that support it.")
+        f"context, logging, the MLflow bridge) runs on Python {floor} and newer. Change 'python={request}' in the "
+        f"environment's conda dependencies to {floor} or newer (e.g. CondaDependencies.create(python_version="
+        "'3.10')), pinning package versions that support it.")
 
 
 def _uv_find(uv: str, request: str) -> tuple[str, str] | None:
