@@ -178,3 +178,20 @@ def test_datapath(workspace, workdir: Path) -> None:  # type: ignore[no-untyped-
     assert (local / "iris.csv").read_text() == "a,b\n1,2\n"
     with pytest.raises(UserErrorException, match="mount' or 'download"):
         DataPathComputeBinding(mode="upload")
+
+
+@pytest.mark.slow
+def test_kernel_inline_backend_does_not_reach_jobs(experiment, workdir: Path,  # type: ignore[no-untyped-def]
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from azuremlcore import Environment, ScriptRunConfig
+
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # what ipykernel sets
+    (workdir / "src").mkdir()
+    (workdir / "src" / "show.py").write_text("import os\nfrom azureml.core import Run\n"
+                                             "Run.get_context().log('backend', str(os.environ.get('MPLBACKEND')))\n")
+    env = Environment("user-managed")
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = sys.executable
+    run = experiment.submit(ScriptRunConfig(source_directory="src", script="show.py", environment=env))
+    run.wait_for_completion(raise_on_error=True)  # `from azureml.core import Run` works in the job, too
+    assert run.get_metrics() == {"backend": "None"}

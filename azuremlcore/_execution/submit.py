@@ -211,6 +211,10 @@ def _launch(run: "Run") -> None:
 
     ws = run.experiment.workspace
     env = dict(os.environ)
+    # A notebook kernel's inline plotting backend exists only in the kernel's env: a job importing
+    # matplotlib would fail on it ("not a valid value for backend"), as it never would on Azure.
+    if env.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
+        del env["MPLBACKEND"]
     env[run_env.HOME] = str(azuremlcore_home())
     env["PYTHONUNBUFFERED"] = "1"
     env[USER_PYTHONPATH] = os.environ.get("PYTHONPATH", "")
