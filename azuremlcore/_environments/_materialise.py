@@ -474,10 +474,9 @@ def preflight(env: "Environment", *, on_this_machine: bool = True) -> None:
         if on_this_machine:
             _user_managed(env, lambda _m: None)
         return
+    res = _check_spec(env)
     if on_this_machine:
-        _plan(env)
-    else:
-        _check_spec(env)
+        find_interpreter(res.python_request)
 
 
 def describe(env: "Environment", cache_dir: Path | None = None) -> dict[str, Any]:
