@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from azuremlcore._store.errors import StoreError
 from azuremlcore.exceptions import UserErrorException
-from azuremlcore.server._common import json_response
+from azuremlcore.server._common import json_response, validation_message
 from azuremlcore.server.config import ServerConfig
 from azuremlcore.server.middleware import BodyTooLarge, GuardMiddleware
 from azuremlcore.server.security.authz import AuthError
@@ -53,8 +53,7 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()[:5])
-        return _error(400, "INVALID_PARAMETER_VALUE", f"Invalid request: {problems}")
+        return _error(400, "INVALID_PARAMETER_VALUE", validation_message(exc.errors()))
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(_: Request, exc: BodyTooLarge) -> Response:
@@ -79,7 +78,10 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
 
         routes_registry.install(app)
     app.router.add_event_handler("shutdown", state.close)
-    guarded = GuardMiddleware(app, state.auth, config.max_json_bytes)
+    from azuremlcore.server.security.ratelimit import Limit, RateLimiter
+
+    limiter = RateLimiter({name: Limit(burst, per_minute) for name, (burst, per_minute) in config.rate_limits.items()})
+    guarded = GuardMiddleware(app, state.auth, config.max_json_bytes, limiter)
     guarded.state = state  # type: ignore[attr-defined]
     guarded.fastapi = app  # type: ignore[attr-defined]
     return guarded

@@ -124,7 +124,12 @@ async def device_code(request: Request) -> Response:
     client_id = form.get("client_id")
     if not _client_id_ok(client_id):
         return _oauth_error("invalid_client", "A client_id (up to 200 characters) is required.")
-    device, user = _devices(request).start(str(client_id), form.get("scope", ""))
+    started = _devices(request).start(str(client_id), form.get("scope", "")[:1024],
+                                      max_pending=state_of(request).config.max_pending_device_codes)
+    if started is None:
+        return json_response({"error": "slow_down", "error_description": "Too many sign-ins are waiting; try again "
+                                                                        "in a few minutes."}, 429)
+    device, user = started
     page = _issuer(request) + "/device"
     shown = display_user_code(user)
     message = (f"To sign in, use a web browser to open the page {page} and enter the code {shown} to authenticate "
