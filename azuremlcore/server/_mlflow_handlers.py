@@ -18,6 +18,8 @@ from starlette.responses import Response
 
 from azuremlcore._config import arm_id
 from azuremlcore._store.errors import NotFoundError
+from azuremlcore.server.limits import parse_json
+from azuremlcore.server.mlflow_models import MAX_PARAM_VALUE, MAX_TAG_VALUE
 from azuremlcore.server.routes_mlflow import ACCESS, R, RUN, W, error, metric_history, ok, rewrite
 from azuremlcore.server.security.authz import WRITE, AuthError
 
@@ -67,7 +69,14 @@ def _tag(t: Any) -> Any:
 def _run_tag(t: Any) -> Any:
     from mlflow.entities import RunTag
 
-    return RunTag(t.key, t.value)
+    # MLflow's server cuts longer values to its limit and stores the rest (measured: 3.17); so do we.
+    return RunTag(t.key, t.value[:MAX_TAG_VALUE])
+
+
+def _param(p: Any) -> Any:
+    from mlflow.entities import Param
+
+    return Param(p.key, p.value[:MAX_PARAM_VALUE])
 
 
 def _search_experiments(s: Any, m: Any, c: dict) -> dict:
@@ -115,7 +124,7 @@ def _update_run(s: Any, m: Any, c: dict) -> dict:
 
 
 def _log_batch(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import Metric
     from mlflow.utils import validation
 
     # As MLflow's server: at most 1000 metrics, 100 params, 100 tags, 1000 in all per request.
@@ -123,7 +132,7 @@ def _log_batch(s: Any, m: Any, c: dict) -> dict:
     if limits is not None:
         limits(m.metrics, m.params, m.tags)
     s.log_batch(m.run_id, [Metric(x.key, x.value, x.timestamp, x.step) for x in m.metrics],
-                [Param(p.key, p.value) for p in m.params], [_run_tag(t) for t in m.tags])
+                [_param(p) for p in m.params], [_run_tag(t) for t in m.tags])
     return {}
 
 
@@ -136,9 +145,7 @@ def _log_metric(s: Any, m: Any, c: dict) -> dict:
 
 
 def _log_param(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import Param
-
-    s.log_batch(m.run_id or m.run_uuid, [], [Param(m.key, m.value)], [])
+    s.log_batch(m.run_id or m.run_uuid, [], [_param(m)], [])
     return {}
 
 
@@ -317,7 +324,7 @@ def _parse(request: Request, body: bytes, msg_cls: Any) -> Any:
             conv = (lambda v: v.lower() == "true") if f.type == f.TYPE_BOOL else (lambda v: v)
             data[k] = [conv(v) for v in values] if _repeated(f) else conv(values[-1])
     else:
-        data = json.loads(body) if body.strip() else {}
+        data = parse_json(body) if body.strip() else {}
         if not isinstance(data, dict):
             raise ValueError("the request body must be a JSON object")
     parse_dict(data, msg)

@@ -1,6 +1,7 @@
 """The ASGI application: the workspace API, files, the OIDC issuer and the MLflow REST API."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -23,6 +24,24 @@ _log = logging.getLogger("azuremlcore.server")
 def _error(status: int, code: str, message: str) -> Response:
     return json_response({"error_code": code, "message": message, "error": {"code": code, "message": message}},
                          status)
+
+
+async def _watch_runs(state: ServerState) -> None:
+    """Fail runs whose runner is gone or whose lease lapsed: at start (runners that died while the server was
+    down) and every `lease_sweep_s` after (runners killed outright; nobody waits on them after a restart)."""
+    from anyio import to_thread
+
+    from azuremlcore._execution import lease
+
+    while True:
+        try:
+            failed = await to_thread.run_sync(lease.sweep, state.store)
+            if failed:
+                _log.warning("Runs whose runner is gone or stopped renewing its lease, marked Failed: %s",
+                             ", ".join(failed))
+        except Exception:  # noqa: BLE001 - a failed sweep is retried; the server must go on serving
+            _log.exception("Sweeping runs with lapsed leases failed")
+        await asyncio.sleep(state.config.lease_sweep_s)
 
 
 def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
@@ -77,6 +96,20 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
         from azuremlcore.server import routes_registry  # the model registry routes go in front of MLflow's
 
         routes_registry.install(app)
+    from azuremlcore.server import openapi
+
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
+    watcher: list[asyncio.Task] = []
+
+    async def _start_watching() -> None:
+        watcher.append(asyncio.create_task(_watch_runs(state)))
+
+    async def _stop_watching() -> None:
+        for task in watcher:
+            task.cancel()
+
+    app.router.add_event_handler("startup", _start_watching)
+    app.router.add_event_handler("shutdown", _stop_watching)
     app.router.add_event_handler("shutdown", state.close)
     from azuremlcore.server.security.ratelimit import Limit, RateLimiter
 
