@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from azuremlcore.server._common import json_response, state_of
 
@@ -197,7 +197,7 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign in a dev
 <input name="token" type="password" required></label></p><p><button>Sign in</button></p></form></body></html>"""
 
 
-@router.get(ISSUER_PATH + "/device")
+@router.get(ISSUER_PATH + "/device", response_class=HTMLResponse)
 async def device_page(request: Request, user_code: str = "") -> Response:
     """The page where a person approves a device's user code with a token they already hold."""
     import html
@@ -206,7 +206,9 @@ async def device_page(request: Request, user_code: str = "") -> Response:
                     media_type="text/html")
 
 
-@router.post(ISSUER_PATH + "/device")
+@router.post(ISSUER_PATH + "/device", response_class=HTMLResponse, responses={
+    code: {"description": what, "content": {"text/html": {}}}
+    for code, what in ((400, "Unknown, used or expired code"), (401, "Invalid token"), (403, "A run token"))})
 async def device_page_submit(request: Request) -> Response:
     """Approve a user code as the holder of the token given (run tokens cannot sign devices in)."""
     import html
