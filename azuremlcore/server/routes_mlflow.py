@@ -149,7 +149,8 @@ def _fast_log_batch(request: Request, body: bytes, st: Any, pr: Any, ws: Any) ->
             or data.get("tags"):
         return None
     run_id, metrics = data.get("run_id"), data.get("metrics") or []
-    if not isinstance(run_id, str) or not run_id or not isinstance(metrics, list) or not 0 < len(metrics) <= 1000:
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or not isinstance(metrics, list) \
+            or not 0 < len(metrics) <= 1000:
         return None
     # _plain_point inlined for the usual shape (float value, int timestamp and step): 1,000 points a call.
     points, good, fields, big, point = [], _good_names, _METRIC_FIELDS, _INT64, MetricPoint
