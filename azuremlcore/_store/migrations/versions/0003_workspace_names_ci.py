@@ -21,14 +21,8 @@ _INDEX = "uq_workspace_coordinates_ci"
 _COLUMNS = "lower(subscription_id), lower(resource_group), lower(name)"
 
 
-def _exists() -> bool:
-    return any(ix["name"] == _INDEX for ix in sa.inspect(op.get_bind()).get_indexes("workspaces"))
-
-
 def upgrade() -> None:
     """Add the case-insensitive unique index, unless existing rows already break it."""
-    if _exists():
-        return
     bind = op.get_bind()
     clashes = bind.execute(sa.text(f"SELECT {_COLUMNS}, count(*) FROM workspaces GROUP BY {_COLUMNS} "
                                    "HAVING count(*) > 1")).all()
@@ -37,10 +31,11 @@ def upgrade() -> None:
         warnings.warn(f"Workspaces whose names differ only by case exist ({names}); the case-insensitive "
                       "unique index was not created; the store still refuses new case variants.")
         return
-    op.execute(f"CREATE UNIQUE INDEX {_INDEX} ON workspaces ({_COLUMNS})")
+    # IF NOT EXISTS: a database created from schema.py but never stamped already has it (SQLAlchemy does
+    # not reflect expression indexes, so asking the inspector cannot tell).
+    op.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_INDEX} ON workspaces ({_COLUMNS})")
 
 
 def downgrade() -> None:
     """Drop the index."""
-    if _exists():
-        op.drop_index(_INDEX, table_name="workspaces")
+    op.execute(f"DROP INDEX IF EXISTS {_INDEX}")
