@@ -80,13 +80,20 @@ def _param(p: Any) -> Any:
 
 
 def _search_experiments(s: Any, m: Any, c: dict) -> dict:
-    page = s.search_experiments(view_type=m.view_type or 1, max_results=m.max_results or 1000,
-                                filter_string=m.filter or None, order_by=list(m.order_by) or None,
-                                page_token=m.page_token or None)
+    try:
+        page = _search_experiments_page(s, m)
+    except ValueError as exc:  # a filter or order_by the search cannot read is the caller's error
+        raise MlflowException(f"Invalid search: {exc}", error_code=_code("INVALID_PARAMETER_VALUE")) from None
     out: dict = {"experiments": [_json_of(e.to_proto()) for e in page]}
     if page.token:
         out["next_page_token"] = page.token
     return out
+
+
+def _search_experiments_page(s: Any, m: Any) -> Any:
+    return s.search_experiments(view_type=m.view_type or 1, max_results=m.max_results or 1000,
+                                filter_string=m.filter or None, order_by=list(m.order_by) or None,
+                                page_token=m.page_token or None)
 
 
 def _get_experiment(s: Any, m: Any, c: dict) -> dict:
