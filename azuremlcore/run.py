@@ -233,9 +233,9 @@ class Run(RunLoggingMixin, RunFilesMixin):
     def _refresh(self) -> "RunRecord":
         rec = self._store.get_run(self.id)
         if rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and not self._experiment.workspace._endpoint:
-            from azuremlcore._execution.control import record_if_runner_died
+            from azuremlcore._execution.lease import reap
 
-            rec = record_if_runner_died(self._store, rec)
+            rec = reap(self._store, rec)  # runner gone, or its lease lapsed: Failed, with the reason
         self._record = rec
         return rec
 

@@ -116,6 +116,9 @@ class Runner:
             signal.signal(sig, self._on_signal)
         self.store.update_run(self.run.id, details={"_runner": {"pid": os.getpid(), "pgid": os.getpgrp(),
                                                                 "host": socket.gethostname()}})
+        from azuremlcore._execution.lease import Lease
+
+        lease = Lease(self.store, self.run.id).start()  # a runner that dies without a word fails its run
         workdir: Path | None = None
         try:
             self.interruptible = True
@@ -152,6 +155,7 @@ class Runner:
             code = "UserError" if type(exc).__name__ in ("EnvironmentBuildError", "UserErrorException") else "SystemError"
             self._end("Failed", {"error": {"code": code, "message": f"{type(exc).__name__}: {exc}"}})
         finally:
+            lease.stop()
             if self.slot is not None:
                 self.slot.close()
 
