@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from azuremlcore._version import __version__
 # What `azureml.core.VERSION` holds in the real SDK (printed by the first cell of most notebooks).
 VERSION = __version__
 

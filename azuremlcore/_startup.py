@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import os
 
-# Set (to "1") to make the `azureml` names the SDK implements resolve to azuremlcore (never shadowing a real one).
-ALIAS_ENV = "AZUREMLCORE_AZUREML_ALIAS"
-# Set by the runner for a job's main script process only; the hook removes it so that children do not inherit it.
-JOB_MAIN_ENV = "_AZUREMLCORE_JOB_MAIN"
-PTH_LINE = "import azuremlcore._startup as _s; _s.run_hooks()\n"
+# The names live in a leaf module (the runner and the environment builder import them, not this hook).
+from azuremlcore._startup_names import ALIAS_ENV, JOB_MAIN_ENV, PTH_LINE  # noqa: F401
 
 
 def _truthy(value: str | None) -> bool:

@@ -163,7 +163,7 @@ def test_real_package_on_path_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_in_job_modules_parse_as_python_38() -> None:
-    for module in ("_alias.py", "_startup.py", "_telemetry.py"):
+    for module in ("_alias.py", "_startup.py", "_startup_names.py", "_telemetry.py"):
         ast.parse((REPO / "azuremlcore" / module).read_text(), feature_version=(3, 8))
 
 

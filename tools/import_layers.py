@@ -23,13 +23,15 @@ PACKAGES = ("azuremlcore", "azuremlmlflow")
 # Floors, top to bottom: (name, module prefixes). A module belongs to the first floor with a prefix
 # that is the module itself or one of its packages; whatever matches none is a public face.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("applications", ("azuremlcore._cli", "azuremlcore.server")),
+    # _startup is the start-of-process hook (.pth, job bootstrap): an entry point, like the CLI.
+    ("applications", ("azuremlcore._cli", "azuremlcore.server", "azuremlcore._startup")),
     ("bridge", ("azuremlmlflow",)),
     ("public", ("azuremlcore",)),  # the package root, the azureml.core mirrors and data/
     ("machinery", tuple(f"azuremlcore.{p}" for p in
                         ("_execution", "_environments", "_data", "_serving", "_tracking", "_client"))),
     ("store", ("azuremlcore._store",)),
-    ("leaves", tuple(f"azuremlcore.{p}" for p in ("exceptions", "_config", "_timeutil", "_startup", "_snapshot"))),
+    ("leaves", tuple(f"azuremlcore.{p}" for p in
+                     ("exceptions", "_config", "_timeutil", "_snapshot", "_startup_names", "_version"))),
 ]
 
 

@@ -37,7 +37,7 @@ print(json.dumps(out))
 
 def pth_content() -> str:
     """The file's lines: the SDK's start-up hooks, then the alias itself (each line is run by `site`)."""
-    from azuremlcore._startup import PTH_LINE
+    from azuremlcore._startup_names import PTH_LINE
 
     return PTH_LINE + "import azuremlcore._alias as _a; _a.install_from_pth()\n"
 

@@ -72,9 +72,9 @@ def host_version(name: str) -> str | None:
 
 def sdk_version() -> str:
     """The SDK's version: installed metadata, else the package's ``__version__``."""
-    import azuremlcore
+    from azuremlcore._version import __version__
 
-    return host_version(DIST_NAME) or azuremlcore.__version__
+    return host_version(DIST_NAME) or __version__
 
 
 def pip_name(req: str) -> str:
@@ -117,9 +117,8 @@ def sdk_requirements(python_version: str) -> list[str]:
 def _package_locations() -> dict[str, str]:
     import importlib.util
 
-    import azuremlcore
-
-    packages = {"azuremlcore": str(Path(azuremlcore.__file__).resolve().parent)}
+    # This file is azuremlcore/_environments/_sdk_link.py: the package is two folders up.
+    packages = {"azuremlcore": str(Path(__file__).resolve().parents[1])}
     spec = importlib.util.find_spec("azuremlmlflow")
     if spec is not None and spec.submodule_search_locations:
         packages["azuremlmlflow"] = str(Path(list(spec.submodule_search_locations)[0]).resolve())
@@ -195,7 +194,7 @@ def link_sdk(env_dir: Path) -> None:
 
     Cheap when nothing changed (reads three small files); safe while jobs run in the env (atomic replaces).
     """
-    from azuremlcore._startup import PTH_LINE
+    from azuremlcore._startup_names import PTH_LINE
 
     site = site_packages(env_dir)
     _write_if_changed(site / PTH_NAME, str(sdk_dir()) + "\n")

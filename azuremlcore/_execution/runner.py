@@ -280,11 +280,11 @@ class Runner:
                     "MLFLOW_RUN_ID": self.run.id, "MLFLOW_EXPERIMENT_ID": exp.id, "MLFLOW_EXPERIMENT_NAME": exp.name})
         if ws._endpoint:
             env[run_env.SERVICE_ENDPOINT] = ws._endpoint
-        from azuremlcore import _startup
+        from azuremlcore._startup_names import ALIAS_ENV, JOB_MAIN_ENV
 
         # `from azureml.core import Run` works in jobs (a real azureml-core in the env still wins); set it to 0 to opt out.
-        env.setdefault(_startup.ALIAS_ENV, "1")
-        env[_startup.JOB_MAIN_ENV] = "1"
+        env.setdefault(ALIAS_ENV, "1")
+        env[JOB_MAIN_ENV] = "1"
         uri = None if "MLFLOW_TRACKING_URI" in self.script_env else _mlflow_tracking_uri(ws)
         if uri:
             env["MLFLOW_TRACKING_URI"] = uri

@@ -24,7 +24,7 @@ _EXPORTS = {
     "DataPathComputeBinding": "azuremlcore.data.datapath",
 }
 # `azureml.data.__version__` in the real SDK: the SDK's version.
-from azuremlcore import __version__  # noqa: E402
+from azuremlcore._version import __version__  # noqa: E402
 
 __all__ = sorted(_EXPORTS)
 

@@ -20,7 +20,7 @@ from azuremlcore._config import arm_id
 from azuremlcore._store.errors import NotFoundError
 from azuremlcore.server.limits import parse_json
 from azuremlcore.server.mlflow_models import MAX_PARAM_VALUE, MAX_TAG_VALUE
-from azuremlcore.server.routes_mlflow import ACCESS, R, RUN, W, error, metric_history, ok, rewrite
+from azuremlcore.server._mlflow_common import ACCESS, RUN, R, W, error, metric_history, ok, rewrite
 from azuremlcore.server.security.authz import WRITE, AuthError
 
 
@@ -272,7 +272,7 @@ def _log_logged_model_params(s: Any, m: Any, c: dict) -> dict:
     return {}
 
 
-# path (after /api/2.0/mlflow) -> {method: (message class, access, handler)}; access as in routes_mlflow.ACCESS
+# path (after /api/2.0/mlflow) -> {method: (message class, access, handler)}; access as in _mlflow_common.ACCESS
 _R, _W, _RUN = R, W, RUN
 ROUTES: dict[str, dict[str, tuple[Any, str, Callable[[Any, Any, dict], Any]]]] = {
     "/experiments/create": {"POST": (pb.CreateExperiment, _W, _create_experiment)},
@@ -369,4 +369,4 @@ def dispatch(path: str, request: Request, body: bytes, st: Any, pr: Any, ws: Any
 
 
 assert set(ROUTES) == set(ACCESS) and all(
-    {m: e[1] for m, e in t.items()} == ACCESS[p] for p, t in ROUTES.items()), "routes_mlflow.ACCESS is out of date"
+    {m: e[1] for m, e in t.items()} == ACCESS[p] for p, t in ROUTES.items()), "_mlflow_common.ACCESS is out of date"

@@ -27,52 +27,11 @@ from azuremlcore._store.errors import NotFoundError, StoreError
 from azuremlcore._store.records import MetricPoint
 from azuremlcore.server import mlflow_models
 from azuremlcore.server._common import WS_PATH, resolve_workspace
+# What the full path (_mlflow_handlers) shares with this module lives below both (no import loop).
+from azuremlcore.server._mlflow_common import (  # noqa: F401 - ACCESS, error, ok, rewrite are used from here too
+    ACCESS, HISTORY_PAGE, RUN, R, W, error, metric_history, ok, rewrite)
 from azuremlcore.server.limits import parse_json
 from azuremlcore.server.security.authz import READ, WRITE, AuthError
-
-_HTTP = {"RESOURCE_DOES_NOT_EXIST": 404, "RESOURCE_ALREADY_EXISTS": 400, "INVALID_PARAMETER_VALUE": 400,
-         "PERMISSION_DENIED": 403, "UNAUTHENTICATED": 401, "INVALID_STATE": 400, "BAD_REQUEST": 400,
-         "REQUEST_LIMIT_EXCEEDED": 429, "NOT_IMPLEMENTED": 501, "ENDPOINT_NOT_FOUND": 404}
-#: Page size of metric history when the client names none (MLflow's GET_METRIC_HISTORY_MAX_RESULTS).
-HISTORY_PAGE = 25_000
-R, W, RUN = "read", "write", "run"
-# path (after /api/2.0/mlflow) -> {method: access}: "read", "write" (the workspace) or "run" (write on the
-# message's run id). The messages and handlers are in _mlflow_handlers (checked against this at import).
-ACCESS: dict[str, dict[str, str]] = {
-    "/experiments/create": {"POST": W}, "/experiments/search": {"POST": R, "GET": R},
-    "/experiments/get": {"GET": R}, "/experiments/get-by-name": {"GET": R}, "/experiments/delete": {"POST": W},
-    "/experiments/restore": {"POST": W}, "/experiments/update": {"POST": W},
-    "/experiments/set-experiment-tag": {"POST": W}, "/experiments/delete-experiment-tag": {"POST": W},
-    "/runs/create": {"POST": W}, "/runs/update": {"POST": RUN}, "/runs/delete": {"POST": RUN},
-    "/runs/restore": {"POST": RUN}, "/runs/get": {"GET": R}, "/runs/search": {"POST": R},
-    "/runs/log-metric": {"POST": RUN}, "/runs/log-parameter": {"POST": RUN}, "/runs/set-tag": {"POST": RUN},
-    "/runs/delete-tag": {"POST": RUN}, "/runs/log-batch": {"POST": RUN}, "/runs/log-inputs": {"POST": RUN},
-    "/runs/outputs": {"POST": RUN}, "/runs/log-model": {"POST": RUN}, "/metrics/get-history": {"GET": R},
-    "/logged-models": {"POST": W}, "/logged-models/search": {"POST": R},
-    "/logged-models/{model_id}": {"GET": R, "PATCH": W, "DELETE": W},
-    "/logged-models/{model_id}/tags": {"PATCH": W}, "/logged-models/{model_id}/tags/{tag_key}": {"DELETE": W},
-    "/logged-models/{model_id}/params": {"POST": W},
-}
-
-
-def error(code: str, message: str, status: int | None = None) -> Response:
-    """An MLflow error answer."""
-    body = json.dumps({"error_code": code, "message": message})
-    return Response(body, status_code=status or _HTTP.get(code, 500), media_type="application/json")
-
-
-def ok(payload: Any) -> Response:
-    """A JSON answer (text is sent as is)."""
-    text = payload if isinstance(payload, str) else json.dumps(payload)
-    return Response(text, media_type="application/json")
-
-
-def rewrite(out: Any, st: Any, ws_id: str) -> str:
-    """JSON text with the bridge's file:// artifact URIs turned into mlflow-artifacts URIs for the server's clients."""
-    text = out if isinstance(out, str) else json.dumps(out)
-    prefix = (st.artifacts.root / ws_id).as_uri()
-    return text.replace(prefix + "/", "mlflow-artifacts:/").replace(f'"{prefix}"', '"mlflow-artifacts:/experiments"')
-
 
 # ---------------------------------------------------------------------- hot paths, no MLflow import
 _NAME = re.compile(r"^[/\w.\- :]*$")
@@ -166,34 +125,6 @@ def _fast_log_batch(request: Request, body: bytes, st: Any, pr: Any, ws: Any) ->
             return None
         points.append(p)
     return _store_points(st, pr, ws, run_id, points)
-
-
-def metric_history(store: Any, run_id: str, key: str, max_results: int | None, page_token: str | None) -> str:
-    """GetMetricHistory's JSON answer straight from SQL: float points of one key in logging order, paged.
-
-    page_token is one this function gave (a row id in digits; check it with `page_token_ok`).
-    """
-    import sqlalchemy as sa
-
-    from azuremlcore._store import schema as t
-
-    mt = t.metrics
-    limit = max_results or HISTORY_PAGE
-    after = int(page_token) if page_token else 0
-    q = (sa.select(mt.c.id, mt.c.value, mt.c.is_nan, mt.c.timestamp, mt.c.step)
-         .where(mt.c.run_id == run_id, mt.c.key == key, mt.c.value.is_not(None), mt.c.id > after)
-         .order_by(mt.c.id).limit(limit + 1))
-    with store._engine.connect() as conn:
-        rows = conn.execute(q).all()
-    head = '{"key":' + json.dumps(key) + ',"value":'
-    finite, parts = math.isfinite, []
-    for _id, value, is_nan, ts, step in rows[:limit]:
-        v = '"NaN"' if is_nan else (repr(value) if finite(value) else ('"Infinity"' if value > 0 else '"-Infinity"'))
-        parts.append(f'{head}{v},"timestamp":{ts},"step":{step}}}')
-    text = '{"metrics":[' + ",".join(parts) + "]"
-    if len(rows) > limit:
-        text += f',"next_page_token":"{rows[limit - 1][0]}"'
-    return text + "}"
 
 
 def page_token_ok(token: str | None) -> bool:

@@ -4,21 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+# AuthError lives in a leaf module (azure_ad raises it too, and must not import this one); re-exported here.
+from azuremlcore.server.security.errors import AuthError  # noqa: F401
+
 if TYPE_CHECKING:
     from azuremlcore.server.security.azure_ad import AzureAdValidator
     from azuremlcore.server.security.identity import IdentityStore
     from azuremlcore.server.security.keys import SigningKey
 
 READ, WRITE, OWN = 1, 2, 3
-
-
-class AuthError(Exception):
-    """A request without a valid token (401) or without the right (403)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_code = "UNAUTHENTICATED" if status == 401 else "PERMISSION_DENIED"
 
 
 @dataclass(frozen=True)

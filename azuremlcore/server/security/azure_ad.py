@@ -5,7 +5,7 @@ import threading
 import time
 from typing import Any
 
-from azuremlcore.server.security.authz import AuthError
+from azuremlcore.server.security.errors import AuthError
 
 _JWKS_TTL_S = 3600
 
