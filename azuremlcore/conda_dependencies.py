@@ -14,12 +14,13 @@ import platform
 import re
 from typing import Any, Iterable
 
+from azuremlcore._environments import spec as _spec
 from azuremlcore._environments._yaml import quote as _quote
 from azuremlcore._environments._yaml import safe_load as _safe_load
 
 __all__ = ["CondaDependencies"]
 
-_DEFAULT_ENV_NAME = "project_environment"
+_DEFAULT_ENV_NAME = _spec.DEFAULT_CONDA_NAME
 _DEFAULT_CHANNELS = ("anaconda", "conda-forge")
 _DEFAULT_PIP = ("azureml-defaults",)
 _PIP_OPTION_KEYS = ("--index-url", "--extra-index-url", "--find-links", "-f", "-i", "--pre", "--trusted-host")
@@ -110,18 +111,7 @@ class CondaDependencies:
     @staticmethod
     def _normalise(structure: dict[str, Any]) -> dict[str, Any]:
         """Make sure 'dependencies' and 'channels' are lists and values are strings (YAML may give numbers)."""
-        out = dict(structure)
-        deps: list[Any] = []
-        for dep in out.get("dependencies") or []:
-            if isinstance(dep, dict):
-                deps.append({k: [str(x) for x in (v or [])] if k == "pip" else v for k, v in dep.items()})
-            elif dep is not None:
-                deps.append(str(dep))
-        out["dependencies"] = deps
-        if "channels" in out:
-            out["channels"] = [str(c) for c in (out.get("channels") or [])]
-        out.setdefault("name", _DEFAULT_ENV_NAME)
-        return out
+        return _spec.normalise_conda(structure)
 
     @classmethod
     def _from_string(cls, text: str) -> "CondaDependencies":
@@ -214,22 +204,22 @@ class CondaDependencies:
     @property
     def conda_channels(self) -> list[str]:
         """The conda channels, in order (an iterator-like list copy; edit with add_channel/remove_channel)."""
-        return list(self._conda_dependencies.get("channels") or [])
+        return _spec.conda_channels(self._conda_dependencies)
 
     @property
     def conda_packages(self) -> list[str]:
         """The conda packages, including the ``python=...`` entry (edit with add/remove_conda_package)."""
-        return [d for d in self._conda_dependencies["dependencies"] if isinstance(d, str)]
+        return _spec.conda_packages(self._conda_dependencies)
 
     @property
     def pip_packages(self) -> list[str]:
         """The pip requirements, without pip options such as ``--index-url``."""
-        return [p for p in (self._pip_section(create=False) or []) if not p.strip().startswith("-")]
+        return _spec.pip_packages(self._conda_dependencies)
 
     @property
     def pip_options(self) -> list[str]:
         """The pip options (entries of the pip list starting with '-', e.g. ``--extra-index-url URL``)."""
-        return [p for p in (self._pip_section(create=False) or []) if p.strip().startswith("-")]
+        return _spec.pip_options(self._conda_dependencies)
 
     @property
     def _python_version(self) -> str | None:

@@ -11,7 +11,6 @@ Dockerfile or a non-Azure-ML base image is stored and registered, but running it
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING, Any, Iterable
 
+from azuremlcore._environments.spec import DEFAULT_CPU_IMAGE, env_spec
 from azuremlcore.conda_dependencies import CondaDependencies
 from azuremlcore.exceptions import UserErrorException
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Environment", "PythonSection", "DockerSection", "CondaDependencies", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE"]
 
-DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
 DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.8-cudnn8-ubuntu22.04"
 
 _ENV_JSON = "azureml_environment.json"
@@ -190,10 +189,10 @@ class DockerSection(_Section):
 
     def _needs_docker(self) -> bool:
         """True when this section asks for something only a Docker build could give."""
-        if self._base_dockerfile or self._build_context is not None:
-            return True
-        image = self._base_image
-        return bool(image) and not image.startswith("mcr.microsoft.com/azureml/")
+        from azuremlcore._environments.spec import EnvSpec
+
+        return EnvSpec("docker", docker_image=self._base_image, dockerfile=self._base_dockerfile,
+                       build_context=self._build_context).needs_docker
 
 
 class _LocalImageBuild:
@@ -326,25 +325,7 @@ class Environment:
 
     def _spec_hash(self) -> str:
         """A stable hash of what decides the built environment (not the name, version or variables)."""
-        cd = self.python.conda_dependencies
-        conda: dict[str, Any] | None = None
-        if cd is not None and not self.python.user_managed_dependencies:
-            conda = {
-                "conda": sorted(cd.conda_packages),
-                "pip": sorted(cd.pip_packages),
-                "pip_options": sorted(cd.pip_options),
-                "channels": list(cd.conda_channels),  # channel order is priority order: keep it
-            }
-        spec = {
-            "user_managed": bool(self.python.user_managed_dependencies),
-            "interpreter": self.python.interpreter_path if self.python.user_managed_dependencies else None,
-            "base_conda_environment": self.python.base_conda_environment,
-            "conda": conda,
-            "docker": {"image": self.docker.base_image, "dockerfile": self.docker.base_dockerfile,
-                       "context": self._build_context_dict()},
-        }
-        blob = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return env_spec(self._to_dict()).spec_hash
 
     # ------------------------------------------------------------------ constructors
     @staticmethod
@@ -481,7 +462,7 @@ class Environment:
     def _materialise(self, log: Any = None) -> "MaterialisedEnv":
         from azuremlcore._environments import materialise
 
-        return materialise(self, log=log)
+        return materialise(env_spec(self._to_dict()), log=log)
 
     def build_local(self, workspace: Any = None, platform: str | None = None, **kwargs: Any) -> "MaterialisedEnv":
         """Build (or reuse) the local virtualenv for this environment now; returns its python path and freeze list.
@@ -504,7 +485,7 @@ class Environment:
         """Where this environment lives locally: python path, whether it is built, its spec hash."""
         from azuremlcore._environments._materialise import describe
 
-        return describe(self)
+        return describe(env_spec(self._to_dict()))
 
     # ------------------------------------------------------------------ workspace registry
     def register(self, workspace: Any) -> "Environment":
@@ -552,9 +533,7 @@ class Environment:
         if record is not None:
             return _env_from_record(record)
         if _is_curated(name):
-            from azuremlcore._environments._curated import curated_environment
-
-            return curated_environment(name, version=str(version) if version is not None else None)
+            return _curated_environment(name, version=str(version) if version is not None else None)
         known = sorted({r.name for r in store.list_assets(ws_id, _ASSET_KIND)})
         what = f"version {version} of environment {name!r}" if version is not None else f"environment {name!r}"
         raise UserErrorException(f"No {what} is registered in this workspace. Registered: {known or 'none'}. "
@@ -563,14 +542,14 @@ class Environment:
     @staticmethod
     def list(workspace: Any) -> dict[str, "Environment"]:
         """All environments of the workspace as a dict name -> latest version (plus the curated names)."""
-        from azuremlcore._environments._curated import CURATED_NAMES, curated_environment
+        from azuremlcore._environments._curated import CURATED_NAMES
 
         store, ws_id = _store_of(workspace)
         latest: dict[str, Any] = {}
         for record in store.list_assets(ws_id, _ASSET_KIND):
             if record.name not in latest or record.version > latest[record.name].version:
                 latest[record.name] = record
-        result: dict[str, Environment] = {name: curated_environment(name) for name in CURATED_NAMES}
+        result: dict[str, Environment] = {name: _curated_environment(name) for name in CURATED_NAMES}
         result.update({name: _env_from_record(rec) for name, rec in sorted(latest.items())})
         return result
 
@@ -656,6 +635,21 @@ def _registry_dict(registry: Any) -> dict[str, Any] | None:
 
 def _is_curated(name: str) -> bool:
     return name.lower().startswith(_RESERVED_PREFIXES)
+
+
+def _curated_environment(name: str, version: str | None = None) -> Environment:
+    """A system-managed Environment for a curated name: the Python its name states (3.8 at least), else this one's."""
+    from azuremlcore._environments._curated import curated_recipe
+
+    recipe = curated_recipe(name)
+    env = Environment(name)
+    env.version = version or "1"
+    cd = CondaDependencies.create(pip_packages=recipe.pip_packages, python_version=recipe.python_version) \
+        if recipe.python_version else CondaDependencies.create(pip_packages=recipe.pip_packages)
+    for option in recipe.pip_options:
+        cd.set_pip_option(option)
+    env.python.conda_dependencies = cd
+    return env
 
 
 def _store_of(workspace: Any) -> tuple[Any, Any]:

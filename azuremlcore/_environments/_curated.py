@@ -8,10 +8,7 @@ framework pinned to the release series its name says (``AzureML-sklearn-1.5`` in
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from azuremlcore.environment import Environment
+from dataclasses import dataclass
 
 # A few names listed by Environment.list(), as Azure ML lists its curated environments too.
 CURATED_NAMES: tuple[str, ...] = (
@@ -74,20 +71,20 @@ def curated_python(name: str) -> str | None:
     return f"3.{minor}"
 
 
-def curated_environment(name: str, version: str | None = None) -> "Environment":
-    """A system-managed Environment for ``name``: the Python its name states (3.8 at least), else this one's."""
-    from azuremlcore.conda_dependencies import CondaDependencies
-    from azuremlcore.environment import Environment
+@dataclass(frozen=True)
+class CuratedRecipe:
+    """What a curated name stands for: pip packages, the Python it states (None: this one's) and pip options."""
 
-    env = Environment(name)
-    env.version = version or "1"
+    pip_packages: list[str]
+    python_version: str | None
+    pip_options: list[str]
+
+
+def curated_recipe(name: str) -> CuratedRecipe:
+    """The recipe of a curated name; `Environment.get` turns it into a system-managed Environment."""
     pip = curated_pip_packages(name)
-    python = curated_python(name)
-    cd = CondaDependencies.create(pip_packages=pip, python_version=python) if python else \
-        CondaDependencies.create(pip_packages=pip)
-    low = name.lower()
-    if "torch" in " ".join(pip) and not re.search(r"gpu|cuda", low):
+    options = []
+    if "torch" in " ".join(pip) and not re.search(r"gpu|cuda", name.lower()):
         # the CPU build of torch is ~200 MB instead of ~2.5 GB of CUDA wheels
-        cd.set_pip_option("--extra-index-url https://download.pytorch.org/whl/cpu")
-    env.python.conda_dependencies = cd
-    return env
+        options.append("--extra-index-url https://download.pytorch.org/whl/cpu")
+    return CuratedRecipe(pip, curated_python(name), options)

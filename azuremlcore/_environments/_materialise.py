@@ -29,14 +29,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from azuremlcore._environments._condamap import convert
 from azuremlcore._environments._sdk_link import link_sdk, pip_name, sdk_dir, sdk_requirements, site_packages
+from azuremlcore._environments.spec import EnvSpec, env_spec
 from azuremlcore.exceptions import UserErrorException
-
-if TYPE_CHECKING:  # pragma: no cover
-    from azuremlcore.environment import Environment
 
 __all__ = ["MaterialisedEnv", "materialise", "describe", "azuremlcore_home", "EnvironmentBuildError", "sdk_dir"]
 
@@ -122,13 +120,16 @@ def _venv_python(env_dir: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- resolve
-def resolve(env: "Environment") -> _Resolved:
-    """The python request, pip requirements and options, and conda-only packages of a system-managed env."""
-    cd = env.python.conda_dependencies
+def resolve(env: Any) -> _Resolved:
+    """The python request, pip requirements and options, and conda-only packages of a system-managed env.
+
+    `env` is an EnvSpec, an environment definition, or an Environment (see `spec.env_spec`).
+    """
+    cd = env_spec(env).conda
     res = _Resolved("", [], [], [], [], [])
     if cd is None:
         return res
-    res.channels = list(cd.conda_channels)
+    res.channels = list(cd.channels)
     for spec in cd.conda_packages:
         out = convert(spec)
         if out.kind == "python":
@@ -404,8 +405,8 @@ def _cache_key(python_version: str, res: _Resolved, sdk_reqs: list[str]) -> str:
     return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
 
 
-def _user_managed(env: "Environment", log: Log) -> MaterialisedEnv:
-    path = env.python.interpreter_path or "python"
+def _user_managed(env: EnvSpec, log: Log) -> MaterialisedEnv:
+    path = env.interpreter_path or "python"
     if path == "python":
         python = sys.executable
     else:
@@ -417,10 +418,10 @@ def _user_managed(env: "Environment", log: Log) -> MaterialisedEnv:
     log(f"Using user-managed interpreter {python} for environment {env.name!r}")
     exe = Path(python)
     return MaterialisedEnv(python=exe, env_dir=Path(sys.prefix) if python == sys.executable else exe.parent.parent,
-                           frozen="", spec_hash=env._spec_hash(), reused=True, built=False)
+                           frozen="", spec_hash=env.spec_hash, reused=True, built=False)
 
 
-def _check_mlflow(env: "Environment", res: _Resolved) -> None:
+def _check_mlflow(env: EnvSpec, res: _Resolved) -> None:
     """Refuse an MLflow the bridge cannot serve before anything is built (the job would fail at its first call)."""
     try:
         from azuremlcore._environments._mlflow_support import check_mlflow_requirement
@@ -433,11 +434,11 @@ def _check_mlflow(env: "Environment", res: _Resolved) -> None:
                 raise UserErrorException(f"Environment {env.name!r}: {problem}")
 
 
-def _check_spec(env: "Environment") -> _Resolved:
+def _check_spec(env: EnvSpec) -> _Resolved:
     """Resolve a system-managed spec and refuse what this machine can never build or run (no interpreter needed)."""
-    if env.docker._needs_docker():
-        what = "a Dockerfile" if env.docker.base_dockerfile else (
-            "a Docker build context" if env.docker.build_context is not None else f"the image {env.docker.base_image!r}")
+    if env.needs_docker:
+        what = "a Dockerfile" if env.dockerfile else (
+            "a Docker build context" if env.build_context is not None else f"the image {env.docker_image!r}")
         raise UserErrorException(
             f"Environment {env.name!r} is defined by {what}, and Docker is not available here: this SDK runs jobs "
             "in local virtualenvs. Set env.python.user_managed_dependencies = True to run it with this machine's "
@@ -454,7 +455,7 @@ def _check_spec(env: "Environment") -> _Resolved:
     return res
 
 
-def _plan(env: "Environment") -> tuple[_Resolved, str, str, list[str], str]:
+def _plan(env: EnvSpec) -> tuple[_Resolved, str, str, list[str], str]:
     """Everything decided before building: resolution, interpreter, SDK requirements and cache key."""
     res = _check_spec(env)
     python, version = find_interpreter(res.python_request)
@@ -464,13 +465,15 @@ def _plan(env: "Environment") -> tuple[_Resolved, str, str, list[str], str]:
     return res, python, version, sdk_reqs, _cache_key(version, res, sdk_reqs)
 
 
-def preflight(env: "Environment", *, on_this_machine: bool = True) -> None:
+def preflight(env: Any, *, on_this_machine: bool = True) -> None:
     """Refuse at submit() what would fail later: Docker-only specs, an MLflow the bridge cannot serve, a Python
     older than jobs support or (when the job runs on this machine) not to be had here, a missing interpreter_path.
 
     Cheap when the spec asks for no particular Python; interpreter look-ups are cached per process.
+    `env` is an EnvSpec, an environment definition, or an Environment.
     """
-    if env.python.user_managed_dependencies:
+    env = env_spec(env)
+    if env.user_managed:
         if on_this_machine:
             _user_managed(env, lambda _m: None)
         return
@@ -479,9 +482,10 @@ def preflight(env: "Environment", *, on_this_machine: bool = True) -> None:
         find_interpreter(res.python_request)
 
 
-def describe(env: "Environment", cache_dir: Path | None = None) -> dict[str, Any]:
-    """Where ``env`` is (or would be) built, without building it."""
-    if env.python.user_managed_dependencies:
+def describe(env: Any, cache_dir: Path | None = None) -> dict[str, Any]:
+    """Where ``env`` (an EnvSpec, a definition or an Environment) is, or would be, built, without building it."""
+    env = env_spec(env)
+    if env.user_managed:
         mat = _user_managed(env, lambda _m: None)
         return {"imageExistsInRegistry": True, "dockerImage": None, "specHash": mat.spec_hash,
                 "pythonEnvironment": {"interpreterPath": str(mat.python), "userManaged": True}}
@@ -493,10 +497,14 @@ def describe(env: "Environment", cache_dir: Path | None = None) -> dict[str, Any
                                   "requirements": res.requirements, "userManaged": False}}
 
 
-def materialise(env: "Environment", *, cache_dir: Path | None = None, log: Log | None = None) -> MaterialisedEnv:
-    """Return a ready interpreter for ``env``: reuse the cached build of its spec, or build it once (see module doc)."""
+def materialise(env: Any, *, cache_dir: Path | None = None, log: Log | None = None) -> MaterialisedEnv:
+    """Return a ready interpreter for ``env``: reuse the cached build of its spec, or build it once (see module doc).
+
+    `env` is an EnvSpec, an environment definition (what a run records), or an Environment.
+    """
     emit: Log = log or _logger.info
-    if env.python.user_managed_dependencies:
+    env = env_spec(env)
+    if env.user_managed:
         return _user_managed(env, emit)
     res, python, version, sdk_reqs, key = _plan(env)
     root = Path(cache_dir) if cache_dir is not None else azuremlcore_home() / "envs"
@@ -528,7 +536,7 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _build(env: "Environment", res: _Resolved, python: str, version: str, sdk_reqs: list[str], key: str,
+def _build(env: EnvSpec, res: _Resolved, python: str, version: str, sdk_reqs: list[str], key: str,
            env_dir: Path, emit: Log) -> str:
     uv = uv_binary()
     conda = _conda_binary() if res.conda_only else None

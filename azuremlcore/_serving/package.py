@@ -29,9 +29,14 @@ CMD ["python", "-m", "azuremlcore._serving.server", "--host", "0.0.0.0", "--port
 
 def _requirements(env: Any) -> list[str]:
     reqs = ["amlcore-open"]
-    deps = getattr(getattr(env, "python", None), "conda_dependencies", None)
+    from azuremlcore._environments.spec import env_spec
+
+    try:
+        deps = env_spec(env).conda if env is not None else None
+    except TypeError:  # not an environment: only the SDK itself
+        deps = None
     if deps is not None:
-        for pkg in list(getattr(deps, "pip_packages", []) or []) + list(getattr(deps, "conda_packages", []) or []):
+        for pkg in list(deps.pip_packages) + list(deps.conda_packages):
             name = str(pkg).split("=")[0].split("<")[0].split(">")[0].strip()
             if name and name not in ("python", "pip", "azureml-defaults") and not name.startswith("azureml-"):
                 reqs.append(str(pkg) if "==" in str(pkg) else name)

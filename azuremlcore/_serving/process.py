@@ -97,15 +97,20 @@ def stop(pid: int | None, grace: float = 5.0) -> None:
 
 
 def python_for(environment: object, log: object = None) -> str:
-    """The interpreter a service runs with: this one for no/user-managed environments, else a materialised one."""
+    """The interpreter a service runs with: this one for no/user-managed environments, else a materialised one.
+
+    `environment` is an EnvSpec, an environment definition or an Environment (None: this interpreter).
+    """
     if environment is None:
         return sys.executable
-    py = getattr(environment, "python", None)
-    if py is not None and getattr(py, "user_managed_dependencies", False):
-        path = getattr(py, "interpreter_path", None)
+    from azuremlcore._environments.spec import env_spec
+
+    spec = env_spec(environment)
+    if spec.user_managed:
+        path = spec.interpreter_path
         return path if path and os.path.isabs(path) and os.path.exists(path) else sys.executable
     try:
         from azuremlcore._environments import materialise
     except ImportError:
         return sys.executable
-    return str(materialise(environment, log=log).python)  # type: ignore[arg-type]
+    return str(materialise(spec, log=log).python)  # type: ignore[arg-type]
