@@ -196,9 +196,11 @@ class Dataset(AbstractDataset):
         import tempfile
         from pathlib import Path
 
-        from azuremlcore._data.sources import readable_paths, resolve, sources_from_path
+        from azuremlcore._data.sources import readable_paths, resolve
+        from azuremlcore.data._sources import sources_from_path
 
-        sources, ws = sources_from_path(path)
+        sources, workspace = sources_from_path(path)
+        ws = workspace._handle if workspace is not None else None
         files = resolve(ws, sources)
         first = files[0]
         kind_sep = _TABULAR_BY_SUFFIX.get(Path(first.rel).suffix.lower())

@@ -8,31 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from azuremlcore._data.datastores import DEFAULT_KIND, DEFAULT_NAME, KIND  # noqa: F401 - kept importable from here
+from azuremlcore._data.datastores import REFUSED as _REFUSED
+from azuremlcore._data.datastores import secret_name as _secret_name
 from azuremlcore.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     from azuremlcore.data.azure_storage_datastore import AzureBlobDatastore
     from azuremlcore.workspace import Workspace
 
-KIND = "datastore"
-DEFAULT_KIND = "datastore-default"
-DEFAULT_NAME = "workspaceblobstore"
-_REFUSED = ("{what} datastores are not available in azuremlcore: it supports the workspace's default datastore and "
-            "Azure Blob containers (Datastore.register_azure_blob_container). Copy the data into a blob container, "
-            "or upload it with ws.get_default_datastore().upload(...).")
-
-
-def _secret_name(name: str) -> str:
-    return f"azureml-datastore-{name}-credential"
-
-
-def _ensure_default(workspace: "Workspace") -> None:
-    store, ws_id = workspace._store, workspace._ws_id
-    if store.get_asset(ws_id, KIND, DEFAULT_NAME) is None:
-        store.put_asset(ws_id, KIND, DEFAULT_NAME, {
-            "datastoreType": "AzureBlob", "embedded": True, "containerName": f"azureml-blobstore-{ws_id}",
-            "accountName": "local", "protocol": "file", "endpoint": None, "credentialType": "None"},
-            description="The workspace's default blob datastore (a folder of its own storage).")
 
 
 class Datastore:
@@ -53,14 +37,7 @@ class Datastore:
         """The datastore of that name; UserErrorException naming the existing ones when there is none."""
         from azuremlcore.data.azure_storage_datastore import AzureBlobDatastore
 
-        _ensure_default(workspace)
-        rec = workspace._store.get_asset(workspace._ws_id, KIND, datastore_name)
-        if rec is None:
-            names = sorted({r.name for r in workspace._store.list_assets(workspace._ws_id, KIND)})
-            raise UserErrorException(f"Datastore '{datastore_name}' does not exist in workspace '{workspace.name}'. "
-                                     f"It has: {', '.join(names)}. Register one with "
-                                     "Datastore.register_azure_blob_container(...).")
-        return AzureBlobDatastore._from_spec(workspace, rec.name, rec.spec)
+        return AzureBlobDatastore._by_name(workspace, datastore_name)
 
     @staticmethod
     def get_default(workspace: "Workspace") -> "AzureBlobDatastore":
@@ -69,19 +46,17 @@ class Datastore:
 
     @staticmethod
     def _get_default(workspace: "Workspace") -> "AzureBlobDatastore":
-        rec = workspace._store.get_asset(workspace._ws_id, DEFAULT_KIND, "default")
-        name = rec.spec.get("name", DEFAULT_NAME) if rec else DEFAULT_NAME
-        try:
-            return Datastore.get(workspace, name)
-        except UserErrorException:  # the default was unregistered: fall back to the built-in one
-            return Datastore.get(workspace, DEFAULT_NAME)
+        from azuremlcore.data.azure_storage_datastore import AzureBlobDatastore
+
+        return AzureBlobDatastore._default(workspace)
 
     @staticmethod
     def list(workspace: "Workspace") -> list["AzureBlobDatastore"]:
         """Every datastore of the workspace."""
+        from azuremlcore._data.datastores import ensure_default
         from azuremlcore.data.azure_storage_datastore import AzureBlobDatastore
 
-        _ensure_default(workspace)
+        ensure_default(workspace._store, workspace._ws_id)
         latest: dict[str, Any] = {}
         for rec in workspace._store.list_assets(workspace._ws_id, KIND):
             latest[rec.name] = rec

@@ -477,9 +477,12 @@ class Run(RunLoggingMixin, RunFilesMixin):
     @property
     def input_datasets(self) -> dict[str, Any]:
         """Datasets passed to the run by name: a local path for mounted/downloaded files, else the dataset."""
-        from azuremlcore._data.run_inputs import input_datasets
+        from azuremlcore._data.run_inputs import input_entries
+        from azuremlcore.data.abstract_dataset import AbstractDataset
 
-        return input_datasets(self)
+        ws = self._experiment.workspace
+        return {name: path if path else AbstractDataset.get_by_id(ws, dataset_id)  # type: ignore[arg-type]
+                for name, (path, dataset_id) in input_entries(self._store, self.id).items()}
 
     # ------------------------------------------------------------------ models
     def register_model(self, model_name: str, model_path: str | None = None, tags: dict | None = None,

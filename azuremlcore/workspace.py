@@ -14,6 +14,7 @@ from azuremlcore.exceptions import ProjectSystemException, UserErrorException, W
 
 if TYPE_CHECKING:
     from azuremlcore._store.artifacts import FileArtifactStore
+    from azuremlcore._store.handle import WorkspaceHandle
     from azuremlcore._store.protocol import WorkspaceStore
     from azuremlcore._store.records import WorkspaceRecord
     from azuremlcore.experiment import Experiment
@@ -200,6 +201,13 @@ class Workspace:
     @property
     def _ws_id(self) -> str:
         return self._record.id
+
+    @property
+    def _handle(self) -> "WorkspaceHandle":
+        """This workspace as the machinery below the public layer takes it (record, stores, endpoint)."""
+        from azuremlcore._store.handle import WorkspaceHandle
+
+        return WorkspaceHandle(self._store, self._artifacts, self._record, self._endpoint)
 
     @property
     def name(self) -> str:

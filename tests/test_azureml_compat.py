@@ -90,7 +90,7 @@ def test_output_is_a_local_folder_then_an_uploaded_registered_dataset(experiment
     assert folder == workdir / "job" / "azureml_outputs" / "prepared" and folder.is_dir()
     (folder / "sub").mkdir()
     (folder / "sub" / "a.csv").write_text("x,y\n1,2\n")
-    finish_outputs(run, completed=True)
+    finish_outputs(run.experiment.workspace._handle, run.id, completed=True)
     run.complete()
 
     [entry] = run.get_details()["outputDatasets"]
@@ -114,7 +114,7 @@ def test_tabular_output_and_nothing_written(experiment, workdir: Path) -> None: 
     folder = Path(table._resolve_for_run(run, str(workdir)))
     assert Path(empty._resolve_for_run(run, str(workdir))) == workdir / "my_out"
     (folder / "rows.csv").write_text("a,b\n1,2\n3,4\n")
-    finish_outputs(run, completed=True)
+    finish_outputs(run.experiment.workspace._handle, run.id, completed=True)
     [entry] = run.get_details()["outputDatasets"]  # the empty one made no dataset
     assert entry["outputDetails"]["outputName"] == "table"
     frame = Dataset.get_by_name(experiment.workspace, "table-ds").to_pandas_dataframe()
@@ -129,7 +129,7 @@ def test_failed_run_uploads_but_does_not_register(experiment, workdir: Path) -> 
     out = OutputFileDatasetConfig(name="o").register_on_complete("never")
     run = experiment.start_logging(outputs=False)
     (Path(out._resolve_for_run(run, str(workdir))) / "f.txt").write_text("x")
-    finish_outputs(run, completed=False)
+    finish_outputs(run.experiment.workspace._handle, run.id, completed=False)
     [entry] = run.get_details()["outputDatasets"]
     assert entry["dataset"]["name"] is None and entry["destination"]["path"] == f"dataset/{run.id}/o"
     with pytest.raises(Exception):

@@ -2,22 +2,27 @@
 
 There is no FUSE here: a "mount" is the datastore's own folder when the dataset selects a whole
 folder of an embedded datastore (read it, don't write it), and a download into a folder otherwise.
+A dataset is given as its workspace (a `WorkspaceHandle`, or None), its definition and a function
+listing its files now (the public dataset's `_files`, which also checks it may be read).
 """
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from azuremlcore._data import globbing
 
 if TYPE_CHECKING:
-    from azuremlcore.data.file_dataset import FileDataset
+    from azuremlcore._data.sources import DataFile
+    from azuremlcore._store.handle import WorkspaceHandle
+
+FileLister = Callable[[], "list[DataFile]"]
 
 
-def direct_folder(dataset: "FileDataset") -> Path | None:
+def direct_folder(ws: "WorkspaceHandle | None", definition: dict[str, Any]) -> Path | None:
     """The local folder (or file) that already is exactly the dataset, when there is one."""
-    d = dataset._definition
+    d = definition
     if d.get("transforms") or len(d["sources"]) != 1:
         return None
     src = d["sources"][0]
@@ -29,41 +34,44 @@ def direct_folder(dataset: "FileDataset") -> Path | None:
                     pattern = pattern[: -len(suffix)]
             return Path(pattern)
         return None
-    if "datastore" not in src or dataset._workspace is None:
+    if "datastore" not in src or ws is None:
         return None
     pattern = src["path"]
     whole = not globbing.has_glob(pattern) or pattern.endswith(("/**", "/**/*")) or pattern in ("**", "")
     if not whole:
         return None
-    from azuremlcore.datastore import Datastore
+    from azuremlcore._data import datastores
 
-    folder = Datastore.get(dataset._workspace, src["datastore"])._backend().local_folder()
+    folder = datastores.backend(ws, src["datastore"]).local_folder()
     if folder is None:
         return None
     rel = globbing.base_of(pattern)
     return folder / rel if rel else folder
 
 
-def provide(dataset: "FileDataset", mode: str, target: Path | None, allow_direct: bool = True) -> str:
+def provide(ws: "WorkspaceHandle | None", definition: dict[str, Any], list_files: FileLister, mode: str,
+            target: Path | None, allow_direct: bool = True) -> str:
     """A local path of the dataset's files for a run or a mount: a folder, or the file of a one-file dataset."""
-    files = dataset._files()
+    files = list_files()
     single = len(files) == 1 and files[0].explicit
     if mode == "mount" and allow_direct:
-        direct = direct_folder(dataset)
+        direct = direct_folder(ws, definition)
         if direct is not None and direct.exists():
             return str(direct)
     root = target or Path(tempfile.mkdtemp(prefix="azureml-dataset-"))
     from azuremlcore._data.sources import materialise
 
-    paths = materialise(dataset._workspace, files, root, overwrite=True)
+    paths = materialise(ws, files, root, overwrite=True)
     return str(paths[0]) if single else str(root)
 
 
 class MountContext:
     """What `FileDataset.mount()` returns: `with ds.mount() as ctx: ctx.mount_point` (a local folder)."""
 
-    def __init__(self, dataset: "FileDataset", mount_point: str | None) -> None:
-        self._dataset, self._requested = dataset, mount_point
+    def __init__(self, ws: "WorkspaceHandle | None", definition: dict[str, Any], list_files: FileLister,
+                 mount_point: str | None) -> None:
+        self._ws, self._definition, self._list_files = ws, definition, list_files
+        self._requested = mount_point
         self._mount_point: str | None = None
         self._temporary = False
 
@@ -78,7 +86,7 @@ class MountContext:
         """Make the files available: the datastore's folder itself where possible, else a download (no FUSE here)."""
         import warnings
 
-        direct = direct_folder(self._dataset) if self._requested is None else None
+        direct = direct_folder(self._ws, self._definition) if self._requested is None else None
         if direct is not None and direct.is_dir():
             self._mount_point = str(direct)
             return
@@ -88,7 +96,7 @@ class MountContext:
         self._temporary = self._requested is None
         from azuremlcore._data.sources import materialise
 
-        materialise(self._dataset._workspace, self._dataset._files(), target, overwrite=True)
+        materialise(self._ws, self._list_files(), target, overwrite=True)
         self._mount_point = str(target)
 
     def stop(self) -> None:

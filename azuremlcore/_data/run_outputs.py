@@ -3,6 +3,7 @@
 Each output noted by `OutputFileDatasetConfig._resolve_for_run` is uploaded to its datastore path
 (``{run-id}``/``{output-name}`` filled in), saved as a dataset, listed in the run's
 ``outputDatasets`` detail, and registered when the run completed and registration was asked for.
+Everything here works on the workspace's records (the runner has no public objects).
 """
 from __future__ import annotations
 
@@ -13,23 +14,24 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from azuremlcore.data.output_dataset_config import RUN_DETAILS_KEY
-
 if TYPE_CHECKING:
-    from azuremlcore.run import Run
+    from azuremlcore._store.handle import WorkspaceHandle
+
+# Where a run's details keep the outputs its arguments declared (written by OutputFileDatasetConfig).
+RUN_DETAILS_KEY = "_outputDatasetConfigs"
 
 
-def finish_outputs(run: "Run", completed: bool) -> None:
+def finish_outputs(ws: "WorkspaceHandle", run_id: str, completed: bool) -> None:
     """Upload, record (and when `completed`, register) every output of the run; problems go to the log, never raise."""
     try:
-        specs = run._store.get_run(run.id).details.get(RUN_DETAILS_KEY) or []
+        specs = ws.store.get_run(run_id).details.get(RUN_DETAILS_KEY) or []
     except Exception:  # noqa: BLE001 - the run's status must still be recorded by the caller
         traceback.print_exc()
         return
     entries = []
     for spec in specs:
         try:
-            entry = _finish_one(run, spec, completed)
+            entry = _finish_one(ws, run_id, spec, completed)
         except Exception:  # noqa: BLE001 - one broken output must not lose the others
             print(f"Output '{spec.get('name')}' could not be stored:", flush=True)
             traceback.print_exc()
@@ -37,7 +39,7 @@ def finish_outputs(run: "Run", completed: bool) -> None:
         if entry is not None:
             entries.append(entry)
     if entries:
-        run._store.update_run(run.id, details={"outputDatasets": entries})
+        ws.store.update_run(run_id, details={"outputDatasets": entries})
 
 
 def _files(folder: Path, globs: list[str] | None) -> list[Path]:
@@ -47,18 +49,33 @@ def _files(folder: Path, globs: list[str] | None) -> list[Path]:
     return found
 
 
-def _finish_one(run: "Run", spec: dict[str, Any], completed: bool) -> dict[str, Any] | None:
-    from azuremlcore.data.dataset_factory import FileDatasetFactory, TabularDatasetFactory
-    from azuremlcore.datastore import Datastore
+def _definition(datastore: str, path: str, tabular: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """(dataset type, definition) of what an output wrote to `path` on `datastore`."""
+    from azuremlcore._data import catalog, globbing
 
-    ws = run.experiment.workspace
+    if not tabular:
+        return "file", catalog.file_definition([{"datastore": datastore, "path": globbing.normalise(f"{path}/**")}])
+    sources = [{"datastore": datastore, "path": globbing.normalise(f"{path}/{tabular.get('path_glob') or '**'}")}]
+    include_path = tabular.get("include_path", False)
+    if tabular["kind"] == "parquet":
+        fmt = catalog.parquet_format(include_path)
+    else:
+        fmt = catalog.delimited_format(separator=tabular.get("separator", ","), header=bool(tabular.get("header", True)),
+                                       include_path=include_path)
+    return "tabular", catalog.tabular_definition(sources, fmt)
+
+
+def _finish_one(ws: "WorkspaceHandle", run_id: str, spec: dict[str, Any], completed: bool) -> dict[str, Any] | None:
+    from azuremlcore._data import catalog, datastores, transfers
+
     folder = Path(spec["localPath"])
     files = _files(folder, spec.get("sourceGlobs")) if folder.is_dir() else []
     if not files:
         print(f"Output '{spec['name']}': nothing was written to {folder}; no dataset made.", flush=True)
         return None
-    datastore = Datastore.get(ws, spec["datastore"]) if spec.get("datastore") else ws.get_default_datastore()
-    path = spec["path"].replace("{run-id}", run.id).replace("{output-name}", spec["name"]).strip("/")
+    datastore = spec.get("datastore") or datastores.default_name(ws)
+    backend = datastores.backend(ws, datastore)
+    path = spec["path"].replace("{run-id}", run_id).replace("{output-name}", spec["name"]).strip("/")
     with tempfile.TemporaryDirectory(prefix="azuremlcore-output-") as tmp:
         staged = folder
         if spec.get("sourceGlobs"):  # upload only the selected files
@@ -67,28 +84,19 @@ def _finish_one(run: "Run", spec: dict[str, Any], completed: bool) -> dict[str, 
                 dest = staged / f.relative_to(folder)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(f, dest)
-        datastore.upload(str(staged), target_path=path, overwrite=bool(spec.get("overwrite")), show_progress=False)
-    tabular = spec.get("tabular")
-    if tabular:
-        pattern = f"{path}/{tabular.get('path_glob') or '**'}"
-        if tabular["kind"] == "parquet":
-            dataset = TabularDatasetFactory.from_parquet_files((datastore, pattern), validate=False,
-                                                               include_path=tabular.get("include_path", False))
-        else:
-            dataset = TabularDatasetFactory.from_delimited_files(
-                (datastore, pattern), validate=False, include_path=tabular.get("include_path", False),
-                separator=tabular.get("separator", ","), header=tabular.get("header", True))
-    else:
-        dataset = FileDatasetFactory.from_files((datastore, f"{path}/**"), validate=False)
-    saved_id = dataset._ensure_id()
+        transfers.put_many(backend, transfers.folder_jobs(staged, path), overwrite=bool(spec.get("overwrite")),
+                           show_progress=False, label=datastore)
+    dataset_type, definition = _definition(datastore, path, spec.get("tabular"))
+    saved_id = catalog.save(ws, dataset_type, definition)
     identifier: dict[str, Any] = {"savedId": saved_id}
     reference = {"id": saved_id, "name": None, "version": None}
     registration = spec.get("register")
     if registration and completed:
-        registered = dataset.register(ws, registration["name"], description=registration.get("description"),
-                                      tags=registration.get("tags"), create_new_version=True)
-        identifier.update(registeredId=registered.id, registeredVersion=str(registered.version))
-        reference.update(name=registered.name, version=registered.version)
+        rec, _ = catalog.register(ws, registration["name"], dataset_type, definition,
+                                  description=registration.get("description"), tags=registration.get("tags"),
+                                  new_version=True)
+        identifier.update(registeredId=rec.spec["id"], registeredVersion=str(rec.version))
+        reference.update(name=rec.name, version=rec.version)
     return {"identifier": identifier, "outputType": "RunOutput", "outputDetails": {"outputName": spec["name"]},
-            "dataset": reference, "destination": {"datastore": datastore.name, "path": path},
+            "dataset": reference, "destination": {"datastore": datastore, "path": path},
             "pathOnCompute": str(folder)}

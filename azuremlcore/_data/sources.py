@@ -1,7 +1,9 @@
-"""Dataset sources: what a `path=` argument names, which files that is now, and getting them local.
+"""Dataset sources: which files a source selects now, and getting them onto this machine.
 
 A source is a JSON-able dict kept in the dataset's definition:
 ``{"datastore": name, "path": pattern}``, ``{"local": absolute pattern}`` or ``{"url": url}``.
+Datastore sources are read through the workspace (a `WorkspaceHandle`) whose datastore they name.
+(Turning a user's `path=` argument into sources is the public layer's job: `azuremlcore.data._sources`.)
 """
 from __future__ import annotations
 
@@ -18,45 +20,7 @@ from azuremlcore.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     from azuremlcore._data.backends import StorageBackend
-    from azuremlcore.workspace import Workspace
-
-_PATH_HELP = ("Pass path=(datastore, 'folder/*.csv'), a list of such tuples, datastore.path('folder'), "
-              "a local path or glob, or an http(s) URL.")
-
-
-def sources_from_path(path: Any) -> tuple[list[dict[str, Any]], "Workspace | None"]:
-    """The sources a dataset `path=` argument names, and the workspace of its datastores (if any)."""
-    from azuremlcore.data.azure_storage_datastore import AbstractAzureStorageDatastore
-    from azuremlcore.data.data_reference import DataReference
-    from azuremlcore.data.datapath import DataPath
-
-    items = path if isinstance(path, list) else [path]
-    if not items:
-        raise UserErrorException(f"path= is empty. {_PATH_HELP}")
-    out: list[dict[str, Any]] = []
-    ws = None
-    for item in items:
-        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], AbstractAzureStorageDatastore):
-            ds, pattern = item
-            out.append({"datastore": ds.name, "path": globbing.normalise(str(pattern or ""))})
-            ws = ds.workspace
-        elif isinstance(item, DataPath):
-            out.append({"datastore": item.datastore_name, "path": globbing.normalise(item.path_on_datastore or "")})
-            ws = item._datastore.workspace
-        elif isinstance(item, DataReference):
-            out.append({"datastore": item.datastore.name, "path": globbing.normalise(item.path_on_datastore or "")})
-            ws = item.datastore.workspace
-        elif isinstance(item, (str, os.PathLike)):
-            text = os.fspath(item)
-            if text.startswith(("http://", "https://")):
-                out.append({"url": text})
-            elif "://" in text:
-                raise UserErrorException(f"Unsupported path {text!r}: only http(s) URLs are read directly. {_PATH_HELP}")
-            else:
-                out.append({"local": os.path.abspath(os.path.expanduser(text))})
-        else:
-            raise UserErrorException(f"Unsupported path item {item!r}. {_PATH_HELP}")
-    return out, ws
+    from azuremlcore._store.handle import WorkspaceHandle
 
 
 @dataclass(frozen=True)
@@ -69,16 +33,16 @@ class DataFile:
     explicit: bool  # the source named exactly this one file
 
 
-def _backend(ws: "Workspace | None", datastore: str) -> "StorageBackend":
+def _backend(ws: "WorkspaceHandle | None", datastore: str) -> "StorageBackend":
     if ws is None:
         raise UserErrorException(f"This dataset reads datastore '{datastore}' but has no workspace: get it with "
                                  "Dataset.get_by_name(ws, name) or create it from (datastore, path).")
-    from azuremlcore.datastore import Datastore
+    from azuremlcore._data import datastores
 
-    return Datastore.get(ws, datastore)._backend()
+    return datastores.backend(ws, datastore)
 
 
-def resolve(ws: "Workspace | None", sources: list[dict[str, Any]]) -> list[DataFile]:
+def resolve(ws: "WorkspaceHandle | None", sources: list[dict[str, Any]]) -> list[DataFile]:
     """The files the sources select now, in order; an error when a source selects nothing."""
     files: list[DataFile] = []
     for src in sources:
@@ -129,7 +93,7 @@ def _local_base(pattern: str) -> str:
     return str(Path(*fixed)) if fixed else os.sep
 
 
-def local_copy_free(ws: "Workspace | None", f: DataFile) -> Path | None:
+def local_copy_free(ws: "WorkspaceHandle | None", f: DataFile) -> Path | None:
     """The file's path on this machine when reading it needs no copy (local files, folder datastores)."""
     if "local" in f.source:
         return Path(f.name)
@@ -140,7 +104,7 @@ def local_copy_free(ws: "Workspace | None", f: DataFile) -> Path | None:
     return None
 
 
-def copy_out(ws: "Workspace | None", f: DataFile, dest: Path) -> Path:
+def copy_out(ws: "WorkspaceHandle | None", f: DataFile, dest: Path) -> Path:
     """Copy one file to dest (parents created)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     if "datastore" in f.source:
@@ -158,7 +122,7 @@ def copy_out(ws: "Workspace | None", f: DataFile, dest: Path) -> Path:
     return dest
 
 
-def readable_paths(ws: "Workspace | None", files: list[DataFile], scratch: Path) -> list[Path]:
+def readable_paths(ws: "WorkspaceHandle | None", files: list[DataFile], scratch: Path) -> list[Path]:
     """A local path for every file, copying into scratch only the ones not already on this machine."""
     out = []
     for i, f in enumerate(files):
@@ -167,7 +131,7 @@ def readable_paths(ws: "Workspace | None", files: list[DataFile], scratch: Path)
     return out
 
 
-def materialise(ws: "Workspace | None", files: list[DataFile], target: Path, overwrite: bool,
+def materialise(ws: "WorkspaceHandle | None", files: list[DataFile], target: Path, overwrite: bool,
                 show_progress: bool = False) -> list[Path]:
     """Copy the files into target, each at its relative path; existing files kept unless overwrite."""
     from azuremlcore._data.progress import Progress

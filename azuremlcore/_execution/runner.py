@@ -373,7 +373,7 @@ class Runner:
                 traceback.print_exc()
         from azuremlcore._data.run_outputs import finish_outputs
 
-        finish_outputs(self.run, completed)  # OutputFileDatasetConfig arguments (registered only when completed)
+        finish_outputs(self.ws._handle, self.run.id, completed)  # OutputFileDatasetConfig arguments (registered only when completed)
 
 
 def _own_process_group() -> dict[str, Any]:

@@ -6,16 +6,18 @@ import uuid
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from azuremlcore._data import catalog
 from azuremlcore.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     from azuremlcore._data.sources import DataFile
+    from azuremlcore._store.handle import WorkspaceHandle
     from azuremlcore._store.records import AssetRecord
     from azuremlcore.data.dataset_consumption_config import DatasetConsumptionConfig
     from azuremlcore.workspace import Workspace
 
-KIND = "dataset"
-SAVED_KIND = "dataset-saved"  # unregistered datasets a run used, kept so get_by_id finds them
+KIND = catalog.KIND
+SAVED_KIND = catalog.SAVED_KIND  # unregistered datasets a run used, kept so get_by_id finds them
 PROFILE_KIND = "dataset-profile"  # named by a hash of the definition, so a changed definition gets a new profile
 ACTIVE, DEPRECATED, ARCHIVED = "active", "deprecated", "archived"
 _SAMPLE_STRATEGIES = ("top_n", "simple_random", "stratified")
@@ -97,23 +99,13 @@ class AbstractDataset:
         `exist_ok=True` to get the registered one back unchanged. `visible=False` hides it from
         `Dataset.get_all` (it still shows in `Dataset.list`).
         """
-        if not name or not isinstance(name, str):
-            raise UserErrorException("register needs a dataset name.")
-        store, ws_id = workspace._store, workspace._ws_id
-        latest = store.get_asset(ws_id, KIND, name)
-        spec_def = self._definition
-        if latest is not None and not (create_new_version or update_if_exist):
-            if latest.spec.get("definition") == spec_def or exist_ok:
-                return _from_record(workspace, latest)
-            raise UserErrorException(
-                f"There is already a dataset registered under name '{name}' (version {latest.version}) with another "
-                "definition. Pass create_new_version=True to register this one as a new version, or exist_ok=True "
-                "to use the registered one.")
-        spec = {"id": str(uuid.uuid4()), "datasetType": self._dataset_type, "definition": spec_def}
-        rec = store.put_asset(ws_id, KIND, name, spec, description=description,
-                              tags={str(k): str(v) for k, v in (tags or {}).items()},
-                              properties={"state": ACTIVE, "visible": "true" if visible else "false"})
-        return type(self)._create(copy.deepcopy(spec_def), workspace, rec)
+        rec, created = catalog.register(workspace._handle, name, self._dataset_type, self._definition,
+                                        description=description, tags=tags,
+                                        new_version=create_new_version or update_if_exist, exist_ok=exist_ok,
+                                        visible=visible)
+        if not created:
+            return _from_record(workspace, rec)
+        return type(self)._create(copy.deepcopy(self._definition), workspace, rec)
 
     def unregister_all_versions(self) -> None:
         """Remove every registered version of this dataset's name (the data itself is untouched)."""
@@ -153,11 +145,8 @@ class AbstractDataset:
     def _ensure_id(self) -> str:
         """Save an unregistered dataset so runs can refer to it by id."""
         if self._id is None:
-            self._id = str(uuid.uuid4())
-            if self._workspace is not None:
-                self._workspace._store.put_asset(self._workspace._ws_id, SAVED_KIND, self._id,
-                                                 {"id": self._id, "datasetType": self._dataset_type,
-                                                  "definition": self._definition})
+            self._id = catalog.save(self._workspace._handle, self._dataset_type, self._definition) \
+                if self._workspace is not None else str(uuid.uuid4())
         return self._id
 
     # ------------------------------------------------------------------ lookup
@@ -195,11 +184,15 @@ class AbstractDataset:
 
         return DatasetConsumptionConfig(name, self)
 
+    def _ws_handle(self) -> "WorkspaceHandle | None":
+        """The workspace as the data machinery takes it (None for a dataset of local files or URLs only)."""
+        return self._workspace._handle if self._workspace is not None else None
+
     def _files(self) -> list["DataFile"]:
         from azuremlcore._data.sources import resolve
 
         self._check_access()
-        return resolve(self._workspace, self._definition["sources"])
+        return resolve(self._ws_handle(), self._definition["sources"])
 
     # ------------------------------------------------------------------ lifecycle (state, visibility)
     def _registered(self, what: str) -> "AssetRecord":

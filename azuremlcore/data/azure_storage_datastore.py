@@ -6,10 +6,10 @@ datastores are real Azure Blob (or Azurite) containers. Both behave the same her
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from azuremlcore._data import datastores, transfers
 from azuremlcore.exceptions import UserErrorException
 
 if TYPE_CHECKING:
@@ -17,12 +17,7 @@ if TYPE_CHECKING:
     from azuremlcore.data.data_reference import DataReference
     from azuremlcore.workspace import Workspace
 
-_WORKERS = 4  # parallel transfers; blob round trips dominate, local copies don't mind
-
-
-def _join(*parts: str | None) -> str:
-    text = "/".join(p.strip("/").replace("\\", "/") for p in parts if p and p.strip("/") not in ("", "."))
-    return text
+_join = transfers.join  # kept under its old name: DataReference joins paths with it
 
 
 class AbstractAzureStorageDatastore:
@@ -53,21 +48,6 @@ class AbstractAzureStorageDatastore:
             "workspace's default datastore and Azure Blob datastores can. Register an Azure Blob container instead.")
 
     # ------------------------------------------------------------------ transfers
-    def _transfer(self, jobs: list[tuple[Any, ...]], fn: Any, desc: str, show_progress: bool) -> None:
-        from azuremlcore._data.progress import Progress
-
-        with Progress(len(jobs), desc, show_progress) as bar:
-            def one(job: tuple[Any, ...]) -> None:
-                fn(*job)
-                bar.update()
-
-            if len(jobs) <= 1:
-                for job in jobs:
-                    one(job)
-                return
-            with ThreadPoolExecutor(_WORKERS) as pool:
-                for fut in [pool.submit(one, j) for j in jobs]:
-                    fut.result()
 
     def upload(self, src_dir: str, target_path: str | None = None, overwrite: bool = False,
                show_progress: bool = True) -> "DataReference":
@@ -79,9 +59,7 @@ class AbstractAzureStorageDatastore:
         if not root.is_dir():
             raise UserErrorException(f"upload(src_dir={str(src_dir)!r}): no such folder. To upload single files use "
                                      "upload_files(files=[...]).")
-        files = [p for p in sorted(root.rglob("*")) if p.is_file()]
-        self._put_many([(p, _join(target_path, p.relative_to(root).as_posix())) for p in files], overwrite,
-                       show_progress)
+        self._put_many(transfers.folder_jobs(root, target_path), overwrite, show_progress)
         return self.path(target_path)
 
     def upload_files(self, files: list[str], relative_root: str | None = None, target_path: str | None = None,
@@ -111,15 +89,7 @@ class AbstractAzureStorageDatastore:
         return self.path(target_path)
 
     def _put_many(self, jobs: list[tuple[Path, str]], overwrite: bool, show_progress: bool) -> None:
-        backend = self._backend()
-        if not overwrite:
-            existing = set(backend.list(""))
-            skipped = [n for _, n in jobs if n in existing]
-            jobs = [(p, n) for p, n in jobs if n not in existing]
-            if skipped and show_progress:
-                print(f"Skipped {len(skipped)} file(s) already in datastore '{self.name}' (pass overwrite=True "
-                      "to replace them).")
-        self._transfer(jobs, lambda p, n: backend.put_file(n, p), f"Uploading to {self.name}", show_progress)
+        transfers.put_many(self._backend(), jobs, overwrite, show_progress, self.name)
 
     def download(self, target_path: str, prefix: str | None = None, overwrite: bool = False,
                  show_progress: bool = True) -> int:
@@ -132,7 +102,7 @@ class AbstractAzureStorageDatastore:
         names = backend.list(prefix_text)
         out = Path(target_path)
         jobs = [(n, out / n) for n in names if overwrite or not (out / n).exists()]
-        self._transfer(jobs, backend.get_file, f"Downloading from {self.name}", show_progress)
+        transfers.transfer(jobs, backend.get_file, f"Downloading from {self.name}", show_progress)
         return len(jobs)
 
     # ------------------------------------------------------------------ references
@@ -157,21 +127,17 @@ class AbstractAzureStorageDatastore:
     # ------------------------------------------------------------------ registration
     def set_as_default(self) -> None:
         """Make this the workspace's default datastore."""
-        from azuremlcore.datastore import DEFAULT_KIND
-
         ws = self._workspace
-        ws._store.put_asset(ws._ws_id, DEFAULT_KIND, "default", {"name": self.name})
+        ws._store.put_asset(ws._ws_id, datastores.DEFAULT_KIND, "default", {"name": self.name})
 
     def unregister(self) -> None:
         """Forget this datastore (its files are left where they are). The built-in default cannot be removed."""
-        from azuremlcore.datastore import DEFAULT_NAME, KIND, _secret_name
-
-        if self.name == DEFAULT_NAME:
-            raise UserErrorException(f"'{DEFAULT_NAME}' is the workspace's built-in datastore and cannot be "
+        if self.name == datastores.DEFAULT_NAME:
+            raise UserErrorException(f"'{datastores.DEFAULT_NAME}' is the workspace's built-in datastore and cannot be "
                                      "unregistered.")
         ws = self._workspace
-        ws._store.delete_asset(ws._ws_id, KIND, self.name)
-        ws._store.delete_secret(ws._ws_id, _secret_name(self.name))
+        ws._store.delete_asset(ws._ws_id, datastores.KIND, self.name)
+        ws._store.delete_secret(ws._ws_id, datastores.secret_name(self.name))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, type={self.datastore_type!r})"
@@ -199,22 +165,23 @@ class AzureBlobDatastore(AbstractAzureStorageDatastore):
         self._embedded = False
 
     @classmethod
+    def _by_name(cls, workspace: "Workspace", name: str) -> "AzureBlobDatastore":
+        """The workspace's datastore of that name (see `Datastore.get`)."""
+        return cls._from_spec(workspace, name, datastores.spec_of(workspace._handle, name))
+
+    @classmethod
+    def _default(cls, workspace: "Workspace") -> "AzureBlobDatastore":
+        """The workspace's default datastore (see `Datastore.get_default`)."""
+        return cls._by_name(workspace, datastores.default_name(workspace._handle))
+
+    @classmethod
     def _from_spec(cls, workspace: "Workspace", name: str, spec: dict[str, Any]) -> "AzureBlobDatastore":
         ds = cls.__new__(cls)
         AbstractAzureStorageDatastore.__init__(ds, workspace, name, spec.get("datastoreType", "AzureBlob"))
         ds.container_name, ds.account_name = spec["containerName"], spec["accountName"]
         ds.protocol, ds.endpoint = spec.get("protocol") or "https", spec.get("endpoint") or "core.windows.net"
         ds._embedded = bool(spec.get("embedded"))
-        ds.account_key = ds.sas_token = None
-        kind = spec.get("credentialType")
-        if kind in ("AccountKey", "Sas"):
-            from azuremlcore.datastore import _secret_name
-
-            secret = workspace._store.get_secrets(workspace._ws_id, [_secret_name(name)]).get(_secret_name(name))
-            if kind == "AccountKey":
-                ds.account_key = secret
-            else:
-                ds.sas_token = secret
+        ds.account_key, ds.sas_token = datastores.credentials(workspace._handle, name, spec)
         ds._spec_endpoint = spec.get("endpoint")
         return ds
 
@@ -230,15 +197,12 @@ class AzureBlobDatastore(AbstractAzureStorageDatastore):
 
     def _backend(self) -> "StorageBackend":
         if self._backend_cache is None:
-            from azuremlcore._data.backends import BlobBackend, FolderBackend, blob_account_url
-
-            if self._embedded:
-                ws = self._workspace
-                self._backend_cache = FolderBackend(ws._artifacts, f"{ws._ws_id}/datastores/{self.name}")
-            else:
-                url = blob_account_url(self.account_name, self.protocol, getattr(self, "_spec_endpoint", self.endpoint))
-                self._backend_cache = BlobBackend(url, self.container_name, self.account_name, self.account_key,
-                                                  self.sas_token)
+            ws = self._workspace
+            self._backend_cache = datastores.make_backend(
+                ws._artifacts, ws._ws_id, self.name, embedded=self._embedded, account_name=self.account_name,
+                container_name=self.container_name, protocol=self.protocol,
+                endpoint=getattr(self, "_spec_endpoint", self.endpoint), account_key=self.account_key,
+                sas_token=self.sas_token)
         return self._backend_cache
 
 
@@ -246,6 +210,4 @@ class AzureFileDatastore(AbstractAzureStorageDatastore):
     """Azure File share datastores are not supported (see `Datastore.register_azure_file_share`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from azuremlcore.datastore import _REFUSED
-
-        raise UserErrorException(_REFUSED.format(what="Azure File share"))
+        raise UserErrorException(datastores.REFUSED.format(what="Azure File share"))

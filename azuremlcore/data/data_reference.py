@@ -51,7 +51,7 @@ class DataReference:
 
     def path(self, path: str | None = None, data_reference_name: str | None = None) -> "DataReference":
         """A reference to a path below this one."""
-        from azuremlcore.data.azure_storage_datastore import _join
+        from azuremlcore._data.transfers import join as _join
 
         return self._copy(path_on_datastore=_join(self.path_on_datastore, path),
                           data_reference_name=data_reference_name or self.data_reference_name)

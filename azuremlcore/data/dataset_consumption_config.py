@@ -52,9 +52,12 @@ class DatasetConsumptionConfig:
             if self.path_on_compute:
                 p = Path(self.path_on_compute)
                 target = p if p.is_absolute() else Path(working_dir) / p
-            value = provide(self.dataset, self.mode, target, allow_direct=not self.path_on_compute)
+            ds = self.dataset
+            value = provide(ds._ws_handle(), ds._definition, ds._files, self.mode, target,
+                            allow_direct=not self.path_on_compute)
         if run is not None:
-            record_input(run, self.dataset, name, self.mode, value)
+            reference = {"id": self.dataset._ensure_id(), "name": self.dataset.name, "version": self.dataset.version}
+            record_input(run._store, run.id, reference, name, self.mode, value)
         return value
 
     def __repr__(self) -> str:

@@ -13,13 +13,15 @@ if TYPE_CHECKING:
 
 
 def _tabular(path: Any, fmt: dict[str, Any], validate: bool) -> "TabularDataset":
-    from azuremlcore._data.sources import resolve, sources_from_path
+    from azuremlcore._data.catalog import tabular_definition
+    from azuremlcore._data.sources import resolve
+    from azuremlcore.data._sources import sources_from_path
     from azuremlcore.data.tabular_dataset import TabularDataset
 
     sources, ws = sources_from_path(path)
-    if validate:
-        resolve(ws, sources)  # fail now, with the path in the message, rather than at first read
-    return TabularDataset._create({"type": "tabular", "sources": sources, "format": fmt, "transforms": []}, ws)
+    if validate:  # fail now, with the path in the message, rather than at first read
+        resolve(ws._handle if ws is not None else None, sources)
+    return TabularDataset._create(tabular_definition(sources, fmt), ws)
 
 
 def _ignored(partition_format: Any, **others: Any) -> None:
@@ -42,17 +44,21 @@ class TabularDatasetFactory:
                              quoting: bool = False) -> "TabularDataset":
         """A table from CSV/TSV files: `path` is (datastore, pattern), a list of those, a local glob or URL."""
         _ignored(partition_format)
-        fmt = {"kind": "delimited", "separator": separator, "header": header_flag(header),
-               "encoding": codec(encoding).replace("utf8", "utf-8"), "infer_column_types": infer_column_types,
-               "include_path": include_path, "skip_rows": int(skip_rows or 0), "comment": comment}
+        from azuremlcore._data.catalog import delimited_format
+
+        fmt = delimited_format(separator=separator, header=header_flag(header), encoding=codec(encoding),
+                               infer_column_types=infer_column_types, include_path=include_path, skip_rows=skip_rows,
+                               comment=comment)
         return _tabular(path, fmt, validate)
 
     @staticmethod
     def from_parquet_files(path: Any, validate: bool = True, include_path: bool = False,
                            set_column_types: dict | None = None, partition_format: str | None = None) -> "TabularDataset":
         """A table from Parquet files (reading needs pyarrow)."""
+        from azuremlcore._data.catalog import parquet_format
+
         _ignored(partition_format)
-        return _tabular(path, {"kind": "parquet", "include_path": include_path}, validate)
+        return _tabular(path, parquet_format(include_path), validate)
 
     @staticmethod
     def from_json_lines_files(path: Any, validate: bool = True, include_path: bool = False,
@@ -99,14 +105,16 @@ class FileDatasetFactory:
     def from_files(path: Any, validate: bool = True, partition_format: str | None = None,
                    is_file: bool = False) -> "FileDataset":
         """Files from (datastore, pattern) tuples, DataReferences, local paths/globs or URLs."""
-        from azuremlcore._data.sources import resolve, sources_from_path
+        from azuremlcore._data.catalog import file_definition
+        from azuremlcore._data.sources import resolve
+        from azuremlcore.data._sources import sources_from_path
         from azuremlcore.data.file_dataset import FileDataset
 
         _ignored(partition_format)
         sources, ws = sources_from_path(path)
         if validate:
-            resolve(ws, sources)
-        return FileDataset._create({"type": "file", "sources": sources, "transforms": []}, ws)
+            resolve(ws._handle if ws is not None else None, sources)
+        return FileDataset._create(file_definition(sources), ws)
 
     @staticmethod
     def upload_directory(src_dir: str, target: Any, pattern: str | None = None, overwrite: bool = False,

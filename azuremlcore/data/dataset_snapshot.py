@@ -97,7 +97,7 @@ def _require_registered(dataset: "AbstractDataset", what: str) -> "Workspace":
 def create(dataset: "AbstractDataset", snapshot_name: str, target_datastore: Any = None) -> DatasetSnapshot:
     """Copy the dataset's current data to a datastore and record the snapshot."""
     from azuremlcore.data.dataset_factory import FileDatasetFactory, TabularDatasetFactory
-    from azuremlcore.datastore import Datastore
+    from azuremlcore.data.azure_storage_datastore import AzureBlobDatastore
 
     ws = _require_registered(dataset, "create_snapshot")
     if not snapshot_name or "/" in snapshot_name:
@@ -109,7 +109,7 @@ def create(dataset: "AbstractDataset", snapshot_name: str, target_datastore: Any
     if target_datastore is None:
         store = ws.get_default_datastore()
     elif isinstance(target_datastore, str):
-        store = Datastore.get(ws, target_datastore)
+        store = AzureBlobDatastore._by_name(ws, target_datastore)
     else:
         store = target_datastore
     folder = f"snapshots/{dataset.name}/{dataset.version}/{snapshot_name}"
@@ -160,12 +160,12 @@ def get_all(dataset: "AbstractDataset") -> list[DatasetSnapshot]:
 
 def delete(dataset: "AbstractDataset", snapshot_name: str) -> None:
     """Remove the snapshot's copied files and its record."""
-    from azuremlcore.datastore import Datastore
+    from azuremlcore.data.azure_storage_datastore import AzureBlobDatastore
 
     snap = get(dataset, snapshot_name)
     ws = snap._workspace
     datastore_name, folder = snap.datastore_path
-    backend = Datastore.get(ws, datastore_name)._backend()
+    backend = AzureBlobDatastore._by_name(ws, datastore_name)._backend()
     for name in backend.list(folder + "/"):
         backend.delete(name)
     ws._store.delete_asset(ws._ws_id, SNAPSHOT_KIND, snap._record.name, snap._record.version)

@@ -23,7 +23,7 @@ class FileDataset(AbstractDataset):
         from azuremlcore._data.transforms import select_items
 
         self._check_access()
-        files = resolve(self._workspace, self._definition["sources"])
+        files = resolve(self._ws_handle(), self._definition["sources"])
         for op in self._definition.get("transforms", []):
             files = select_items(files, op)
         return files
@@ -47,7 +47,7 @@ class FileDataset(AbstractDataset):
             if clash:
                 raise UserErrorException(f"download: {len(clash)} file(s) already exist, e.g. {clash[0]}. Pass "
                                          "overwrite=True to replace them.")
-        return [str(p) for p in materialise(self._workspace, files, target, overwrite=True,
+        return [str(p) for p in materialise(self._ws_handle(), files, target, overwrite=True,
                                             show_progress=len(files) > 20)]
 
     def mount(self, mount_point: str | None = None, **kwargs: Any) -> "MountContext":
@@ -58,7 +58,7 @@ class FileDataset(AbstractDataset):
         """
         from azuremlcore._data.mounting import MountContext
 
-        return MountContext(self, mount_point)
+        return MountContext(self._ws_handle(), self._definition, self._files, mount_point)
 
     def as_mount(self, path_on_compute: str | None = None) -> "DatasetConsumptionConfig":
         """This dataset mounted in a run (its folder on an embedded datastore, else a download)."""

@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# RUN_DETAILS_KEY: where the run's details keep the outputs (read by `_data.run_outputs` when the script ends).
+from azuremlcore._data.run_outputs import RUN_DETAILS_KEY
 from azuremlcore.data.dataset_type_definitions import PromoteHeadersBehavior, header_flag
 from azuremlcore.exceptions import UserErrorException
 
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 DEFAULT_DESTINATION = "dataset/{run-id}/{output-name}"
 # Folder of the run's working directory where outputs without `source` are written.
 LOCAL_ROOT = "azureml_outputs"
-RUN_DETAILS_KEY = "_outputDatasetConfigs"
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 

@@ -25,7 +25,7 @@ class TabularDataset(AbstractDataset):
 
         files = self._files()
         with tempfile.TemporaryDirectory(prefix="azureml-tabular-") as scratch:
-            paths = readable_paths(self._workspace, files, Path(scratch))
+            paths = readable_paths(self._ws_handle(), files, Path(scratch))
             df = read_all(paths, [f.rel for f in files], self._definition["format"])
         return apply_frame(df, self._definition.get("transforms", []))
 
