@@ -69,6 +69,22 @@ def _register_early_drain() -> None:
 
 def _drain_mlflow_async() -> None:
     mlflow = sys.modules.get("mlflow")
+    if mlflow is None:
+        return
+    try:
+        # What MLflow's own exit hook does (stop the queue's thread once it has handed everything to the
+        # pool, then wait for the pool), done while the pool still takes work. Private names: when they
+        # move, the public flush below does the same job (it restarts the queue, costing up to 1 s more).
+        from mlflow.tracking._tracking_service.utils import _get_store
+
+        queue = getattr(_get_store(), "_async_logging_queue", None)
+        stop = getattr(queue, "_at_exit_callback", None)
+        if queue is not None and callable(stop) and callable(getattr(queue, "is_active", None)):
+            if queue.is_active():
+                stop()
+            return
+    except Exception:  # noqa: BLE001 - fall back to the public API
+        pass
     flush = getattr(mlflow, "flush_async_logging", None)
     if flush is None:
         return
