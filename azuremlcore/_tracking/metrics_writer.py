@@ -45,6 +45,7 @@ class MetricsWriter:
         self._batch = max(1, int(batch_size or getattr(store, "MAX_METRICS_PER_WRITE", DEFAULT_BATCH)))
         self._interval = interval_s
         self._reset()
+        _every_writer.add(self)
 
     def _reset(self) -> None:
         # Also called in a forked child: the parent's queue is the parent's to write, and its lock
@@ -133,6 +134,7 @@ class MetricsWriter:
 
 
 _writers: "weakref.WeakKeyDictionary[object, MetricsWriter]" = weakref.WeakKeyDictionary()
+_every_writer: "weakref.WeakSet[MetricsWriter]" = weakref.WeakSet()  # for the fork hook
 _writers_lock = threading.Lock()
 
 
@@ -157,7 +159,7 @@ def _flush_all() -> None:
 def _after_fork_in_child() -> None:
     global _writers_lock
     _writers_lock = threading.Lock()
-    for w in list(_writers.values()):
+    for w in list(_every_writer):
         w._reset()
 
 
