@@ -106,3 +106,14 @@ def test_metrics_queued_when_a_job_gets_sigterm_are_stored(workspace) -> None:  
               "AZUREML_ARM_RESOURCEGROUP": workspace.resource_group})
     assert out.returncode == 143, out.stderr
     assert run.get_metrics()["v"] == list(range(5000))
+
+
+def test_in_job_metric_modules_parse_as_python_38() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    for module in ("azuremlcore/_tracking/job_signals.py", "azuremlcore/_tracking/metrics_writer.py",
+                   "azuremlcore/_tracking/metric_checks.py", "azuremlcore/_tracking/metric_values.py",
+                   "azuremlcore/_tracking/logging_mixin.py", "azuremlcore/_tracking/offline_run.py",
+                   "azuremlmlflow/_job.py"):
+        ast.parse((root / module).read_text(), feature_version=(3, 8))
