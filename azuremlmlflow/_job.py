@@ -72,24 +72,25 @@ def _drain_mlflow_async() -> None:
     if mlflow is None:
         return
     try:
-        # What MLflow's own exit hook does (stop the queue's thread once it has handed everything to the
-        # pool, then wait for the pool), done while the pool still takes work. Private names: when they
-        # move, the public flush below does the same job (it restarts the queue, costing up to 1 s more).
         from mlflow.tracking._tracking_service.utils import _get_store
 
-        queue = getattr(_get_store(), "_async_logging_queue", None)
-        stop = getattr(queue, "_at_exit_callback", None)
-        if queue is not None and callable(stop) and callable(getattr(queue, "is_active", None)):
-            if queue.is_active():
+        store = _get_store()
+    except Exception:  # noqa: BLE001 - no store could be built, so nothing was logged through one
+        return
+    # What MLflow's own exit hook does (stop the queue's thread once it has handed everything to the pool,
+    # then wait for the pool), done while the pool still takes work. Private names: when they move, the
+    # public flush below does the same job (it restarts the queue, costing up to 1 s more at exit).
+    queue = getattr(store, "_async_logging_queue", None)
+    stop = getattr(queue, "_at_exit_callback", None)
+    is_active = getattr(queue, "is_active", None)
+    try:
+        if callable(stop) and callable(is_active):
+            if is_active():
                 stop()
             return
-    except Exception:  # noqa: BLE001 - fall back to the public API
-        pass
-    flush = getattr(mlflow, "flush_async_logging", None)
-    if flush is None:
-        return
-    try:
-        flush()
+        flush = getattr(mlflow, "flush_async_logging", None)
+        if flush is not None:
+            flush()
     except Exception as exc:  # noqa: BLE001 - exiting anyway; say what may be lost
         _log.warning("azuremlcore: MLflow's asynchronously logged values may not all be stored: %s", exc)
 
