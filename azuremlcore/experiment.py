@@ -132,10 +132,10 @@ class Experiment:
     def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> "Run":
         """Submit a `ScriptRunConfig` (or RunConfiguration-based config) and return its run at once."""
         try:
-            from azuremlcore._execution.submit import submit_config
+            from azuremlcore._submission import submit
         except ImportError as exc:
             raise UserErrorException("Submitting runs is not available in this installation.") from exc
-        return submit_config(self, config, tags=tags, **kwargs)
+        return submit(self, config, tags=tags, **kwargs)
 
     def get_runs(self, type: str | None = None, tags: str | dict | list | None = None,
                  properties: str | dict | list | None = None, include_children: bool = False) -> Iterator["Run"]:

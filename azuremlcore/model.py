@@ -280,7 +280,7 @@ class Model:
     def _store_version(ws: "Workspace", name: str, base: str, is_dir: bool, files: list[tuple[Any, str]],
                        tags: dict | None, properties: dict | None, description: str | None,
                        extra: dict[str, Any]) -> "Model":
-        from azuremlcore.run import _user
+        from azuremlcore._tracking.run_records import submitter as _user
 
         spec: dict[str, Any] = {"path": base, "isFolder": is_dir, "files": [], "container": None,
                                 "createdBy": _user(), **{k: v for k, v in extra.items() if v is not None}}

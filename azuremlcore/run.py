@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from azuremlcore._store.records import TERMINAL_STATUSES
@@ -17,15 +16,13 @@ from azuremlcore._tracking.files_mixin import BUILD_LOG, LOG_PREFIXES, STREAMED_
 from azuremlcore._tracking.logging_mixin import RunLoggingMixin
 # Scripts test `isinstance(run, _OfflineRun)` to tell a submitted run from a plain `python train.py`.
 from azuremlcore._tracking.offline_run import OfflineRun as _OfflineRun  # noqa: F401
+from azuremlcore._tracking.run_records import INTERACTIVE_RUN_TYPE, SCRIPT_RUN_TYPE, new_run_id  # noqa: F401
 from azuremlcore.exceptions import ActivityFailedException, RunEnvironmentException, UserErrorException
 
 if TYPE_CHECKING:
     from azuremlcore._store.records import RunRecord
     from azuremlcore.experiment import Experiment
     from azuremlcore.workspace import Workspace
-
-INTERACTIVE_RUN_TYPE = "azureml.interactive"
-SCRIPT_RUN_TYPE = "azureml.scriptrun"
 
 
 
@@ -124,18 +121,13 @@ class Run(RunLoggingMixin, RunFilesMixin):
                display_name: str | None = None, tags: dict | None = None, parent: "Run | None" = None,
                run_id: str | None = None, run_type: str = INTERACTIVE_RUN_TYPE, status: str = "Running",
                target: str = "local", details: dict | None = None, **_: Any) -> "Run":
-        from azuremlcore._store.records import RunRecord
-        from azuremlcore._timeutil import now_ms
+        from azuremlcore._tracking.run_records import create_run
 
         ws = experiment.workspace
-        run_id = run_id or new_run_id(experiment.name)
-        t = now_ms()
-        record = RunRecord(id=run_id, workspace_id=ws._ws_id, experiment_id=experiment.id,
-                           parent_id=parent.id if parent else None, type=run_type, display_name=display_name,
-                           status=status, target=target, submitted_by=_user(), created_time=t,
-                           start_time=t if status == "Running" else None, details=dict(details or {}),
-                           tags={str(k): str(v) for k, v in (tags or {}).items()})
-        run = cls._wrap(experiment, ws._store.create_run(record), outputs if outputs is not None else "./outputs")
+        record = create_run(ws._store, ws._ws_id, experiment.id, run_id or new_run_id(experiment.name),
+                            run_type=run_type, status=status, target=target, parent_id=parent.id if parent else None,
+                            display_name=display_name, tags=tags, details=details)
+        run = cls._wrap(experiment, record, outputs if outputs is not None else "./outputs")
         if snapshot_directory is not None:
             run.take_snapshot(snapshot_directory)
         return run
@@ -322,14 +314,11 @@ class Run(RunLoggingMixin, RunFilesMixin):
     def cancel(self) -> None:
         """Cancel the run: a submitted run's process tree is stopped; an interactive run is marked Canceled."""
         if self.type == SCRIPT_RUN_TYPE and self.get_status() not in TERMINAL_STATUSES:
-            if self._experiment.workspace._endpoint:  # it runs on the server's host: the server stops it
-                from azuremlcore._execution.remote import cancel_on_server
+            from azuremlcore._execution.executors import executor_for
 
-                cancel_on_server(self)
-            else:
-                from azuremlcore._execution.control import cancel_run
-
-                cancel_run(self)
+            # Whoever runs it stops it: the runner on this machine, or the server's host.
+            ws = self._experiment.workspace._handle
+            executor_for(ws, self._record.target).cancel(ws, self.id)
             self._refresh()
             return
         self._finish("Canceled")
@@ -470,9 +459,9 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
     def submit_child(self, config: Any, tags: dict | None = None, **kwargs: Any) -> "Run":
         """Submit a config as a child run of this run."""
-        from azuremlcore._execution.submit import submit_config
+        from azuremlcore._submission import submit
 
-        return submit_config(self._experiment, config, tags=tags, parent=self, **kwargs)
+        return submit(self._experiment, config, tags=tags, parent=self, **kwargs)
 
     @property
     def input_datasets(self) -> dict[str, Any]:
@@ -594,15 +583,3 @@ def _context_from_env() -> Run:
     return Run._wrap(exp, rec, outputs="./outputs")
 
 
-def _user() -> str:
-    try:
-        import getpass
-
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "unknown"
-
-
-def new_run_id(experiment_name: str) -> str:
-    """A run id in Azure ML's style: '<experiment>_<unix time>_<8 hex>'."""
-    return f"{experiment_name}_{int(time.time())}_{uuid.uuid4().hex[:8]}"

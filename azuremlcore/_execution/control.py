@@ -12,19 +12,17 @@ from azuremlcore._store.records import TERMINAL_STATUSES
 if TYPE_CHECKING:
     from azuremlcore._store.protocol import WorkspaceStore
     from azuremlcore._store.records import RunRecord
-    from azuremlcore.run import Run
 
 # The runner gives the script 5 s to exit after SIGTERM, then kills it; allow for that and the bookkeeping.
 WAIT_SECONDS = 15.0
 
 
-def cancel_run(run: "Run") -> None:
+def cancel_run(store: "WorkspaceStore", run_id: str) -> None:
     """Mark the run CancelRequested, stop its runner and script tree, and wait until it is recorded Canceled."""
-    store = run._store
-    rec = store.get_run(run.id)
+    rec = store.get_run(run_id)
     if rec.status in TERMINAL_STATUSES:
         return
-    store.update_run(run.id, status="CancelRequested")
+    store.update_run(run_id, status="CancelRequested")
     runner = rec.details.get("_runner") or {}
     pid = runner.get("pid")
     if pid_alive(pid):
@@ -34,11 +32,11 @@ def cancel_run(run: "Run") -> None:
             pass
         deadline = time.monotonic() + WAIT_SECONDS
         while time.monotonic() < deadline and pid_alive(pid):
-            if store.get_run(run.id).status in TERMINAL_STATUSES:
+            if store.get_run(run_id).status in TERMINAL_STATUSES:
                 return
             time.sleep(0.05)
     # The runner is gone (or did not answer): end what it left behind and record the outcome ourselves.
-    runner = store.get_run(run.id).details.get("_runner") or {}
+    runner = store.get_run(run_id).details.get("_runner") or {}
     for key in ("scriptPgid", "pgid"):
         pgid = runner.get(key)
         if pgid and pid_alive(pgid):
@@ -46,12 +44,12 @@ def cancel_run(run: "Run") -> None:
                 os.killpg(int(pgid), signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-    rec = store.get_run(run.id)
+    rec = store.get_run(run_id)
     if rec.status not in TERMINAL_STATUSES:
         from azuremlcore._timeutil import now_ms
 
         t = now_ms()
-        store.update_run(run.id, status="Canceled", end_time=t, **({"start_time": t} if rec.start_time is None else {}))
+        store.update_run(run_id, status="Canceled", end_time=t, **({"start_time": t} if rec.start_time is None else {}))
 
 
 def record_if_runner_died(store: "WorkspaceStore", rec: "RunRecord") -> "RunRecord":

@@ -7,6 +7,7 @@ environment, runs the script in its own process group with the run's environment
 streaming its output to ``user_logs/std_log.txt``, enforces ``max_run_duration_seconds``, uploads
 ``./outputs``. SIGTERM (from `control.cancel_run`) stops the script's whole process group.
 A terminal status someone else set meanwhile (``run.fail()`` from the notebook) is never overwritten.
+It works on the workspace's records and stores (a `WorkspaceHandle`), never on the public objects.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from azuremlcore._environments import MaterialisedEnv
-    from azuremlcore.run import Run
+    from azuremlcore._store.handle import WorkspaceHandle
 
 # Runs a script as `python script.py args` would (argv, sys.path[0], __main__), after the SDK's job hooks.
 # It must run on every Python a job may use (3.8 up), with or without azuremlcore importable.
@@ -64,14 +65,14 @@ class _RunnerError(Exception):
 class Runner:
     """Executes one run; `execute()` returns when the run has reached a terminal status."""
 
-    def __init__(self, run: "Run", script_env: dict[str, str] | None = None) -> None:
-        self.run = run
+    def __init__(self, ws: "WorkspaceHandle", run_id: str, script_env: dict[str, str] | None = None) -> None:
+        self.ws, self.run_id = ws, run_id
         # Extra variables for the script (a server-hosted run: the server URL and its run token file).
         self.script_env = dict(script_env or {})
-        ws = run.experiment.workspace
-        self.ws = ws
-        self.store, self.artifacts, self.container = ws._store, ws._artifacts, run._container
-        self.definition: dict[str, Any] = dict(run._record.details.get("runDefinition") or {})
+        self.store, self.artifacts, self.container = ws.store, ws.artifacts, ws.run_container(run_id)
+        rec = self.store.get_run(run_id)
+        self.experiment = self.store.get_experiment(ws.id, experiment_id=rec.experiment_id)
+        self.definition: dict[str, Any] = dict(rec.details.get("runDefinition") or {})
         self.cancel_event = threading.Event()
         self.interruptible = False
         self.proc: subprocess.Popen[bytes] | None = None
@@ -81,7 +82,7 @@ class Runner:
     # ------------------------------------------------------------------ status
     def _set(self, status: str, **fields: Any) -> bool:
         """Write a status unless the run already ended or a cancel is pending (then only Canceled goes in)."""
-        current = self.store.get_run(self.run.id).status
+        current = self.store.get_run(self.run_id).status
         from azuremlcore._store.records import TERMINAL_STATUSES
 
         if current in TERMINAL_STATUSES:
@@ -89,13 +90,13 @@ class Runner:
         if current == "CancelRequested" and status != "Canceled":
             self.cancel_event.set()
             return False
-        self.store.update_run(self.run.id, status=status, **fields)
+        self.store.update_run(self.run_id, status=status, **fields)
         return True
 
     def _end(self, status: str, error: dict | None = None) -> None:
         from azuremlcore._timeutil import now_ms
 
-        rec = self.store.get_run(self.run.id)
+        rec = self.store.get_run(self.run_id)
         fields: dict[str, Any] = {"end_time": now_ms()}
         if rec.start_time is None:
             fields["start_time"] = fields["end_time"]
@@ -114,11 +115,11 @@ class Runner:
         """Run every phase and record the outcome."""
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
-        self.store.update_run(self.run.id, details={"_runner": {"pid": os.getpid(), "pgid": os.getpgrp(),
+        self.store.update_run(self.run_id, details={"_runner": {"pid": os.getpid(), "pgid": os.getpgrp(),
                                                                 "host": socket.gethostname()}})
         from azuremlcore._execution.lease import Lease
 
-        lease = Lease(self.store, self.run.id).start()  # a runner that dies without a word fails its run
+        lease = Lease(self.store, self.run_id).start()  # a runner that dies without a word fails its run
         workdir: Path | None = None
         try:
             self.interruptible = True
@@ -160,7 +161,7 @@ class Runner:
                 self.slot.close()
 
     def _check_cancel_or_stop(self) -> None:
-        rec = self.store.get_run(self.run.id)
+        rec = self.store.get_run(self.run_id)
         if rec.status == "CancelRequested" or self.cancel_event.is_set():
             raise _Canceled()
         raise _RunnerError("UserError", f"The run was ended ({rec.status}) before it started.")
@@ -176,48 +177,48 @@ class Runner:
             return
         waiting = False
         while True:
-            spec = compute_spec(self.store, self.ws._ws_id, target)
+            spec = compute_spec(self.store, self.ws.id, target)
             if spec is None:
                 raise _RunnerError("UserError", f"Compute target '{target}' was deleted before the run could start.")
             slots = capacity(spec)
             if slots is None:
                 return
-            if is_my_turn(self.store, self.ws._ws_id, target, self.run.id):
-                got = try_acquire(slot_dir(azuremlcore_home(), self.ws._ws_id, target), slots)
+            if is_my_turn(self.store, self.ws.id, target, self.run_id):
+                got = try_acquire(slot_dir(azuremlcore_home(), self.ws.id, target), slots)
                 if got is not None:
                     self.slot = got[1]
-                    self.store.update_run(self.run.id, details={"_waitingForNode": False, "_node": got[0],
+                    self.store.update_run(self.run_id, details={"_waitingForNode": False, "_node": got[0],
                                                                 "statusDetail": None})
                     return
             if not waiting:
                 waiting = True
-                self.store.update_run(self.run.id, details={
+                self.store.update_run(self.run_id, details={
                     "_waitingForNode": True,
                     "statusDetail": f"Waiting for a free node of '{target}' (max_nodes={slots})"})
-            if self.store.get_run(self.run.id).status in ("CancelRequested", "Canceled", "Failed", "Completed"):
+            if self.store.get_run(self.run_id).status in ("CancelRequested", "Canceled", "Failed", "Completed"):
                 self._check_cancel_or_stop()
             time.sleep(0.25)
 
     def _unpack(self) -> Path:
         """Extract the snapshot into the run's own working folder (never the user's source folder)."""
-        from azuremlcore._execution.submit import working_root
+        from azuremlcore._execution.local import working_root
 
-        details = self.store.get_run(self.run.id).details
-        workdir = Path(details.get("_workingDirectory") or working_root() / self.run.id)
+        details = self.store.get_run(self.run_id).details
+        workdir = Path(details.get("_workingDirectory") or working_root() / self.run_id)
         workdir.mkdir(parents=True, exist_ok=True)
         snapshot_id = details.get("snapshotId")
         if snapshot_id:
-            with self.artifacts.open(f"{self.ws._ws_id}/snapshots", f"{snapshot_id}.zip") as f, \
+            with self.artifacts.open(f"{self.ws.id}/snapshots", f"{snapshot_id}.zip") as f, \
                     zipfile.ZipFile(f) as zf:
                 zf.extractall(workdir)
-        self.store.update_run(self.run.id, details={"_workingDirectory": str(workdir)})
+        self.store.update_run(self.run_id, details={"_workingDirectory": str(workdir)})
         return workdir
 
     def _materialise(self) -> "MaterialisedEnv":
         from azuremlcore._environments import materialise
-        from azuremlcore.environment import Environment
+        from azuremlcore._environments.spec import env_spec
 
-        env = Environment._from_dict(self.definition.get("environment") or {"name": "default-environment"})
+        env = env_spec(self.definition.get("environment") or {"name": "default-environment"})
 
         def log(line: str) -> None:
             self.artifacts.append(self.container, _build_log(), (line.rstrip("\n") + "\n").encode())
@@ -227,7 +228,7 @@ class Runner:
             self.artifacts.put(self.container, FROZEN_FILE, menv.frozen.encode())
         else:  # user-managed: list what the interpreter has, beside the run, without delaying its start
             threading.Thread(target=self._freeze, args=(menv.python,), daemon=True).start()
-        self.store.update_run(self.run.id, details={"_environment": {
+        self.store.update_run(self.run_id, details={"_environment": {
             "python": str(menv.python), "envDir": str(menv.env_dir), "specHash": menv.spec_hash,
             "reused": menv.reused}})
         return menv
@@ -257,11 +258,11 @@ class Runner:
         return [str(menv.python), "-c", _BOOTSTRAP, str(self.definition["script"]), *args]
 
     def _environ(self, menv: "MaterialisedEnv", workdir: Path) -> dict[str, str]:
-        from azuremlcore._execution.submit import USER_PYTHONPATH
+        from azuremlcore._execution.local import USER_PYTHONPATH
         from azuremlcore._store import azuremlcore_home
         from azuremlcore._tracking import run_env
 
-        ws, exp = self.ws, self.run.experiment
+        ws, exp = self.ws, self.experiment
         env = dict(os.environ)
         user_pythonpath = env.pop(USER_PYTHONPATH, "")
         # Scripts import siblings from the source folder's root, wherever the script sits in it.
@@ -273,13 +274,13 @@ class Runner:
             env["VIRTUAL_ENV"] = str(menv.env_dir)
         else:
             env.pop("VIRTUAL_ENV", None)
-        env.update({run_env.RUN_ID: self.run.id, run_env.SUBSCRIPTION: ws.subscription_id,
+        env.update({run_env.RUN_ID: self.run_id, run_env.SUBSCRIPTION: ws.subscription_id,
                     run_env.RESOURCE_GROUP: ws.resource_group, run_env.WORKSPACE_NAME: ws.name,
                     run_env.EXPERIMENT_NAME: exp.name, run_env.EXPERIMENT_ID: exp.id,
                     run_env.HOME: str(azuremlcore_home()),
-                    "MLFLOW_RUN_ID": self.run.id, "MLFLOW_EXPERIMENT_ID": exp.id, "MLFLOW_EXPERIMENT_NAME": exp.name})
-        if ws._endpoint:
-            env[run_env.SERVICE_ENDPOINT] = ws._endpoint
+                    "MLFLOW_RUN_ID": self.run_id, "MLFLOW_EXPERIMENT_ID": exp.id, "MLFLOW_EXPERIMENT_NAME": exp.name})
+        if ws.endpoint:
+            env[run_env.SERVICE_ENDPOINT] = ws.endpoint
         from azuremlcore._startup_names import ALIAS_ENV, JOB_MAIN_ENV
 
         # `from azureml.core import Run` works in jobs (a real azureml-core in the env still wins); set it to 0 to opt out.
@@ -323,7 +324,7 @@ class Runner:
         except OSError as exc:
             raise _RunnerError("UserError", f"Could not start {cmd[0]}: {exc}") from exc
         assert self.proc.stdout is not None
-        self.store.update_run(self.run.id, details={"_runner": {
+        self.store.update_run(self.run_id, details={"_runner": {
             "pid": os.getpid(), "pgid": os.getpgrp(), "host": socket.gethostname(),
             "scriptPid": self.proc.pid, "scriptPgid": self.proc.pid}})
         pump = threading.Thread(target=self._pump, args=(self.proc.stdout.fileno(),), daemon=True)
@@ -368,12 +369,15 @@ class Runner:
         outputs = workdir / "outputs"
         if outputs.is_dir():
             try:
-                self.run.upload_folder("outputs", outputs)
+                for f in sorted(outputs.rglob("*")):  # as run.upload_folder("outputs", ...) stores them
+                    if f.is_file():
+                        self.artifacts.put(self.container, f"outputs/{f.relative_to(outputs).as_posix()}", f)
             except Exception:  # noqa: BLE001 - a failed upload is reported in the runner log, the status still lands
                 traceback.print_exc()
         from azuremlcore._data.run_outputs import finish_outputs
 
-        finish_outputs(self.ws._handle, self.run.id, completed)  # OutputFileDatasetConfig arguments (registered only when completed)
+        # OutputFileDatasetConfig arguments (registered only when completed)
+        finish_outputs(self.ws, self.run_id, completed)
 
 
 def _own_process_group() -> dict[str, Any]:
@@ -420,13 +424,15 @@ def _kill_group(proc: "subprocess.Popen[bytes]", grace: float) -> None:
     proc.wait()
 
 
-def _mlflow_tracking_uri(ws: Any) -> str | None:
+def _mlflow_tracking_uri(ws: "WorkspaceHandle") -> str | None:
     try:
-        from azuremlmlflow import get_mlflow_tracking_uri  # type: ignore[attr-defined]
+        from azuremlmlflow._uri import build
     except ImportError:
         return None
     try:
-        return str(get_mlflow_tracking_uri(ws))
+        if ws.endpoint:
+            return build(ws.subscription_id, ws.resource_group, ws.name, endpoint=ws.endpoint)
+        return build(ws.subscription_id, ws.resource_group, ws.name, home=ws.artifacts.root.parent)
     except Exception:  # noqa: BLE001 - no bridge, no MLflow variables: the script still runs
         traceback.print_exc()
         return None
@@ -441,17 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workspace-name", required=True)
     parser.add_argument("--endpoint", default=None, help="workspace server URL (embedded when omitted)")
     a = parser.parse_args(argv)
-    from azuremlcore.experiment import Experiment
-    from azuremlcore.run import Run
-    from azuremlcore.workspace import Workspace
+    from azuremlcore._client import open_workspace
 
-    ws = Workspace(a.subscription_id, a.resource_group, a.workspace_name, _endpoint=a.endpoint)
-    rec = ws._store.get_run(a.run_id)
-    exp = Experiment._from_record(ws, ws._store.get_experiment(ws._ws_id, experiment_id=rec.experiment_id))
-    run = Run._wrap(exp, rec, outputs=None)
+    ws = open_workspace(a.subscription_id, a.resource_group, a.workspace_name, endpoint=a.endpoint)
     print(f"[{time.strftime('%H:%M:%S')}] runner {os.getpid()} for {a.run_id}", flush=True)
-    Runner(run).execute()
-    print(f"[{time.strftime('%H:%M:%S')}] runner done: {ws._store.get_run(a.run_id).status}", flush=True)
+    Runner(ws, a.run_id).execute()
+    print(f"[{time.strftime('%H:%M:%S')}] runner done: {ws.store.get_run(a.run_id).status}", flush=True)
     return 0
 
 

@@ -47,7 +47,7 @@ def launch(config: "ServerConfig", run: "RunRecord", endpoint: str, lifetime_s: 
 
     on_exit is called (in a thread of this process) when the runner ends, however it ends.
     """
-    from azuremlcore._execution.submit import USER_PYTHONPATH
+    from azuremlcore._execution.local import USER_PYTHONPATH
     from azuremlcore._store.artifacts import FileArtifactStore
 
     env = dict(os.environ)
@@ -135,27 +135,24 @@ def main(argv: list[str] | None = None) -> int:
 
     from azuremlcore._execution.runner import Runner
     from azuremlcore._store.artifacts import FileArtifactStore
+    from azuremlcore._store.handle import WorkspaceHandle
     from azuremlcore._store.sql import SqlWorkspaceStore
     from azuremlcore._tracking import run_env
-    from azuremlcore.experiment import Experiment
-    from azuremlcore.run import Run
     from azuremlcore.server.config import ServerConfig
     from azuremlcore.server.security.keys import SigningKey
-    from azuremlcore.workspace import Workspace
 
     config = ServerConfig(data_dir=Path(a.data_dir), db_url=os.environ.pop(DB_ENV, None),
                           artifact_root=os.environ.pop(ARTIFACT_ROOT_ENV, None))
     store = SqlWorkspaceStore(config.database_url)
     artifacts = FileArtifactStore(config.artifacts_dir)
     rec = store.get_run(a.run_id)
-    ws = Workspace._from_record(store, artifacts, store.get_workspace(rec.workspace_id))
-    exp = Experiment._from_record(ws, store.get_experiment(ws._ws_id, experiment_id=rec.experiment_id))
-    run = Run._wrap(exp, rec, outputs=None)
+    # The server's own store and artifact root: the script logs back over HTTP, the runner writes here.
+    ws = WorkspaceHandle(store, artifacts, store.get_workspace(rec.workspace_id))
     key = SigningKey(config.data_dir)
     endpoint = a.endpoint.rstrip("/")
 
     def mint() -> tuple[str, int]:
-        return key.issue(f"run:{rec.id}", a.token_lifetime, endpoint, kind="run", run_id=rec.id, ws=ws._ws_id)
+        return key.issue(f"run:{rec.id}", a.token_lifetime, endpoint, kind="run", run_id=rec.id, ws=ws.id)
 
     print(f"[{time.strftime('%H:%M:%S')}] server runner {os.getpid()} on {socket.gethostname()} for {rec.id}",
           flush=True)
@@ -171,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                                                       endpoint=endpoint)
         except ImportError:
             pass
-        Runner(run, script_env=script_env).execute()
+        Runner(ws, rec.id, script_env=script_env).execute()
     finally:
         keeper.stop()
         print(f"[{time.strftime('%H:%M:%S')}] server runner done: {store.get_run(rec.id).status}", flush=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from types import SimpleNamespace
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -78,5 +77,5 @@ async def cancel_run(request: Request, sub: str, rg: str, ws: str, run_id: str) 
     st, pr, rec = resolve_workspace(request, sub, rg, ws, WRITE)
     st.check_run_read(pr, rec, run_id)
     # cancel_run waits (up to seconds) for the runner to record Canceled: off the event loop.
-    await to_thread.run_sync(cancel, SimpleNamespace(_store=st.store, id=run_id))
+    await to_thread.run_sync(cancel, st.store, run_id)
     return json_response(await call(request, st.store.get_run, run_id))
