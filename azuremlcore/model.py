@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from azuremlcore.exceptions import ModelNotFoundException, UserErrorException, WebserviceException
 
 if TYPE_CHECKING:
+    from azuremlcore._serving.models import ModelFiles
     from azuremlcore._store.records import AssetRecord
     from azuremlcore.run import Run
     from azuremlcore.webservice import Webservice
@@ -331,16 +332,40 @@ class Model:
         downloaded first from the run's workspace (inside a submitted run), `_workspace`, or the workspace of
         the nearest config file.
         """
-        from azuremlcore._serving.models import find_in_model_dir, local_model_path
+        from azuremlcore._serving.models import MODELS_DIR, find_in_model_dir, in_local_folder, version_folder
 
         model_dir = os.environ.get("AZUREML_MODEL_DIR")
         if model_dir:
             found = find_in_model_dir(Path(model_dir), model_name, version)
             if found is not None:
                 return str(found)
-        return local_model_path(model_name, version, _workspace)
+        ws = _find_workspace(_workspace)
+        if ws is not None:
+            try:
+                model = Model(ws, model_name, version=version)
+            except _ModelNotFound:
+                model = None
+            if model is not None:
+                folder = version_folder(model_name, model.version)
+                target = folder / model._record.spec["path"]
+                if not target.exists():
+                    model.download(str(folder), exist_ok=True)
+                return target.as_posix()
+        local = in_local_folder(model_name, version)
+        if local is not None:
+            return local
+        where = f"workspace '{ws.name}'" if ws is not None else "any workspace (no config file found)"
+        raise _ModelNotFound(f"Model '{model_name}'" + (f" version {version}" if version is not None else "") +
+                             f" not found in {os.path.abspath(MODELS_DIR)} or in {where}. Register it first, or pass "
+                             "_workspace=ws.")
 
     # ------------------------------------------------------------------ files
+    def _for_staging(self) -> "ModelFiles":
+        """This version as the serving machinery stages it (name, version, and a download into a folder)."""
+        from azuremlcore._serving.models import ModelFiles
+
+        return ModelFiles(self.name, self.version, lambda folder: self.download(folder, exist_ok=True))
+
     def download(self, target_dir: str = ".", exist_ok: bool = False, exists_ok: bool | None = None) -> str:
         """Copy the model's file or folder into target_dir; returns its path. Existing files need exist_ok=True."""
         exist_ok = exist_ok if exists_ok is None else exists_ok
@@ -457,14 +482,17 @@ class Model:
 
         Pass `generate_dockerfile=True`; then `package.save('folder')` copies the context out.
         """
-        from azuremlcore._serving.package import make_package
+        from azuremlcore._serving.package import write_package
 
         if not generate_dockerfile:
             raise WebserviceException("Images are not built here: call Model.package(..., generate_dockerfile=True) "
                                       "and build the generated folder with Docker yourself (package.save(folder)).")
         if inference_config is None:
             raise WebserviceException("Model.package needs an inference_config with the entry script.")
-        return make_package(workspace, models, inference_config, image_name or "azureml-package")
+        cfg, image = inference_config, image_name or "azureml-package"
+        folder = write_package([m._for_staging() for m in models], cfg.source_directory, cfg.entry_script,
+                               cfg._script_path(), cfg.environment, image)
+        return ModelPackage(workspace, folder, image)
 
     @staticmethod
     def print_configuration(models: list["Model"], inference_config: "InferenceConfig", deployment_config: Any,
@@ -544,6 +572,55 @@ class InferenceConfig:
     def __repr__(self) -> str:
         return (f"InferenceConfig(entry_script={self.entry_script!r}, source_directory={self.source_directory!r}, "
                 f"environment={getattr(self.environment, 'name', None)!r})")
+
+
+class ModelPackage:
+    """What `Model.package` returns: a generated Docker build context; `save(output_directory)` copies it out.
+
+    Nothing is built here.
+    """
+
+    def __init__(self, workspace: "Workspace", folder: Path, image_name: str) -> None:
+        self.workspace, self._folder, self.image_name = workspace, folder, image_name
+        self.state = "Succeeded"
+        self.location = str(folder)
+
+    def wait_for_creation(self, show_output: bool = False) -> None:
+        """Nothing to wait for: the context is written synchronously."""
+        if show_output:
+            print(f"Package written to {self._folder} (build it with: docker build -t {self.image_name} .)")
+
+    def save(self, output_directory: str) -> None:
+        """Copy the Dockerfile and build context into output_directory."""
+        import shutil
+
+        shutil.copytree(self._folder, output_directory, dirs_exist_ok=True)
+
+    def get_container_registry(self) -> Any:
+        """Not available: no registry is involved; build and push the image yourself."""
+        raise WebserviceException("Packages are not pushed to a registry here: save() the context and build it.")
+
+    def get_logs(self, decode: bool = True, offset: int = 0) -> str:
+        """What was generated."""
+        return "\n".join(sorted(str(p.relative_to(self._folder)) for p in self._folder.rglob("*") if p.is_file()))
+
+
+def _find_workspace(workspace: "Workspace | None") -> "Workspace | None":
+    """The workspace to look models up in: the given one, the job's, the config file's, else None."""
+    from azuremlcore._tracking import run_env
+
+    if workspace is not None:
+        return workspace
+    if os.environ.get(run_env.RUN_ID) and os.environ.get(run_env.WORKSPACE_NAME):
+        from azuremlcore.run import Run
+
+        return Run.get_context().experiment.workspace
+    try:
+        from azuremlcore.workspace import Workspace
+
+        return Workspace.from_config()
+    except Exception:  # noqa: BLE001 - no config file (or no such workspace): look only at local folders
+        return None
 
 
 def __getattr__(name: str) -> Any:

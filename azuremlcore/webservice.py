@@ -159,7 +159,7 @@ class LocalWebservice(Webservice):
                 shutil.copy2(script, src / script.name)
         entry = src / (inference_config.entry_script if inference_config.source_directory else
                        Path(inference_config.entry_script).name)
-        model_dir = stage(models, folder)
+        model_dir = stage([m._for_staging() for m in models], folder)
         log = (lambda m: print(m, flush=True)) if show_output else None
         try:
             python = process.python_for(inference_config.environment, log)
