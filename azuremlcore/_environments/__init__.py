@@ -1,7 +1,7 @@
-"""Turn an Environment into a local interpreter: a cached virtualenv built with uv (private).
+"""Turn an environment into a local interpreter: a cached virtualenv built with uv (private).
 
-``materialise(env)`` is the one entry point; it is imported lazily so that importing
-``azuremlcore.environment`` stays cheap.
+``materialise(env)`` is the one entry point (``env`` an `EnvSpec`, an environment's definition, or an
+Environment); it is imported lazily so that importing ``azuremlcore.environment`` stays cheap.
 """
 from __future__ import annotations
 
