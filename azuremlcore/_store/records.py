@@ -65,7 +65,7 @@ class RunRecord:
     params: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
+@dataclass
 class MetricPoint:
     """One logged value: `value` is MLflow's float (None for non-numeric), `value_json` the logged Python value."""
 
