@@ -76,3 +76,14 @@ def model_version(**fields: Any) -> ModelVersion:
 def without_prompts(filter_string: str | None) -> str | None:
     """A registry search filter that leaves out prompts (MLflow 2.21+); unchanged where prompts do not exist."""
     return _add_prompt_filter(filter_string, False) if _add_prompt_filter is not None else filter_string
+
+
+def model_summary(mlflow_model: Any) -> dict[str, Any]:
+    """What a run's mlflow.log-model.history tag keeps of a logged model (MLflow 2.10 kept the whole dict)."""
+    summary = getattr(mlflow_model, "get_tags_dict", None)
+    return summary() if summary is not None else mlflow_model.to_dict()
+
+
+def is_models_uri(uri: str) -> bool:
+    """Whether uri is a `models:/...` URI (MLflow's own helper moved between versions)."""
+    return uri.startswith("models:/")

@@ -380,7 +380,7 @@ class EmbeddedMlflowStore(_Features, AbstractStore):
         rec = self._run_record(run_id)
         self._check_active(rec)
         history = json.loads(rec.tags.get(LOGGED_MODELS_TAG, "[]"))
-        history.append(mlflow_model.get_tags_dict())
+        history.append(_compat.model_summary(mlflow_model))
         self._store.set_run_attributes(rec.id, "tag", {LOGGED_MODELS_TAG: json.dumps(history)})
 
     def link_traces_to_run(self, trace_ids: list[str], run_id: str) -> None:

@@ -6,6 +6,7 @@ is a workspace asset of kind "mlflow_logged_model" named by its model id, with i
 """
 from __future__ import annotations
 
+import inspect
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from azuremlmlflow import _compat
 from azuremlmlflow import _convert as cv
 
 MODEL_KIND = cv.LOGGED_MODEL_KIND
+# MLflow 3.0 filters logged models by filter string only; later 3.x also by datasets.
+_FILTER_TAKES_DATASETS = "datasets" in inspect.signature(SearchLoggedModelsUtils.filter_logged_models).parameters
 _translated = cv.translated
 _validate = cv.validate
 _random_name = cv.random_name
@@ -38,6 +41,12 @@ def logged_model(model_id: str, spec: dict[str, Any], tags: dict[str, str]) -> L
                        source_run_id=spec.get("source_run_id"), status=LoggedModelStatus(spec["status"]),
                        status_message=spec.get("status_message"), tags=dict(tags), params=dict(spec.get("params", {})),
                        metrics=metrics)
+
+
+def _filter(models: list, filter_string: str | None, datasets: list | None) -> list:
+    if _FILTER_TAKES_DATASETS:
+        return SearchLoggedModelsUtils.filter_logged_models(models, filter_string, datasets)
+    return SearchLoggedModelsUtils.filter_logged_models(models, filter_string)
 
 
 class LoggedModelsMixin:
@@ -150,7 +159,7 @@ class LoggedModelsMixin:
         models = [logged_model(a.name, a.spec, a.tags) for a in self._store.list_assets(self._ws_id, MODEL_KIND)
                   if a.spec.get("experiment_id") in exp_ids
                   and a.spec.get("lifecycle_stage") != LifecycleStage.DELETED]
-        models = SearchLoggedModelsUtils.filter_logged_models(models, filter_string, datasets)
+        models = _filter(models, filter_string, datasets)
         models = SearchLoggedModelsUtils.sort(models, order_by)
         page, token = SearchUtils.paginate(models, page_token, max_results or SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT)
         return PagedList(page, token.decode() if isinstance(token, bytes) else token)

@@ -312,9 +312,7 @@ class EmbeddedModelRegistry(AbstractStore):
     def _server_source(self, source: str) -> str:
         """A remote caller's source: `mlflow-artifacts:/<path>` becomes the workspace file; host paths are refused."""
         from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
-        from mlflow.store.artifact.utils.models import is_models_uri
-
-        if RunsArtifactRepository.is_runs_uri(source) or is_models_uri(source):
+        if RunsArtifactRepository.is_runs_uri(source) or _compat.is_models_uri(source):
             return source
         parts = urlsplit(source)
         path = parts.path if parts.scheme == "mlflow-artifacts" else self._own_azureml_path(source)
@@ -359,7 +357,7 @@ class EmbeddedModelRegistry(AbstractStore):
                         ) -> tuple[str, bool, list[tuple[Any, str]] | None, dict[str, Any]]:
         """(base name, is folder, files as (source, stored name), spec extras); files None: download the source."""
         from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
-        from mlflow.store.artifact.utils.models import _parse_model_uri, is_models_uri
+        from mlflow.store.artifact.utils.models import _parse_model_uri
 
         if RunsArtifactRepository.is_runs_uri(source):
             run_id, path = RunsArtifactRepository.parse_runs_uri(source)
@@ -375,7 +373,7 @@ class EmbeddedModelRegistry(AbstractStore):
                 raise _not_found(f"Run {run.id} has no files under '{path}' and no logged model named '{path}': "
                                  f"nothing at {source}")
             source = f"models:/{max(logged, key=lambda m: m.created_time).name}"
-        if is_models_uri(source):
+        if _compat.is_models_uri(source):
             parsed = _parse_model_uri(source)
             model_id = getattr(parsed, "model_id", None)  # MLflow 3: models:/<logged model id>
             if model_id:
