@@ -100,20 +100,32 @@ def _to_azureml(target: WorkspaceUri) -> Callable[[str], str]:
     return convert
 
 
-def _localizing(base: type, target: WorkspaceUri) -> type:
-    """A subclass of MLflow's RestStore `base` whose answers carry azureml:// artifact locations."""
-    convert = _to_azureml(target)
+_store_classes: dict[type, type] = {}
 
-    class Store(base):  # type: ignore[misc, valid-type]
-        def _call_endpoint(self, *args: Any, **kwargs: Any) -> Any:
-            # Every REST store method of MLflow 2.10 to 3.x goes through here (the signature varies).
-            response = super()._call_endpoint(*args, **kwargs)
-            if response is not None and hasattr(response, "ListFields"):
-                localize(response, convert)
-            return response
 
-    Store.__name__ = Store.__qualname__ = f"AzureML{base.__name__}"
-    return Store
+def _localizing(base: type) -> type:
+    """A subclass of MLflow's RestStore `base` whose answers carry azureml:// artifact locations (one per base)."""
+    if base not in _store_classes:
+        class Store(base):  # type: ignore[misc, valid-type]
+            _to_uri: Callable[[str], str]
+
+            def _call_endpoint(self, *args: Any, **kwargs: Any) -> Any:
+                # Every REST store method of MLflow 2.10 to 3.x goes through here (the signature varies).
+                response = super()._call_endpoint(*args, **kwargs)
+                if response is not None and hasattr(response, "ListFields"):
+                    localize(response, self._to_uri)
+                return response
+
+        Store.__name__ = Store.__qualname__ = f"AzureML{base.__name__}"
+        _store_classes[base] = Store
+    return _store_classes[base]
+
+
+def _store(base: type, target: WorkspaceUri) -> Any:
+    check_reachable(target.endpoint or "")
+    store = _localizing(base)(_host_creds(target))
+    store._to_uri = _to_azureml(target)
+    return store
 
 
 def _host_creds(target: WorkspaceUri) -> Callable[[], Any]:
@@ -132,16 +144,14 @@ def tracking_store(target: WorkspaceUri) -> Any:
     """MLflow's tracking RestStore for a server workspace (azureml:// artifact locations, fresh tokens)."""
     from mlflow.store.tracking.rest_store import RestStore
 
-    check_reachable(target.endpoint or "")
-    return _localizing(RestStore, target)(_host_creds(target))
+    return _store(RestStore, target)
 
 
 def registry_store(target: WorkspaceUri) -> Any:
     """MLflow's model-registry RestStore for a server workspace (download URIs become azureml:// URIs)."""
     from mlflow.store.model_registry.rest_store import RestStore
 
-    check_reachable(target.endpoint or "")
-    return _localizing(RestStore, target)(_host_creds(target))
+    return _store(RestStore, target)
 
 
 # ---------------------------------------------------------------------- artifacts
