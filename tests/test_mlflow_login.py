@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -40,12 +40,6 @@ FRESH_SCRIPT = """\
 """
 
 
-@pytest.fixture(autouse=True)
-def _no_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("AZUREMLCORE_TOKEN", "AZUREMLCORE_AUTHORITY", "AZUREMLCORE_ENDPOINT"):
-        monkeypatch.delenv(var, raising=False)
-
-
 def _reset_default(endpoint: str) -> None:
     # default_credential is per process: tests that sign in anew must not see an earlier test's object.
     from azuremlcore import authentication
@@ -53,12 +47,20 @@ def _reset_default(endpoint: str) -> None:
     authentication._defaults.pop(endpoint.rstrip("/"), None)
 
 
+@pytest.fixture(autouse=True)
+def _no_tokens(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in ("AZUREMLCORE_TOKEN", "AZUREMLCORE_AUTHORITY", "AZUREMLCORE_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    _reset_default(URL)
+    yield
+    _reset_default(URL)
+
+
 # ---------------------------------------------------------------------- token look-up (no server)
 def test_saved_login_is_the_token_for_that_server_only() -> None:
     from azuremlcore.authentication import save_login
     from azuremlmlflow import _auth
 
-    _reset_default(URL)
     assert _auth.token_for(URL) is None
     save_login(URL, "tok-saved")
     assert _auth.token_for(URL) == "tok-saved"
@@ -72,7 +74,6 @@ def test_explicit_and_run_tokens_come_before_the_saved_login(monkeypatch: pytest
     from azuremlcore.authentication import save_login
     from azuremlmlflow import _auth
 
-    _reset_default(URL)
     save_login(URL, "tok-saved")
     monkeypatch.setenv("AZUREMLCORE_TOKEN", "tok-env")
     assert _auth.token_for(URL) == "tok-env"
@@ -97,7 +98,6 @@ def test_mlflow_never_starts_a_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
     def prompt(*args: Any) -> Any:
         raise AssertionError("MLflow started an interactive sign-in")
 
-    _reset_default(URL)
     monkeypatch.setattr("azuremlcore.authentication._interactive", lambda: True)  # as in a notebook
     monkeypatch.setattr(InteractiveLoginAuthentication, "_plain", prompt)
     monkeypatch.setattr(InteractiveLoginAuthentication, "_msal", prompt)
@@ -115,7 +115,6 @@ def test_the_sdk_and_mlflow_share_one_default_credential() -> None:
     from azuremlcore.authentication import AccessToken, default_credential
     from azuremlmlflow import _auth
 
-    _reset_default(URL)
     sdk = HttpClient(URL).auth
     assert sdk is default_credential(URL)
     # A sign-in the SDK made in this process (e.g. a device code on a plain-http server) serves MLflow too.
