@@ -26,6 +26,7 @@ CASES = [
     Case("mlflow-skinny-2.10-py3.10", "3.10", "mlflow-skinny==2.10.*"),
     Case("mlflow-skinny-2.17-py3.8", "3.8", "mlflow-skinny==2.17.2"),  # what uv resolves on Python 3.8
     Case("mlflow-skinny-2.x-py3.11", "3.11", "mlflow-skinny<3"),
+    Case("mlflow-2.x-py3.10", "3.10", "mlflow<3"),  # full MLflow (its own SQL store, server, ...) beside the bridge
     Case("mlflow-skinny-3.0-py3.11", "3.11", "mlflow-skinny==3.0.*", ("skops",)),
     Case("mlflow-skinny-3.x-py3.12", "3.12", "mlflow-skinny", ("skops",)),
 ]
