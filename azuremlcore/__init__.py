@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 __version__ = "0.1.0"
+# What `azureml.core.VERSION` holds in the real SDK (printed by the first cell of most notebooks).
+VERSION = __version__
 
 _EXPORTS = {
     "Workspace": "azuremlcore.workspace",
@@ -29,7 +30,19 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def install_as_azureml() -> None:
+    """Make ``import azureml.core`` (and the other ``azureml`` names this SDK implements) resolve to azuremlcore.
+
+    Never shadows a real installation: when ``azureml-core`` is importable it is used, untouched.
+    Call it once before importing ``azureml``; ``aml alias enable`` does it for every start of an
+    interpreter, and ``AZUREMLCORE_AZUREML_ALIAS=1`` does it in SDK-built environments and jobs.
+    """
+    from azuremlcore import _alias
+
+    _alias.install()
+
+
+def __getattr__(name: str) -> object:  # `object`, not typing.Any: typing costs ~10 ms at start-up
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'azuremlcore' has no attribute {name!r}")

@@ -541,3 +541,30 @@ def _stamp(created: bool) -> dict[str, str]:
 
     t = iso(now_ms()) or ""
     return {"createdOn": t, "modifiedOn": t} if created else {"modifiedOn": t}
+
+
+# ---------------------------------------------------------------------- Azure-only kinds
+# Imported by setup scripts and notebooks even where unused: they import fine, and any use says what to do here.
+def _azure_only(name: str, what: str, advice: str = "") -> type[ComputeTarget]:
+    from azuremlcore._azure_only import RUN_HERE, azure_only
+
+    return azure_only(name, ComputeTarget, ComputeTargetException, what, advice or RUN_HERE, __name__)
+
+
+AksCompute = _azure_only("AksCompute", "Azure Kubernetes Service for web services",
+                         "deploy models on this machine with Model.deploy(ws, name, models, inference_config, "
+                         "LocalWebservice.deploy_configuration(port=...)); train on compute_target='local' or an "
+                         "AmlCompute cluster.")
+KubernetesCompute = _azure_only("KubernetesCompute", "an attached Azure Arc Kubernetes cluster")
+DatabricksCompute = _azure_only("DatabricksCompute", "an Azure Databricks workspace")
+HDInsightCompute = _azure_only("HDInsightCompute", "an Azure HDInsight cluster")
+SynapseCompute = _azure_only("SynapseCompute", "an Azure Synapse Spark pool")
+RemoteCompute = _azure_only("RemoteCompute", "an attached virtual machine over SSH")
+AdlaCompute = _azure_only("AdlaCompute", "Azure Data Lake Analytics")
+BatchCompute = _azure_only("BatchCompute", "Azure Batch")
+DataFactoryCompute = _azure_only("DataFactoryCompute", "Azure Data Factory")
+KustoCompute = _azure_only("KustoCompute", "Azure Data Explorer")
+DsvmCompute = _azure_only("DsvmCompute", "a Data Science Virtual Machine, deprecated in the real SDK too")
+
+__all__ += ["AksCompute", "KubernetesCompute", "DatabricksCompute", "HDInsightCompute", "SynapseCompute",
+            "RemoteCompute", "AdlaCompute", "BatchCompute", "DataFactoryCompute", "KustoCompute", "DsvmCompute"]

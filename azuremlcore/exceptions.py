@@ -77,6 +77,10 @@ class DatasetException(AzureMLException):
     """A dataset could not be created, registered or read."""
 
 
+class DatasetTimestampMissingError(DatasetException):
+    """A time-series filter was used on a dataset that has no timestamp column."""
+
+
 class MetricValueError(UserErrorException):
     """A metric value cannot be logged (wrong type, not finite where it must be, too large)."""
 

@@ -116,12 +116,18 @@ class Experiment:
     def start_logging(self, *args: Any, **kwargs: Any) -> "Run":
         """Start an interactive run (status Running) and return it; use as a context manager to complete it.
 
-        Keyword arguments: `outputs` (folder uploaded on complete, default './outputs'),
+        Keyword arguments: `outputs` (folder uploaded on complete, default './outputs', created now as in
+        a submitted run so that `outputs/model.pkl` can be written at once; False tracks none),
         `snapshot_directory` (folder saved as the run's snapshot), `display_name`, `tags`.
         """
+        import os
+
         from azuremlcore.run import Run
 
-        return Run._start(self, **kwargs)
+        run = Run._start(self, **kwargs)
+        if run._outputs:
+            os.makedirs(run._outputs, exist_ok=True)
+        return run
 
     def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> "Run":
         """Submit a `ScriptRunConfig` (or RunConfiguration-based config) and return its run at once."""

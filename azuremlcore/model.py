@@ -544,3 +544,12 @@ class InferenceConfig:
     def __repr__(self) -> str:
         return (f"InferenceConfig(entry_script={self.entry_script!r}, source_directory={self.source_directory!r}, "
                 f"environment={getattr(self.environment, 'name', None)!r})")
+
+
+def __getattr__(name: str) -> Any:
+    # azureml.core.model exposes Dataset too (`from azureml.core.model import Model, Dataset`); loaded on use.
+    if name == "Dataset":
+        from azuremlcore.dataset import Dataset
+
+        return Dataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from azuremlcore._store.records import TERMINAL_STATUSES
 from azuremlcore._tracking import run_env
-from azuremlcore._tracking.files_mixin import LOG_PREFIXES, RunFilesMixin
+from azuremlcore._tracking.files_mixin import BUILD_LOG, LOG_PREFIXES, STREAMED_LOG, RunFilesMixin
 from azuremlcore._tracking.logging_mixin import RunLoggingMixin
+# Scripts test `isinstance(run, _OfflineRun)` to tell a submitted run from a plain `python train.py`.
+from azuremlcore._tracking.offline_run import OfflineRun as _OfflineRun  # noqa: F401
 from azuremlcore.exceptions import ActivityFailedException, RunEnvironmentException, UserErrorException
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 INTERACTIVE_RUN_TYPE = "azureml.interactive"
 SCRIPT_RUN_TYPE = "azureml.scriptrun"
-STREAMED_LOG = "user_logs/std_log.txt"
+
 
 
 def matches_filter(values: dict[str, str], wanted: str | dict | list | None) -> bool:
@@ -36,6 +38,43 @@ def matches_filter(values: dict[str, str], wanted: str | dict | list | None) -> 
     if isinstance(wanted, dict):
         return all(k in values and (v is None or values[k] == str(v)) for k, v in wanted.items())
     return all(k in values for k in wanted)
+
+
+class _LogFollower:
+    """Prints a submitted run's logs as they grow: the environment build log, then the script's output."""
+
+    def __init__(self, run: "Run") -> None:
+        self._run = run
+        self._logs = [BUILD_LOG, STREAMED_LOG]
+        self._index = 0
+        self._offset = 0
+        self._started = False
+
+    def _pump(self) -> bool:
+        run = self._run
+        chunk = run._artifacts.read_from(run._container, self._logs[self._index], self._offset)
+        if not chunk:
+            return False
+        if not self._started:
+            name = self._logs[self._index]
+            print(f"Streaming {name}\n{'=' * (10 + len(name))}\n", flush=True)
+            self._started = True
+        self._offset += len(chunk)
+        sys.stdout.write(chunk.decode("utf-8", "replace"))
+        sys.stdout.flush()
+        return True
+
+    def poll(self, status: str, final: bool = False) -> None:
+        """Print what is new; move from the build log to the script's log once the script has started."""
+        self._pump()
+        if self._index == 0 and (final or status not in ("NotStarted", "Starting", "Queued", "Preparing")):
+            self._pump()  # what the build wrote last, before the script began
+            if self._started:
+                print(flush=True)
+            self._index, self._offset, self._started = 1, 0, False
+            self._pump()
+        if final:
+            self._pump()
 
 
 class Run(RunLoggingMixin, RunFilesMixin):
@@ -194,9 +233,9 @@ class Run(RunLoggingMixin, RunFilesMixin):
     def _refresh(self) -> "RunRecord":
         rec = self._store.get_run(self.id)
         if rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and not self._experiment.workspace._endpoint:
-            from azuremlcore._execution.control import record_if_runner_died
+            from azuremlcore._execution.lease import reap
 
-            rec = record_if_runner_died(self._store, rec)
+            rec = reap(self._store, rec)  # runner gone, or its lease lapsed: Failed, with the reason
         self._record = rec
         return rec
 
@@ -346,22 +385,16 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
         Returns `get_details()`; a Failed run raises ActivityFailedException when raise_on_error.
         """
-        offset = 0
+        follower = _LogFollower(self) if show_output else None
         if show_output:
-            print(f"RunId: {self.id}\nWeb View: {self.get_portal_url()}\n\nStreaming {STREAMED_LOG}\n"
-                  f"{'=' * (10 + len(STREAMED_LOG))}\n", flush=True)
+            print(f"RunId: {self.id}\nWeb View: {self.get_portal_url()}\n", flush=True)
         while True:
             status = self.get_status()
-            if show_output:
-                chunk = self._artifacts.read_from(self._container, STREAMED_LOG, offset)
-                if chunk:
-                    offset += len(chunk)
-                    sys.stdout.write(chunk.decode("utf-8", "replace"))
-                    sys.stdout.flush()
+            if follower is not None:
+                follower.poll(status)
             if status in TERMINAL_STATUSES:
-                if show_output:
-                    rest = self._artifacts.read_from(self._container, STREAMED_LOG, offset)
-                    sys.stdout.write(rest.decode("utf-8", "replace"))
+                if follower is not None:
+                    follower.poll(status, final=True)
                     print(f"\nExecution Summary\n=================\nRunId: {self.id}\n"
                           f"Web View: {self.get_portal_url()}\n", flush=True)
                 break

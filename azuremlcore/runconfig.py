@@ -11,11 +11,11 @@ import os
 from typing import Any
 
 from azuremlcore.conda_dependencies import CondaDependencies
-from azuremlcore.environment import Environment
+from azuremlcore.environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, Environment
 from azuremlcore.exceptions import UserErrorException
 
 __all__ = ["RunConfiguration", "DockerConfiguration", "CondaDependencies", "MpiConfiguration",
-           "PyTorchConfiguration", "TensorflowConfiguration"]
+           "PyTorchConfiguration", "TensorflowConfiguration", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE"]
 
 _DEFAULT_ENV_NAME = "default-environment"
 

@@ -362,3 +362,17 @@ class LocalWebservice(Webservice):
 
 
 __all__ = ["Webservice", "LocalWebservice", "LocalWebserviceDeploymentConfiguration"]
+
+
+# Azure-hosted service kinds: notebooks import them even where unused; any use says what to do here.
+def _azure_only(name: str, what: str) -> type[Webservice]:
+    from azuremlcore._azure_only import SERVE_HERE, azure_only
+
+    return azure_only(name, Webservice, WebserviceException, what, SERVE_HERE, __name__)
+
+
+AciWebservice = _azure_only("AciWebservice", "Azure Container Instances")
+AksWebservice = _azure_only("AksWebservice", "Azure Kubernetes Service")
+AksEndpoint = _azure_only("AksEndpoint", "an Azure Kubernetes Service endpoint")
+
+__all__ += ["AciWebservice", "AksWebservice", "AksEndpoint"]

@@ -13,6 +13,8 @@ def azuremlcore_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh embedded home for each test, so tests never share or touch ~/.azuremlcore."""
     home = tmp_path / "home"
     monkeypatch.setenv("AZUREMLCORE_HOME", str(home))
+    # A missing interpreter is never fetched in tests: uv's download would wait on a closed network.
+    monkeypatch.setenv("AZUREMLCORE_PYTHON_DOWNLOADS", "never")
     for var in ("AZUREML_RUN_ID", "AZUREML_ARM_WORKSPACE_NAME", "AZUREML_SERVICE_ENDPOINT", "AZUREML_RUN_TOKEN",
                 "AZUREML_RUN_TOKEN_FILE", "AZUREMLCORE_ENDPOINT", "MLFLOW_TRACKING_TOKEN", "MLFLOW_RUN_ID",
                 "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):

@@ -314,12 +314,15 @@ def test_register_get_list_with_store_api() -> None:
 def test_curated_environments() -> None:
     ws = _FakeWorkspace()
     sk = Environment.get(workspace=ws, name="AzureML-sklearn-1.5")
-    assert "scikit-learn" in sk.python.conda_dependencies.pip_packages
+    assert "scikit-learn==1.5.*" in sk.python.conda_dependencies.pip_packages  # the series its name says
     assert sk.python.conda_dependencies.get_python_version() == platform.python_version()
+    old = Environment.get(ws, "AzureML-sklearn-0.24-ubuntu18.04-py37-cpu")
+    assert "scikit-learn==0.24.*" in old.python.conda_dependencies.pip_packages
+    assert old.python.conda_dependencies.get_python_version() == "3.8"  # py37 raised to the oldest job Python
     minimal = Environment.get(ws, "AzureML-Minimal", version="1")
     assert minimal.version == "1" and minimal.python.user_managed_dependencies is False
     torch = Environment.get(ws, "azureml-acpt-pytorch-1.11-cuda11.3")
-    assert "torch" in torch.python.conda_dependencies.pip_packages
+    assert "torch==1.11.*" in torch.python.conda_dependencies.pip_packages
 
 
 def test_register_against_the_real_workspace(workspace: Any) -> None:

@@ -109,7 +109,7 @@ def test_file_errors(experiment):
 
 def test_outputs_folder_uploaded_on_complete(experiment, workdir):
     run = experiment.start_logging()
-    (workdir / "outputs").mkdir()
+    (workdir / "outputs").mkdir(exist_ok=True)  # start_logging() made it already
     (workdir / "outputs" / "model.pkl").write_bytes(b"m")
     run.complete()
     assert run.get_file_names() == ["outputs/model.pkl"]

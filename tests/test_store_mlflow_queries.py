@@ -111,6 +111,6 @@ def test_database_at_0001_is_upgraded_to_0002(tmp_path):
         names = {ix["name"] for ix in sa.inspect(s._engine).get_indexes("metrics")}
         assert "ix_metrics_run_key_step_ts" in names
         with s._engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION == "0002"
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
     finally:
         s.close()

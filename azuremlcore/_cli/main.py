@@ -10,6 +10,7 @@
     aml device approve CODE --data-dir DIR --user NAME [--role Reader] [--scope ARM-ID]
     aml device deny CODE --data-dir DIR
     aml device list --data-dir DIR
+    aml alias enable|disable|status [--python PATH]
 
 Admin commands open the server's database directly (same --data-dir/--db as the server); the
 running server picks changes up within seconds. Secrets and tokens are printed once, never stored.
@@ -128,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     lg = sub.add_parser("login", help="save a user token for a server")
     lg.add_argument("--endpoint", required=True)
     lg.add_argument("--token", default=None, help="the token (default: read from stdin)")
+
+    from azuremlcore._cli import alias
+
+    alias.add_parser(sub)
     return p
 
 
@@ -149,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(cfg, host=args.host, port=args.port, access_log=args.access_log, threadpool=args.threadpool,
               tls_cert=args.tls_cert, tls_key=args.tls_key)
         return 0
+    if args.command == "alias":
+        from azuremlcore._cli import alias
+
+        return alias.run(args)
     if args.command == "login":
         from azuremlcore.authentication import save_login
 

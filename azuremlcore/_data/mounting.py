@@ -24,7 +24,10 @@ def direct_folder(dataset: "FileDataset") -> Path | None:
     if "local" in src:
         pattern = src["local"]
         if not globbing.has_glob(pattern) or pattern.endswith(("/**", "/**/*")):
-            return Path(pattern.removesuffix("/**/*").removesuffix("/**"))
+            for suffix in ("/**/*", "/**"):  # str.removesuffix needs 3.9; jobs run on 3.8 too
+                if pattern.endswith(suffix):
+                    pattern = pattern[: -len(suffix)]
+            return Path(pattern)
         return None
     if "datastore" not in src or dataset._workspace is None:
         return None

@@ -28,6 +28,7 @@ def sources_from_path(path: Any) -> tuple[list[dict[str, Any]], "Workspace | Non
     """The sources a dataset `path=` argument names, and the workspace of its datastores (if any)."""
     from azuremlcore.data.azure_storage_datastore import AbstractAzureStorageDatastore
     from azuremlcore.data.data_reference import DataReference
+    from azuremlcore.data.datapath import DataPath
 
     items = path if isinstance(path, list) else [path]
     if not items:
@@ -39,6 +40,9 @@ def sources_from_path(path: Any) -> tuple[list[dict[str, Any]], "Workspace | Non
             ds, pattern = item
             out.append({"datastore": ds.name, "path": globbing.normalise(str(pattern or ""))})
             ws = ds.workspace
+        elif isinstance(item, DataPath):
+            out.append({"datastore": item.datastore_name, "path": globbing.normalise(item.path_on_datastore or "")})
+            ws = item._datastore.workspace
         elif isinstance(item, DataReference):
             out.append({"datastore": item.datastore.name, "path": globbing.normalise(item.path_on_datastore or "")})
             ws = item.datastore.workspace

@@ -10,8 +10,8 @@ Rules, in short:
   build one spec once;
 * uv never downloads interpreters (``UV_PYTHON_DOWNLOADS=never``): the requested Python must be
   installed, else the error names it and the interpreters found;
-* this SDK is made importable in the env by a ``.pth`` file pointing at ``$AZUREMLCORE_HOME/sdk/<key>/``
-  (symlinks to the installed ``azuremlcore``/``azuremlmlflow``), and its runtime requirements are installed.
+* this SDK is linked into the env (``_sdk_link``: path and start-up ``.pth`` files, and a dist-info that
+  carries the MLflow entry points), and its runtime requirements are installed.
 """
 from __future__ import annotations
 
@@ -32,22 +32,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from azuremlcore._environments._condamap import convert
+from azuremlcore._environments._sdk_link import link_sdk, pip_name, sdk_dir, sdk_requirements, site_packages
 from azuremlcore.exceptions import UserErrorException
 
 if TYPE_CHECKING:  # pragma: no cover
     from azuremlcore.environment import Environment
 
-__all__ = ["MaterialisedEnv", "materialise", "describe", "azuremlcore_home", "EnvironmentBuildError"]
+__all__ = ["MaterialisedEnv", "materialise", "describe", "azuremlcore_home", "EnvironmentBuildError", "sdk_dir"]
 
 # Bump when the layout of a built env changes, so that old cache entries are not reused.
 BUILDER_VERSION = 1
 MARKER = "azuremlcore-env.json"
 FREEZE_FILE = "azuremlcore-freeze.txt"
 BUILD_LOG = "azuremlcore-build.log"
-PTH_NAME = "_azuremlcore_sdk.pth"
-_DIST_NAME = "amlcore-open"
-# Fallback when the SDK's own metadata cannot be read (e.g. running from a source tree).
-_SDK_REQUIREMENTS_FALLBACK = ("SQLAlchemy>=2.0", "alembic>=1.12", "pydantic>=2.5", "requests>=2.31", "PyYAML>=6")
 # pip names of the Azure ML packages this SDK stands in for: they are not installed from PyPI.
 _PROVIDED_BY_SDK = {"azureml-core": "", "azureml-defaults": "", "azureml-sdk": "", "azureml-telemetry": "",
                     "azureml-mlflow": "mlflow-skinny", "azureml-dataset-runtime": "", "azureml-inference-server-http": "",
@@ -71,6 +68,7 @@ class MaterialisedEnv:
     frozen: str
     spec_hash: str
     reused: bool
+    built: bool = True  # False for a user-managed interpreter (no start-up .pth of the SDK's in it)
 
 
 @dataclass
@@ -123,23 +121,7 @@ def _venv_python(env_dir: Path) -> Path:
     return env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def _site_packages(env_dir: Path) -> Path:
-    if os.name == "nt":
-        return env_dir / "Lib" / "site-packages"
-    found = sorted(glob.glob(str(env_dir / "lib" / "python*" / "site-packages")))
-    if not found:
-        raise EnvironmentBuildError(f"No site-packages directory in {env_dir}.")
-    return Path(found[0])
-
-
 # ---------------------------------------------------------------------------------------------- resolve
-def _pip_entry_name(req: str) -> str:
-    m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
-    if not m or req.strip().startswith("-") or "://" in req.split("@", 1)[0]:
-        return ""
-    return re.sub(r"[-_.]+", "-", m.group(1)).lower()
-
-
 def resolve(env: "Environment") -> _Resolved:
     """The python request, pip requirements and options, and conda-only packages of a system-managed env."""
     cd = env.python.conda_dependencies
@@ -163,7 +145,7 @@ def resolve(env: "Environment") -> _Resolved:
         res.pip_options.append(option.strip())
     for req in cd.pip_packages:
         req = req.strip()
-        name = _pip_entry_name(req)
+        name = pip_name(req)
         if name in _PROVIDED_BY_SDK:
             twin = _PROVIDED_BY_SDK[name]
             res.notes.append(f"{req!r}: provided by azuremlcore" + (f" (installing {twin})" if twin else "; skipped"))
@@ -175,7 +157,7 @@ def resolve(env: "Environment") -> _Resolved:
     seen: dict[str, int] = {}
     deduped: list[str] = []
     for req in res.requirements:
-        name = _pip_entry_name(req)
+        name = pip_name(req)
         if name and name in seen:
             deduped[seen[name]] = req
             continue
@@ -243,125 +225,105 @@ def _matches(version: str, request: str) -> bool:
     return have[:2] == want[:2]
 
 
+# The oldest Python a job can run on: the in-job part of the SDK (run context, logging, MLflow bridge) needs it.
+MIN_JOB_PYTHON = (3, 8)
+# Set to "never" to stop uv from fetching a missing interpreter (it may hang on a closed network).
+DOWNLOADS_ENV = "AZUREMLCORE_PYTHON_DOWNLOADS"
+_DOWNLOAD_TIMEOUT_S = 120
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
+
+
+def _supported(version: str) -> bool:
+    return _version_tuple(version)[:2] >= MIN_JOB_PYTHON
+
+
+def _floor_error(request: str, found: str | None = None) -> EnvironmentBuildError:
+    floor = ".".join(map(str, MIN_JOB_PYTHON))
+    what = f"Python {found} (for python={request})" if found else f"Python {request}"
+    return EnvironmentBuildError(
+        f"The environment asks for {what}, but jobs need Python {floor} or newer: the SDK's in-job part (run "
+        f"context, logging, the MLflow bridge) runs on Python {floor} and newer. Change 'python={request}' in the "
+        f"environment's conda dependencies to {floor} or newer (e.g. CondaDependencies.create(python_version="
+        "'3.10')), pinning package versions that support it.")
+
+
+def _uv_find(uv: str, request: str) -> tuple[str, str] | None:
+    try:
+        proc = subprocess.run([uv, "python", "find", request], capture_output=True, text=True, timeout=30,
+                              env=_uv_environ())
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return None
+    probed = _probe(proc.stdout.strip().splitlines()[-1])
+    return probed if probed and _matches(probed[1], request) and _supported(probed[1]) else None
+
+
+def _uv_download(uv: str, request: str) -> tuple[tuple[str, str] | None, str]:
+    """Fetch an interpreter with uv where the network allows: (found, why not)."""
+    if os.environ.get(DOWNLOADS_ENV, "").strip().lower() in ("never", "0", "false", "no"):
+        return None, f"downloads are off (${DOWNLOADS_ENV}=never)"
+    env = _uv_environ()
+    env["UV_PYTHON_DOWNLOADS"] = "automatic"
+    try:
+        proc = subprocess.run([uv, "python", "install", request], capture_output=True, text=True,
+                              timeout=_DOWNLOAD_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return None, f"`uv python install {request}` did not finish in {_DOWNLOAD_TIMEOUT_S}s"
+    except OSError as exc:
+        return None, f"`uv python install {request}` could not run: {exc}"
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()
+        return None, f"`uv python install {request}` failed: {last[-1] if last else proc.returncode}"
+    return _uv_find(uv, request), ""
+
+
 def find_interpreter(request: str) -> tuple[str, str]:
-    """(path, full version) of an installed Python satisfying ``request`` ('3.10', '3.10.4', '>=3.9', '')."""
+    """(path, full version) of a Python satisfying ``request`` ('3.10', '3.10.4', '>=3.9', '').
+
+    Installed interpreters first (this one, uv's, PATH, pyenv), then a download by uv where the network
+    allows (``$AZUREMLCORE_PYTHON_DOWNLOADS=never`` turns that off). Versions older than
+    ``MIN_JOB_PYTHON`` are refused with a message that says what to change.
+    """
     current = (sys.executable, ".".join(map(str, sys.version_info[:3])))
     if _matches(current[1], request):
         return current
     if request in _INTERPRETER_CACHE:
         return _INTERPRETER_CACHE[request]
+    if re.match(r"^\d+\.\d+", request) and not _supported(request):
+        raise _floor_error(request)
     uv = uv_binary()
     if uv and request and request[0].isdigit():
-        try:
-            proc = subprocess.run([uv, "python", "find", request], capture_output=True, text=True, timeout=30,
-                                  env=_uv_environ())
-            if proc.returncode == 0 and proc.stdout.strip():
-                probed = _probe(proc.stdout.strip().splitlines()[-1])
-                if probed and _matches(probed[1], request):
-                    _INTERPRETER_CACHE[request] = probed
-                    return probed
-        except (OSError, subprocess.TimeoutExpired):
-            pass
+        found = _uv_find(uv, request)
+        if found:
+            _INTERPRETER_CACHE[request] = found
+            return found
     candidates = _candidate_interpreters()
+    too_old = None
     for exe, version in candidates:
         if _matches(version, request):
+            if not _supported(version):
+                too_old = too_old or version
+                continue
             _INTERPRETER_CACHE[request] = (exe, version)
             return exe, version
+    why = "uv is not installed"
+    if uv and request and request[0].isdigit():
+        found, why = _uv_download(uv, request)
+        if found:
+            _INTERPRETER_CACHE[request] = found
+            return found
+    if too_old:
+        raise _floor_error(request, too_old)
     listed = ", ".join(f"{v} ({p})" for p, v in candidates) or "none"
     raise EnvironmentBuildError(
-        f"Python {request} is not installed on this machine, and interpreters are never downloaded. "
+        f"Python {request} is not installed on this machine and could not be fetched ({why}). "
         f"Interpreters found: {listed}. Install Python {request} (OS packages, pyenv, or `uv python install "
-        f"{request}` where downloads work), or change 'python={request}' in the environment's conda file, or set "
+        f"{request}`), or change 'python={request}' in the environment's conda file, or set "
         "env.python.user_managed_dependencies = True to run with an existing interpreter.")
-
-
-# ---------------------------------------------------------------------------------------------- the SDK inside envs
-def _site_dirs() -> list[str]:
-    """This interpreter's site-packages only: metadata found through the cwd or a source tree on sys.path
-    (e.g. a stale ``*.egg-info`` next to the code) would make the cache key differ between processes."""
-    import site
-
-    dirs = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
-    user = site.getusersitepackages() if hasattr(site, "getusersitepackages") else None
-    return dirs + ([user] if isinstance(user, str) else [])
-
-
-def _distribution(name: str) -> Any:
-    from importlib import metadata
-
-    return next(iter(metadata.distributions(name=name, path=_site_dirs())), None)
-
-
-def _host_version(name: str) -> str | None:
-    dist = _distribution(name)
-    return dist.version if dist is not None else None
-
-
-def sdk_requirements(same_python: bool) -> list[str]:
-    """The SDK's runtime requirements (no uv), pinned to this interpreter's versions when the env's Python matches."""
-    dist = _distribution(_DIST_NAME)
-    raw = (dist.requires or []) if dist is not None else []
-    reqs = [r.split(";")[0].strip() for r in raw if "extra ==" not in r and "extra==" not in r] or list(
-        _SDK_REQUIREMENTS_FALLBACK)
-    names = {_pip_entry_name(r) for r in reqs}
-    for extra in _SDK_REQUIREMENTS_FALLBACK:  # e.g. PyYAML before the packaging metadata lists it
-        if _pip_entry_name(extra) not in names:
-            reqs.append(extra)
-    reqs = [r for r in reqs if _pip_entry_name(r) != "uv"]
-    if not same_python:
-        return reqs
-    # Same Python: install exactly what the SDK runs with here, so code inside the run behaves the same.
-    pinned = []
-    for r in reqs:
-        name = _pip_entry_name(r)
-        version = _host_version(name)
-        pinned.append(f"{name}=={version}" if version else r)
-    return pinned
-
-
-def sdk_dir() -> Path:
-    """``$AZUREMLCORE_HOME/sdk/<hash>/`` holding symlinks to this SDK's packages (created on first use)."""
-    import importlib.util
-
-    import azuremlcore
-
-    packages: dict[str, str] = {"azuremlcore": str(Path(azuremlcore.__file__).resolve().parent)}
-    spec = importlib.util.find_spec("azuremlmlflow")
-    if spec is not None and spec.submodule_search_locations:
-        packages["azuremlmlflow"] = str(Path(list(spec.submodule_search_locations)[0]).resolve())
-    version = _host_version(_DIST_NAME) or "0"
-    key = hashlib.sha256(json.dumps([packages, version], sort_keys=True).encode()).hexdigest()[:16]
-    target = azuremlcore_home() / "sdk" / key
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    for name, location in packages.items():
-        try:
-            os.symlink(location, tmp / name, target_is_directory=True)
-        except OSError:  # no symlink rights (Windows without developer mode): copy instead
-            shutil.copytree(location, tmp / name, ignore=shutil.ignore_patterns("__pycache__"))
-    try:
-        os.rename(tmp, target)
-    except OSError:  # another process made it first: theirs is identical
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def _write_pth(env_dir: Path) -> None:
-    """Point the env at this SDK (rewritten when the SDK moved since the env was built)."""
-    site = _site_packages(env_dir)
-    line = str(sdk_dir()) + "\n"
-    pth = site / PTH_NAME
-    try:
-        if pth.read_text() == line:
-            return
-    except OSError:
-        pass
-    tmp = site / f".{PTH_NAME}.{uuid.uuid4().hex[:8]}"
-    tmp.write_text(line)
-    os.replace(tmp, pth)
 
 
 # ---------------------------------------------------------------------------------------------- locking
@@ -391,14 +353,42 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 # ---------------------------------------------------------------------------------------------- main entry
 def _run(cmd: list[str], log_lines: list[str], step: str, env: dict[str, str] | None = None,
-         cwd: str | None = None) -> str:
+         cwd: str | None = None, emit: Log | None = None, echo_stdout: bool = True) -> str:
+    """Run one build step, passing its output to ``emit`` line by line as it comes (the run's build log)."""
+    import threading
+
     log_lines.append("$ " + " ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
-    log_lines.extend(x for x in (proc.stdout + proc.stderr).splitlines() if x.strip())
+    if emit:
+        emit("$ " + " ".join(cmd))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
+                            stdin=subprocess.DEVNULL, errors="replace")
+    err_lines: list[str] = []
+
+    def pump_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            line = line.rstrip("\n")
+            if line.strip():
+                err_lines.append(line)
+                if emit:
+                    emit("  " + line)
+
+    reader = threading.Thread(target=pump_stderr, daemon=True)
+    reader.start()
+    assert proc.stdout is not None
+    out_lines: list[str] = []
+    for line in proc.stdout:
+        out_lines.append(line)
+        if emit and echo_stdout and line.strip():
+            emit("  " + line.rstrip("\n"))
+    proc.wait()
+    reader.join()
+    stdout = "".join(out_lines)
+    log_lines.extend(x for x in stdout.splitlines() + err_lines if x.strip())
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
+        tail = "\n".join((err_lines or stdout.strip().splitlines())[-25:])
         raise EnvironmentBuildError(f"Environment build failed while {step} (exit code {proc.returncode}):\n{tail}")
-    return proc.stdout
+    return stdout
 
 
 def _cache_key(python_version: str, res: _Resolved, sdk_reqs: list[str]) -> str:
@@ -427,11 +417,24 @@ def _user_managed(env: "Environment", log: Log) -> MaterialisedEnv:
     log(f"Using user-managed interpreter {python} for environment {env.name!r}")
     exe = Path(python)
     return MaterialisedEnv(python=exe, env_dir=Path(sys.prefix) if python == sys.executable else exe.parent.parent,
-                           frozen="", spec_hash=env._spec_hash(), reused=True)
+                           frozen="", spec_hash=env._spec_hash(), reused=True, built=False)
 
 
-def _plan(env: "Environment") -> tuple[_Resolved, str, str, list[str], str]:
-    """Everything decided before building: resolution, interpreter, SDK requirements and cache key."""
+def _check_mlflow(env: "Environment", res: _Resolved) -> None:
+    """Refuse an MLflow the bridge cannot serve before anything is built (the job would fail at its first call)."""
+    try:
+        from azuremlcore._environments._mlflow_support import check_mlflow_requirement
+    except ImportError:  # pragma: no cover - the support table lands with the bridge's version work
+        return
+    for req in res.requirements:
+        if pip_name(req) in ("mlflow", "mlflow-skinny"):
+            problem = check_mlflow_requirement(req)
+            if problem:
+                raise UserErrorException(f"Environment {env.name!r}: {problem}")
+
+
+def _check_spec(env: "Environment") -> _Resolved:
+    """Resolve a system-managed spec and refuse what this machine can never build or run (no interpreter needed)."""
     if env.docker._needs_docker():
         what = "a Dockerfile" if env.docker.base_dockerfile else (
             "a Docker build context" if env.docker.build_context is not None else f"the image {env.docker.base_image!r}")
@@ -445,12 +448,35 @@ def _plan(env: "Environment") -> tuple[_Resolved, str, str, list[str], str]:
             f"Environment {env.name!r} needs conda packages that have no PyPI equivalent here: "
             f"{', '.join(res.conda_only)}. No conda, mamba or micromamba is on PATH, so they cannot be installed. "
             "Replace them with pip packages in the conda file's 'pip:' section, remove them, or install conda.")
+    _check_mlflow(env, res)
+    if re.match(r"^\d+\.\d+", res.python_request) and not _supported(res.python_request):
+        raise _floor_error(res.python_request)
+    return res
+
+
+def _plan(env: "Environment") -> tuple[_Resolved, str, str, list[str], str]:
+    """Everything decided before building: resolution, interpreter, SDK requirements and cache key."""
+    res = _check_spec(env)
     python, version = find_interpreter(res.python_request)
-    same = version.split(".")[:2] == [str(x) for x in sys.version_info[:2]]
-    sdk_reqs = sdk_requirements(same)
-    user_names = {_pip_entry_name(r) for r in res.requirements}
-    sdk_reqs = [r for r in sdk_reqs if _pip_entry_name(r) not in user_names]  # the user's pin wins
+    sdk_reqs = sdk_requirements(version)
+    user_names = {pip_name(r) for r in res.requirements}
+    sdk_reqs = [r for r in sdk_reqs if pip_name(r) not in user_names]  # the user's pin wins
     return res, python, version, sdk_reqs, _cache_key(version, res, sdk_reqs)
+
+
+def preflight(env: "Environment", *, on_this_machine: bool = True) -> None:
+    """Refuse at submit() what would fail later: Docker-only specs, an MLflow the bridge cannot serve, a Python
+    older than jobs support or (when the job runs on this machine) not to be had here, a missing interpreter_path.
+
+    Cheap when the spec asks for no particular Python; interpreter look-ups are cached per process.
+    """
+    if env.python.user_managed_dependencies:
+        if on_this_machine:
+            _user_managed(env, lambda _m: None)
+        return
+    res = _check_spec(env)
+    if on_this_machine:
+        find_interpreter(res.python_request)
 
 
 def describe(env: "Environment", cache_dir: Path | None = None) -> dict[str, Any]:
@@ -476,13 +502,13 @@ def materialise(env: "Environment", *, cache_dir: Path | None = None, log: Log |
     root = Path(cache_dir) if cache_dir is not None else azuremlcore_home() / "envs"
     env_dir = root / key[:24]
     if (env_dir / MARKER).is_file():  # fast path: no lock, no subprocess
-        _write_pth(env_dir)
+        link_sdk(env_dir)
         emit(f"Reusing environment {key[:12]} for {env.name!r} at {env_dir}")
         return MaterialisedEnv(_venv_python(env_dir), env_dir, _read(env_dir / FREEZE_FILE), key, True)
     root.mkdir(parents=True, exist_ok=True)
     with _file_lock(root / ".locks" / f"{key[:24]}.lock"):
         if (env_dir / MARKER).is_file():  # built by whoever held the lock before us
-            _write_pth(env_dir)
+            link_sdk(env_dir)
             emit(f"Reusing environment {key[:12]} for {env.name!r} at {env_dir} (built concurrently)")
             return MaterialisedEnv(_venv_python(env_dir), env_dir, _read(env_dir / FREEZE_FILE), key, True)
         for note in res.notes:
@@ -520,24 +546,28 @@ def _build(env: "Environment", res: _Resolved, python: str, version: str, sdk_re
             cmd = [conda, "create", "-y", "-p", str(build_dir), f"python={version}", *res.conda_only]
             for ch in res.channels:
                 cmd += ["-c", ch]
-            _run(cmd, lines, "creating the conda environment")
+            _run(cmd, lines, "creating the conda environment", emit=emit)
         elif uv is not None:
             _run([uv, "venv", "--relocatable", "--no-config", "--python", python, str(build_dir)], lines,
-                 f"creating a virtualenv for Python {version}", env=uv_env, cwd=cwd)
+                 f"creating a virtualenv for Python {version}", env=uv_env, cwd=cwd, emit=emit)
         else:
-            _run([python, "-m", "venv", str(build_dir)], lines, f"creating a virtualenv for Python {version}")
+            _run([python, "-m", "venv", str(build_dir)], lines, f"creating a virtualenv for Python {version}",
+                 emit=emit)
         target_python = _venv_python(build_dir)
         req_file = build_dir / "azuremlcore-requirements.txt"
         req_file.write_text("\n".join([*res.pip_options, *res.requirements, *sdk_reqs]) + "\n")
         if uv is not None:
             _run([uv, "pip", "install", "--no-config", "--python", str(target_python), "-r", str(req_file)], lines,
-                 "installing packages", env=uv_env, cwd=cwd)
+                 "installing packages", env=uv_env, cwd=cwd, emit=emit)
             frozen = _run([uv, "pip", "freeze", "--no-config", "--python", str(target_python)], lines,
-                          "listing installed packages", env=uv_env, cwd=cwd)
+                          "listing installed packages", env=uv_env, cwd=cwd, emit=emit,
+                          echo_stdout=False)
         else:
-            _run([str(target_python), "-m", "pip", "install", "-q", "-r", str(req_file)], lines, "installing packages")
-            frozen = _run([str(target_python), "-m", "pip", "freeze"], lines, "listing installed packages")
-        _write_pth(build_dir)
+            _run([str(target_python), "-m", "pip", "install", "-q", "-r", str(req_file)], lines, "installing packages",
+                 emit=emit)
+            frozen = _run([str(target_python), "-m", "pip", "freeze"], lines, "listing installed packages",
+                          echo_stdout=False)
+        link_sdk(build_dir)
         (build_dir / FREEZE_FILE).write_text(frozen)
         (build_dir / BUILD_LOG).write_text("\n".join(lines) + "\n")
         (build_dir / MARKER).write_text(json.dumps({

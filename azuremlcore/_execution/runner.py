@@ -30,7 +30,18 @@ if TYPE_CHECKING:
     from azuremlcore._environments import MaterialisedEnv
     from azuremlcore.run import Run
 
-BUILD_LOG = "azureml-logs/20_image_build_log.txt"
+# Runs a script as `python script.py args` would (argv, sys.path[0], __main__), after the SDK's job hooks.
+# It must run on every Python a job may use (3.8 up), with or without azuremlcore importable.
+_BOOTSTRAP = """import os, runpy, sys
+try:
+    import azuremlcore._startup as _s
+    _s.run_hooks()
+except ImportError:
+    pass
+sys.argv = sys.argv[1:]
+sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 FROZEN_FILE = "azureml-logs/environment_frozen.txt"
 KILL_GRACE_SECONDS = 5.0
 TAIL_LINES = 20
@@ -105,6 +116,9 @@ class Runner:
             signal.signal(sig, self._on_signal)
         self.store.update_run(self.run.id, details={"_runner": {"pid": os.getpid(), "pgid": os.getpgrp(),
                                                                 "host": socket.gethostname()}})
+        from azuremlcore._execution.lease import Lease
+
+        lease = Lease(self.store, self.run.id).start()  # a runner that dies without a word fails its run
         workdir: Path | None = None
         try:
             self.interruptible = True
@@ -123,7 +137,7 @@ class Runner:
             self._set("Running", start_time=now_ms())
             outcome, error = self._run_script(menv, workdir)
             self._set("Finalizing")
-            self._upload_outputs(workdir)
+            self._upload_outputs(workdir, completed=outcome == "Completed")
             self._end(outcome, error)
         except _Canceled:
             self.interruptible = False
@@ -141,6 +155,7 @@ class Runner:
             code = "UserError" if type(exc).__name__ in ("EnvironmentBuildError", "UserErrorException") else "SystemError"
             self._end("Failed", {"error": {"code": code, "message": f"{type(exc).__name__}: {exc}"}})
         finally:
+            lease.stop()
             if self.slot is not None:
                 self.slot.close()
 
@@ -205,7 +220,7 @@ class Runner:
         env = Environment._from_dict(self.definition.get("environment") or {"name": "default-environment"})
 
         def log(line: str) -> None:
-            self.artifacts.append(self.container, BUILD_LOG, (line.rstrip("\n") + "\n").encode())
+            self.artifacts.append(self.container, _build_log(), (line.rstrip("\n") + "\n").encode())
 
         menv = materialise(env, log=log)
         if menv.frozen:
@@ -236,7 +251,10 @@ class Runner:
             if isinstance(command, str):
                 return ["/bin/sh", "-c", " ".join([command, *map(_shell_quote, args)])]
             return [*command, *args]
-        return [str(menv.python), str(self.definition["script"]), *args]
+        if menv.built:  # an env the SDK built: its start-up .pth runs the job hooks
+            return [str(menv.python), str(self.definition["script"]), *args]
+        # A user-managed interpreter has no start-up .pth of ours: a bootstrap runs the hooks, then the script.
+        return [str(menv.python), "-c", _BOOTSTRAP, str(self.definition["script"]), *args]
 
     def _environ(self, menv: "MaterialisedEnv", workdir: Path) -> dict[str, str]:
         from azuremlcore._execution.submit import USER_PYTHONPATH
@@ -262,6 +280,11 @@ class Runner:
                     "MLFLOW_RUN_ID": self.run.id, "MLFLOW_EXPERIMENT_ID": exp.id, "MLFLOW_EXPERIMENT_NAME": exp.name})
         if ws._endpoint:
             env[run_env.SERVICE_ENDPOINT] = ws._endpoint
+        from azuremlcore import _startup
+
+        # `from azureml.core import Run` works in jobs (a real azureml-core in the env still wins); set it to 0 to opt out.
+        env.setdefault(_startup.ALIAS_ENV, "1")
+        env[_startup.JOB_MAIN_ENV] = "1"
         uri = None if "MLFLOW_TRACKING_URI" in self.script_env else _mlflow_tracking_uri(ws)
         if uri:
             env["MLFLOW_TRACKING_URI"] = uri
@@ -296,7 +319,7 @@ class Runner:
         try:
             self.proc = subprocess.Popen(cmd, cwd=str(workdir), env=self._environ(menv, workdir),
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                         process_group=0)
+                                         **_own_process_group())
         except OSError as exc:
             raise _RunnerError("UserError", f"Could not start {cmd[0]}: {exc}") from exc
         assert self.proc.stdout is not None
@@ -341,17 +364,33 @@ class Runner:
         head = f"{what}\n\n" if what else ""
         return f"{head}{script} failed ({how}).\nLast log lines:\n" + "\n".join(self.tail)
 
-    def _upload_outputs(self, workdir: Path) -> None:
+    def _upload_outputs(self, workdir: Path, completed: bool = False) -> None:
         outputs = workdir / "outputs"
         if outputs.is_dir():
             try:
                 self.run.upload_folder("outputs", outputs)
             except Exception:  # noqa: BLE001 - a failed upload is reported in the runner log, the status still lands
                 traceback.print_exc()
+        from azuremlcore._data.run_outputs import finish_outputs
+
+        finish_outputs(self.run, completed)  # OutputFileDatasetConfig arguments (registered only when completed)
+
+
+def _own_process_group() -> dict[str, Any]:
+    """Popen arguments that start the script as the leader of its own process group (cancel kills the group)."""
+    if sys.version_info >= (3, 11):
+        return {"process_group": 0}
+    return {"preexec_fn": os.setpgrp}  # Python 3.10 has no process_group argument
+
+
+def _build_log() -> str:
+    from azuremlcore._tracking.files_mixin import BUILD_LOG
+
+    return BUILD_LOG
 
 
 def _std_log() -> str:
-    from azuremlcore.run import STREAMED_LOG
+    from azuremlcore._tracking.files_mixin import STREAMED_LOG
 
     return STREAMED_LOG
 

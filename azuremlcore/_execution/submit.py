@@ -160,6 +160,10 @@ def submit_config(experiment: "Experiment", config: Any, tags: dict | None = Non
             "Dataset.get_by_name(Run.get_context().experiment.workspace, name).download().")
     environment = c["environment"] if c["environment"] is not None else _default_environment()
     env_dict = _env_dict(environment)
+    from azuremlcore._environments._materialise import preflight
+
+    # What can never build or run here is refused now, before a run exists (a server builds on its own host).
+    preflight(environment, on_this_machine=not experiment.workspace._endpoint)
     ws = experiment.workspace
     fd, zip_path = tempfile.mkstemp(suffix=".zip")
     os.close(fd)
@@ -207,6 +211,10 @@ def _launch(run: "Run") -> None:
 
     ws = run.experiment.workspace
     env = dict(os.environ)
+    # A notebook kernel's inline plotting backend exists only in the kernel's env: a job importing
+    # matplotlib would fail on it ("not a valid value for backend"), as it never would on Azure.
+    if env.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
+        del env["MPLBACKEND"]
     env[run_env.HOME] = str(azuremlcore_home())
     env["PYTHONUNBUFFERED"] = "1"
     env[USER_PYTHONPATH] = os.environ.get("PYTHONPATH", "")

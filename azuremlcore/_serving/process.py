@@ -31,7 +31,7 @@ def port_in_use(port: int) -> bool:
 def start(python: str, port: int, entry: Path, source_dir: Path, model_dir: Path, log_file: Path,
           env_vars: dict[str, str] | None = None) -> int:
     """Start the server in a new session; its output goes to log_file. Returns the pid."""
-    from azuremlcore._environments._materialise import sdk_dir  # the SDK must import in the service's interpreter
+    from azuremlcore._environments._sdk_link import sdk_dir  # the SDK must import in the service's interpreter
 
     env = dict(os.environ)
     env.update(env_vars or {})

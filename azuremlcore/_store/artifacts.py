@@ -17,13 +17,22 @@ from azuremlcore._store.errors import InvalidValueError, NotFoundError
 _CHUNK = 1 << 20
 
 
+# What file systems take: 255 bytes a name, 4,096 a path (Linux); control characters never.
+MAX_NAME_BYTES, MAX_PATH_CHARS = 255, 1024
+
+
 def clean_name(name: str) -> str:
-    """A normalised relative artifact name; rejects absolute paths and '..' with a clear error."""
+    """A normalised relative artifact name; rejects absolute paths, '..', control characters and names
+    longer than file systems hold (255 bytes a part, 1,024 characters in all) with a clear error."""
     text = str(name).replace("\\", "/")
     parts = [p for p in PurePosixPath(text).parts if p not in ("", ".")]
     if not parts or text.startswith("/") or ".." in parts:
-        raise InvalidValueError(f"Invalid file name {name!r}: use a relative path like 'outputs/model.pkl' "
+        raise InvalidValueError(f"Invalid file name {name[:200]!r}: use a relative path like 'outputs/model.pkl' "
                                 "without '..' or a leading '/'.")
+    if len(text) > MAX_PATH_CHARS or any(len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for p in parts) \
+            or any(ord(c) < 32 or c == "\x7f" for c in text):
+        raise InvalidValueError(f"Invalid file name {name[:60]!r}...: at most {MAX_NAME_BYTES} bytes a folder or "
+                                f"file name and {MAX_PATH_CHARS} characters in all, without control characters.")
     return "/".join(parts)
 
 

@@ -24,6 +24,10 @@ workspaces = sa.Table(
     sa.Column("created_time", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("subscription_id", "resource_group", "name", name="uq_workspace_coordinates"),
 )
+# Azure resource names are case-insensitive: one workspace per coordinates whatever their case.
+WORKSPACE_CI_INDEX = "uq_workspace_coordinates_ci"
+sa.Index(WORKSPACE_CI_INDEX, sa.func.lower(workspaces.c.subscription_id), sa.func.lower(workspaces.c.resource_group),
+         sa.func.lower(workspaces.c.name), unique=True)
 
 experiments = sa.Table(
     "experiments",

@@ -46,6 +46,13 @@ def _sqlite_engine(url: str) -> sa.Engine:
     return engine
 
 
+def _same_coordinates(subscription_id: str, resource_group: str, name: str) -> tuple[Any, ...]:
+    """WHERE terms matching a workspace's coordinates without regard to case (Azure's rule for names)."""
+    w = t.workspaces.c
+    return (sa.func.lower(w.subscription_id) == subscription_id.lower(),
+            sa.func.lower(w.resource_group) == resource_group.lower(), sa.func.lower(w.name) == name.lower())
+
+
 def _loads(text: str | None) -> Any:
     return json.loads(text) if text else {}
 
@@ -85,12 +92,24 @@ class SqlWorkspaceStore:
                                description=row.description, tags=_loads(row.tags_json), created_time=row.created_time)
 
     def create_workspace(self, record: WorkspaceRecord, exist_ok: bool = False) -> WorkspaceRecord:
-        """Create a workspace; with exist_ok, return the existing one of the same coordinates."""
+        """Create a workspace; with exist_ok, return the existing one of the same coordinates.
+
+        Coordinates compare without regard to case: a case variant of an existing workspace is that workspace.
+        """
+        try:
+            return self._create_workspace_once(record, exist_ok)
+        except sa.exc.IntegrityError:  # PostgreSQL: a concurrent create of the same coordinates won
+            if not exist_ok:
+                raise AlreadyExistsError(f"Workspace '{record.name}' already exists in resource group "
+                                         f"'{record.resource_group}'.") from None
+            return self._create_workspace_once(record, exist_ok)
+
+    def _create_workspace_once(self, record: WorkspaceRecord, exist_ok: bool) -> WorkspaceRecord:
         with self._write() as conn:
-            row = conn.execute(sa.select(t.workspaces).where(
-                t.workspaces.c.subscription_id == record.subscription_id,
-                t.workspaces.c.resource_group == record.resource_group,
-                t.workspaces.c.name == record.name)).first()
+            # Azure resource names are case-insensitive: 'WS1' is the workspace 'ws1' (display keeps the case
+            # it was created with), so a case variant never becomes a second workspace.
+            row = conn.execute(sa.select(t.workspaces).where(*_same_coordinates(
+                record.subscription_id, record.resource_group, record.name))).first()
             if row is not None:
                 if exist_ok:
                     return self._workspace(row)
@@ -107,11 +126,11 @@ class SqlWorkspaceStore:
 
     def find_workspace(self, subscription_id: str | None, resource_group: str | None,
                        name: str | None) -> list[WorkspaceRecord]:
-        """Workspaces matching the coordinates given (None matches any)."""
-        q = sa.select(t.workspaces).order_by(t.workspaces.c.name)
+        """Workspaces matching the coordinates given (None matches any), compared without regard to case."""
+        q = sa.select(t.workspaces).order_by(t.workspaces.c.name, t.workspaces.c.created_time)
         for col, val in (("subscription_id", subscription_id), ("resource_group", resource_group), ("name", name)):
             if val is not None:
-                q = q.where(t.workspaces.c[col] == val)
+                q = q.where(sa.func.lower(t.workspaces.c[col]) == val.lower())
         with self._read() as conn:
             return [self._workspace(r) for r in conn.execute(q)]
 
@@ -128,8 +147,9 @@ class SqlWorkspaceStore:
         values = {k: v for k, v in fields.items() if k in ("friendly_name", "description", "location", "sku")}
         if "tags" in fields:
             values["tags_json"] = json.dumps(fields["tags"])
-        with self._write() as conn:
-            conn.execute(t.workspaces.update().where(t.workspaces.c.id == workspace_id).values(**values))
+        if values:  # nothing to change is no statement at all (an empty SET is a syntax error)
+            with self._write() as conn:
+                conn.execute(t.workspaces.update().where(t.workspaces.c.id == workspace_id).values(**values))
         return self.get_workspace(workspace_id)
 
     def delete_workspace(self, workspace_id: str) -> None:
@@ -292,10 +312,12 @@ class SqlWorkspaceStore:
         """Change run columns; `details` is merged key by key into the stored details."""
         values = {k: v for k, v in fields.items() if k in _RUN_COLUMNS}
         with self._write() as conn:
-            row = conn.execute(sa.select(t.runs.c.details_json).where(t.runs.c.id == run_id)).first()
+            # FOR UPDATE (PostgreSQL; SQLite's write lock is already held): details are read, merged and written
+            # back, and two writers at once (a runner's status and its lease heartbeat) must not lose a key.
+            row = conn.execute(sa.select(t.runs.c.details_json).where(t.runs.c.id == run_id).with_for_update()).first()
             if row is None:
                 raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
-            if "details" in fields:
+            if fields.get("details") is not None:
                 details = _loads(row.details_json)
                 details.update(fields["details"])  # type: ignore[arg-type]
                 values["details_json"] = json.dumps(details)
@@ -541,7 +563,11 @@ class SqlWorkspaceStore:
             values["description"] = fields["description"]
         where = (a.c.workspace_id == workspace_id, a.c.kind == kind, a.c.name == name, a.c.version == version)
         with self._write() as conn:
-            if conn.execute(a.update().where(*where).values(**values)).rowcount == 0:
+            if values:
+                found = conn.execute(a.update().where(*where).values(**values)).rowcount > 0
+            else:  # nothing to change: an empty SET is a syntax error, so only check it exists
+                found = conn.execute(sa.select(a.c.id).where(*where)).first() is not None
+            if not found:
                 raise NotFoundError(f"{kind} {name}:{version} does not exist.")
             return self._asset(conn.execute(sa.select(a).where(*where)).one())
 

@@ -13,6 +13,9 @@ from azuremlcore.exceptions import SnapshotException, UserErrorException
 if TYPE_CHECKING:
     from azuremlcore._store.artifacts import FileArtifactStore
 
+# The script's streamed output and the environment build log of a submitted run (Azure ML's names).
+STREAMED_LOG = "user_logs/std_log.txt"
+BUILD_LOG = "azureml-logs/20_image_build_log.txt"
 LOG_PREFIXES = ("azureml-logs/", "logs/", "user_logs/", "system_logs/")
 
 

@@ -1,7 +1,8 @@
 """Datastores and datasets (``azureml.data``): FileDataset, TabularDataset, DataReference and friends.
 
-Submodules mirror azureml.data: azure_storage_datastore, data_reference, file_dataset,
-tabular_dataset, dataset_factory, dataset_consumption_config, dataset_type_definitions.
+Submodules mirror azureml.data: azure_storage_datastore, data_reference, datapath, file_dataset,
+tabular_dataset, dataset_factory, dataset_consumption_config, dataset_type_definitions,
+output_dataset_config.
 """
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ _EXPORTS = {
     "TabularDatasetFactory": "azuremlcore.data.dataset_factory",
     "FileDatasetFactory": "azuremlcore.data.dataset_factory",
     "AzureBlobDatastore": "azuremlcore.data.azure_storage_datastore",
+    "OutputFileDatasetConfig": "azuremlcore.data.output_dataset_config",
+    "OutputTabularDatasetConfig": "azuremlcore.data.output_dataset_config",
+    "OutputDatasetConfig": "azuremlcore.data.output_dataset_config",
+    "DataPath": "azuremlcore.data.datapath",
+    "DataPathComputeBinding": "azuremlcore.data.datapath",
 }
+# `azureml.data.__version__` in the real SDK: the SDK's version.
+from azuremlcore import __version__  # noqa: E402
 
 __all__ = sorted(_EXPORTS)
 

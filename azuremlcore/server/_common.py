@@ -55,6 +55,20 @@ def json_response(obj: Any, status: int = 200) -> Response:
                     media_type="application/json")
 
 
+def scope_above(sub: str, rg: str) -> str:
+    """The role scope a new workspace in this resource group needs (its resource group's ARM id)."""
+    return f"/subscriptions/{sub}/resourceGroups/{rg}"
+
+
+def validation_message(errors: Any, drop: tuple[str, ...] = ()) -> str:
+    """One line naming each invalid field (at most five) of pydantic's or FastAPI's validation errors."""
+    parts = []
+    for e in list(errors)[:5]:
+        loc = [str(p) for p in e.get("loc", ()) if str(p) not in drop]
+        parts.append(f"{'.'.join(loc) or 'body'}: {e.get('msg')}")
+    return "Invalid request: " + "; ".join(parts) + "."
+
+
 def resolve_workspace(request: Request, sub: str, rg: str, ws: str, needed: int = READ
                       ) -> tuple["ServerState", Principal, "WorkspaceRecord"]:
     """The workspace of the path, after checking the caller holds the needed role on it."""

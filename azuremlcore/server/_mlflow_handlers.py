@@ -18,6 +18,8 @@ from starlette.responses import Response
 
 from azuremlcore._config import arm_id
 from azuremlcore._store.errors import NotFoundError
+from azuremlcore.server.limits import parse_json
+from azuremlcore.server.mlflow_models import MAX_PARAM_VALUE, MAX_TAG_VALUE
 from azuremlcore.server.routes_mlflow import ACCESS, R, RUN, W, error, metric_history, ok, rewrite
 from azuremlcore.server.security.authz import WRITE, AuthError
 
@@ -67,17 +69,31 @@ def _tag(t: Any) -> Any:
 def _run_tag(t: Any) -> Any:
     from mlflow.entities import RunTag
 
-    return RunTag(t.key, t.value)
+    # MLflow's server cuts longer values to its limit and stores the rest (measured: 3.17); so do we.
+    return RunTag(t.key, t.value[:MAX_TAG_VALUE])
+
+
+def _param(p: Any) -> Any:
+    from mlflow.entities import Param
+
+    return Param(p.key, p.value[:MAX_PARAM_VALUE])
 
 
 def _search_experiments(s: Any, m: Any, c: dict) -> dict:
-    page = s.search_experiments(view_type=m.view_type or 1, max_results=m.max_results or 1000,
-                                filter_string=m.filter or None, order_by=list(m.order_by) or None,
-                                page_token=m.page_token or None)
+    try:
+        page = _search_experiments_page(s, m)
+    except ValueError as exc:  # a filter or order_by the search cannot read is the caller's error
+        raise MlflowException(f"Invalid search: {exc}", error_code=_code("INVALID_PARAMETER_VALUE")) from None
     out: dict = {"experiments": [_json_of(e.to_proto()) for e in page]}
     if page.token:
         out["next_page_token"] = page.token
     return out
+
+
+def _search_experiments_page(s: Any, m: Any) -> Any:
+    return s.search_experiments(view_type=m.view_type or 1, max_results=m.max_results or 1000,
+                                filter_string=m.filter or None, order_by=list(m.order_by) or None,
+                                page_token=m.page_token or None)
 
 
 def _get_experiment(s: Any, m: Any, c: dict) -> dict:
@@ -115,7 +131,7 @@ def _update_run(s: Any, m: Any, c: dict) -> dict:
 
 
 def _log_batch(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import Metric
     from mlflow.utils import validation
 
     # As MLflow's server: at most 1000 metrics, 100 params, 100 tags, 1000 in all per request.
@@ -123,7 +139,7 @@ def _log_batch(s: Any, m: Any, c: dict) -> dict:
     if limits is not None:
         limits(m.metrics, m.params, m.tags)
     s.log_batch(m.run_id, [Metric(x.key, x.value, x.timestamp, x.step) for x in m.metrics],
-                [Param(p.key, p.value) for p in m.params], [_run_tag(t) for t in m.tags])
+                [_param(p) for p in m.params], [_run_tag(t) for t in m.tags])
     return {}
 
 
@@ -136,9 +152,7 @@ def _log_metric(s: Any, m: Any, c: dict) -> dict:
 
 
 def _log_param(s: Any, m: Any, c: dict) -> dict:
-    from mlflow.entities import Param
-
-    s.log_batch(m.run_id or m.run_uuid, [], [Param(m.key, m.value)], [])
+    s.log_batch(m.run_id or m.run_uuid, [], [_param(m)], [])
     return {}
 
 
@@ -317,7 +331,7 @@ def _parse(request: Request, body: bytes, msg_cls: Any) -> Any:
             conv = (lambda v: v.lower() == "true") if f.type == f.TYPE_BOOL else (lambda v: v)
             data[k] = [conv(v) for v in values] if _repeated(f) else conv(values[-1])
     else:
-        data = json.loads(body) if body.strip() else {}
+        data = parse_json(body) if body.strip() else {}
         if not isinstance(data, dict):
             raise ValueError("the request body must be a JSON object")
     parse_dict(data, msg)

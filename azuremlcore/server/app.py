@@ -1,17 +1,19 @@
 """The ASGI application: the workspace API, files, the OIDC issuer and the MLflow REST API."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from azuremlcore._store.errors import StoreError
 from azuremlcore.exceptions import UserErrorException
-from azuremlcore.server._common import json_response
+from azuremlcore.server._common import json_response, validation_message
 from azuremlcore.server.config import ServerConfig
 from azuremlcore.server.middleware import BodyTooLarge, GuardMiddleware
 from azuremlcore.server.security.authz import AuthError
@@ -23,6 +25,24 @@ _log = logging.getLogger("azuremlcore.server")
 def _error(status: int, code: str, message: str) -> Response:
     return json_response({"error_code": code, "message": message, "error": {"code": code, "message": message}},
                          status)
+
+
+async def _watch_runs(state: ServerState) -> None:
+    """Fail runs whose runner is gone or whose lease lapsed: at start (runners that died while the server was
+    down) and every `lease_sweep_s` after (runners killed outright; nobody waits on them after a restart)."""
+    from anyio import to_thread
+
+    from azuremlcore._execution import lease
+
+    while True:
+        try:
+            failed = await to_thread.run_sync(lease.sweep, state.store)
+            if failed:
+                _log.warning("Runs whose runner is gone or stopped renewing its lease, marked Failed: %s",
+                             ", ".join(failed))
+        except Exception:  # noqa: BLE001 - a failed sweep is retried; the server must go on serving
+            _log.exception("Sweeping runs with lapsed leases failed")
+        await asyncio.sleep(state.config.lease_sweep_s)
 
 
 def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
@@ -53,8 +73,15 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()[:5])
-        return _error(400, "INVALID_PARAMETER_VALUE", f"Invalid request: {problems}")
+        return _error(400, "INVALID_PARAMETER_VALUE", validation_message(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        # Starlette's own answers (no such route, method not allowed) in the server's error shape too.
+        code = "ENDPOINT_NOT_FOUND" if exc.status_code in (404, 405) else "BAD_REQUEST"
+        response = _error(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(_: Request, exc: BodyTooLarge) -> Response:
@@ -78,8 +105,25 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
         from azuremlcore.server import routes_registry  # the model registry routes go in front of MLflow's
 
         routes_registry.install(app)
+    from azuremlcore.server import openapi
+
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
+    watcher: list[asyncio.Task] = []
+
+    async def _start_watching() -> None:
+        watcher.append(asyncio.create_task(_watch_runs(state)))
+
+    async def _stop_watching() -> None:
+        for task in watcher:
+            task.cancel()
+
+    app.router.add_event_handler("startup", _start_watching)
+    app.router.add_event_handler("shutdown", _stop_watching)
     app.router.add_event_handler("shutdown", state.close)
-    guarded = GuardMiddleware(app, state.auth, config.max_json_bytes)
+    from azuremlcore.server.security.ratelimit import Limit, RateLimiter
+
+    limiter = RateLimiter({name: Limit(burst, per_minute) for name, (burst, per_minute) in config.rate_limits.items()})
+    guarded = GuardMiddleware(app, state.auth, config.max_json_bytes, limiter)
     guarded.state = state  # type: ignore[attr-defined]
     guarded.fastapi = app  # type: ignore[attr-defined]
     return guarded

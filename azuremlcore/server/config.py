@@ -5,13 +5,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# Device-code sign-ins are rare (a person at a keyboard); token requests include a device's polling
+# (one a second while it waits) and service principals renewing tokens.
+DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {"devicecode": (5, 10.0), "token": (30, 120.0),
+                                                     "device_page": (10, 20.0)}
+
+
 @dataclass
 class ServerConfig:
     """Settings of one `aml server`.
 
     `data_dir` holds the SQLite database (unless `db_url` names another), the artifact root
     (unless `artifact_root` is given) and the token-signing keys. `azure_tenant` turns on
-    acceptance of Azure AD tokens of that tenant (audience `azure_audience`).
+    acceptance of Azure AD tokens of that tenant (audience `azure_audience`). `rate_limits` bound the
+    public routes per client address: name -> (burst, requests per minute). `lease_sweep_s` is how
+    often the server looks for runs whose runner stopped renewing its lease (they are marked Failed).
     """
 
     data_dir: Path
@@ -24,6 +32,9 @@ class ServerConfig:
     azure_audience: str = "https://ml.azure.com"
     azure_authority_host: str = "https://login.microsoftonline.com"
     extra: dict[str, str] = field(default_factory=dict)
+    rate_limits: dict[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    max_pending_device_codes: int = 1000
+    lease_sweep_s: float = 15.0
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -1,10 +1,13 @@
-"""ASGI middleware: authentication of every request (but a few public paths) and body size limits."""
+"""ASGI middleware: authentication of every request (but a few public paths), rate limits on the public
+ones, and limits on what reaches a parser (body size, JSON depth, NUL characters)."""
 from __future__ import annotations
 
 import json
 from typing import Any, Awaitable, Callable
 
+from azuremlcore.server import limits
 from azuremlcore.server.security.authz import AuthError, Authenticator
+from azuremlcore.server.security.ratelimit import RateLimiter
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -16,6 +19,13 @@ _AZUREML_MLFLOW_PREFIX = "/mlflow/v1.0/subscriptions/"
 # File uploads stream to disk and may be large; every other body is JSON and held in memory.
 _STREAMED_SUFFIXES = ("/files", "/files/append")
 _STREAMED_MARKERS = ("/mlflow-artifacts/artifacts/",)
+# Routes that parse their (possibly large) bodies with limits.parse_json, which refuses deep nesting itself.
+_SELF_CHECKED_MARKERS = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
+_SELF_CHECKED_SUFFIXES = ("/metrics",)
+# Public routes take small forms; anyone may call them, so they are rate-limited per client address.
+PUBLIC_MAX_BODY = 16_384
+RATE_LIMITED = {"/oidc/oauth2/v2.0/token": "token", "/oidc/oauth2/v2.0/devicecode": "devicecode",
+                "/oidc/device": "device_page"}
 
 
 async def send_error(send: Send, status: int, code: str, message: str) -> None:
@@ -29,8 +39,9 @@ async def send_error(send: Send, status: int, code: str, message: str) -> None:
 class GuardMiddleware:
     """Authenticates the bearer token (result in scope['state']['principal']) and caps JSON body sizes."""
 
-    def __init__(self, app: Any, authenticator: Authenticator, max_json_bytes: int) -> None:
-        self.app, self.auth, self.max_json = app, authenticator, max_json_bytes
+    def __init__(self, app: Any, authenticator: Authenticator, max_json_bytes: int,
+                 rate_limiter: RateLimiter | None = None) -> None:
+        self.app, self.auth, self.max_json, self.rate = app, authenticator, max_json_bytes, rate_limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,7 +52,17 @@ class GuardMiddleware:
             # azureml:// tracking URIs (Azure ML's shape) put the workspace under /mlflow/v1.0: same routes.
             path = path[len(_AZUREML_MLFLOW_PREFIX) - len("/subscriptions/"):]
             scope = dict(scope, path=path, raw_path=path.encode())
-        if path not in PUBLIC_PATHS:
+        if "\x00" in path or b"%00" in scope.get("query_string", b""):
+            await send_error(send, 400, "INVALID_PARAMETER_VALUE", "NUL characters are not accepted in a path or query.")
+            return
+        public = path in PUBLIC_PATHS
+        if public and scope["method"] == "POST" and self.rate is not None and path in RATE_LIMITED:
+            client = (scope.get("client") or ("unknown", 0))[0]
+            wait = self.rate.allow(RATE_LIMITED[path], client)
+            if wait > 0:
+                await _too_many(send, wait)
+                return
+        if not public:
             authorization = None
             for k, v in scope["headers"]:
                 if k == b"authorization":
@@ -56,7 +77,7 @@ class GuardMiddleware:
         if path.endswith(_STREAMED_SUFFIXES) or any(m in path for m in _STREAMED_MARKERS):
             await self.app(scope, receive, send)
             return
-        limit = self.max_json
+        limit = PUBLIC_MAX_BODY if public else self.max_json
         for k, v in scope["headers"]:
             if k == b"content-length" and v.isdigit() and int(v) > limit:
                 await send_error(send, 413, "REQUEST_LIMIT_EXCEEDED",
@@ -82,16 +103,33 @@ class GuardMiddleware:
             parts.append(body)
             if not message.get("more_body", False):
                 break
+        whole = b"".join(parts)
+        self_checked = path.endswith(_SELF_CHECKED_SUFFIXES) or any(m in path for m in _SELF_CHECKED_MARKERS)
+        why = limits.problem(whole, scan_depth=not self_checked)
+        if why is not None:
+            await send_error(send, 400, "INVALID_PARAMETER_VALUE", why)
+            return
         replayed = False
 
         async def replay() -> dict[str, Any]:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(parts), "more_body": False}
+                return {"type": "http.request", "body": whole, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+async def _too_many(send: Send, wait: float) -> None:
+    # OAuth's error shape (these are the issuer's routes) with Retry-After, which clients honour.
+    seconds = max(1, int(wait + 0.999))
+    body = json.dumps({"error": "slow_down", "error_description": f"Too many requests from this address; "
+                                                                  f"retry in {seconds} s."}).encode()
+    await send({"type": "http.response.start", "status": 429,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"retry-after", str(seconds).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyTooLarge(Exception):

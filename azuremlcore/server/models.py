@@ -1,15 +1,54 @@
-"""The workspace API's request and response bodies (also what the served OpenAPI document describes)."""
+"""The workspace API's request and response bodies (also what the served OpenAPI document describes).
+
+Requests are validated against these models and nothing else, so the document and the answers agree:
+a value the document does not allow gets 400 naming the field. Limits follow the columns they land in
+(and MLflow's rules for run attributes), so no valid-looking value can fail in the database instead.
+"""
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from azuremlcore._store.records import RUN_STATUSES
 
 _NAME = r"^[^\x00-\x1f\x7f]{1,256}$"
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+#: Integers the database holds (BIGINT); larger ones are refused up front instead of overflowing a driver.
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+#: Times in ms since the epoch and other counts that cannot be negative.
+Time = Annotated[int, Field(ge=0, le=INT64_MAX)]
+#: Asset versions are 32-bit integers in the database.
+Version = Annotated[int, Field(ge=1, le=(1 << 31) - 1)]
+#: Keys of tags, properties and params: MLflow's limit of 250 characters, never empty, no control characters.
+AttrKey = Annotated[str, StringConstraints(min_length=1, max_length=250, pattern=r"^[^\x00-\x1f\x7f]+$")]
+#: MLflow's limits on attribute values (the stricter param limit is applied by the route for kind 'param').
+MAX_TAG_VALUE, MAX_PARAM_VALUE = 8000, 6000
+AttrValue = Annotated[str, Field(max_length=MAX_TAG_VALUE)]
+Attributes = dict[AttrKey, AttrValue]
+RunStatus = Literal[RUN_STATUSES]  # type: ignore[valid-type]
+
+
+def _no_null_default(schema: dict[str, Any]) -> None:
+    # An optional field that must not be null: absent means "unchanged", so the document shows no default.
+    schema.pop("default", None)
+
+
+def optional(**constraints: Any) -> Any:
+    """A field that may be left out but, when given, must not be null (`model_dump(exclude_unset=True)`)."""
+    return Field(None, json_schema_extra=_no_null_default, **constraints)
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: MLflow's shape (`error_code`, `message`) and Azure's (`error.code`, `error.message`)."""
+
+    error_code: str
+    message: str
+    error: Optional[dict[str, str]] = None
 
 
 class WorkspaceOut(BaseModel):
@@ -30,11 +69,11 @@ class WorkspaceOut(BaseModel):
 class WorkspaceCreate(_Body):
     """Create a workspace at the path's coordinates (exist_ok returns the existing one)."""
 
-    location: str = "local"
-    sku: str = "basic"
+    location: str = Field("local", min_length=1, max_length=64)
+    sku: str = Field("basic", min_length=1, max_length=32)
     friendly_name: Optional[str] = Field(None, max_length=256)
     description: Optional[str] = None
-    tags: dict[str, str] = {}
+    tags: Attributes = {}
     exist_ok: bool = False
 
 
@@ -43,9 +82,9 @@ class WorkspaceUpdate(_Body):
 
     friendly_name: Optional[str] = Field(None, max_length=256)
     description: Optional[str] = None
-    location: Optional[str] = None
-    sku: Optional[str] = None
-    tags: Optional[dict[str, str]] = None
+    location: str = optional(min_length=1, max_length=64)
+    sku: str = optional(min_length=1, max_length=32)
+    tags: Attributes = optional()
 
 
 class ExperimentOut(BaseModel):
@@ -64,7 +103,7 @@ class ExperimentCreate(_Body):
     """Create an experiment; get_or_create returns an existing one of that name instead of failing."""
 
     name: str = Field(..., pattern=_NAME)
-    tags: dict[str, str] = {}
+    tags: Attributes = {}
     get_or_create: bool = False
 
 
@@ -78,35 +117,35 @@ class ExperimentUpdate(_Body):
 class TagsBody(_Body):
     """Tags to set."""
 
-    tags: dict[str, str]
+    tags: Attributes
 
 
 class KeysBody(_Body):
     """Keys to remove."""
 
-    keys: list[str]
+    keys: list[Annotated[str, Field(max_length=250)]] = Field(..., max_length=10_000)
 
 
 class RunIn(_Body):
     """A run to create (the store's RunRecord; number is assigned by the server)."""
 
     id: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$")
-    experiment_id: str
-    parent_id: Optional[str] = None
+    experiment_id: str = Field(..., max_length=64)
+    parent_id: Optional[str] = Field(None, max_length=256)
     type: Optional[str] = Field(None, max_length=64)
     display_name: Optional[str] = Field(None, max_length=256)
     description: Optional[str] = None
-    status: str = "NotStarted"
+    status: RunStatus = "NotStarted"
     target: Optional[str] = Field(None, max_length=128)
     submitted_by: Optional[str] = Field(None, max_length=256)
-    created_time: int = 0
-    start_time: Optional[int] = None
-    end_time: Optional[int] = None
-    lifecycle_stage: str = "active"
+    created_time: Time = 0
+    start_time: Optional[Time] = None
+    end_time: Optional[Time] = None
+    lifecycle_stage: Literal["active", "deleted"] = "active"
     details: dict[str, Any] = {}
-    tags: dict[str, str] = {}
-    properties: dict[str, str] = {}
-    params: dict[str, str] = {}
+    tags: Attributes = {}
+    properties: Attributes = {}
+    params: dict[AttrKey, Annotated[str, Field(max_length=MAX_PARAM_VALUE)]] = {}
 
 
 class RunOut(BaseModel):
@@ -134,36 +173,47 @@ class RunOut(BaseModel):
 
 
 class RunUpdate(_Body):
-    """Run fields to change; details are merged key by key."""
+    """Run fields to change (absent ones stay as they are); details are merged key by key.
+
+    status, lifecycle_stage and details cannot be null; the other fields are cleared by null.
+    """
 
     display_name: Optional[str] = Field(None, max_length=256)
     description: Optional[str] = None
-    status: Optional[str] = None
-    target: Optional[str] = None
-    start_time: Optional[int] = None
-    end_time: Optional[int] = None
-    lifecycle_stage: Optional[Literal["active", "deleted"]] = None
-    details: Optional[dict[str, Any]] = None
+    status: RunStatus = optional()
+    target: Optional[str] = Field(None, max_length=128)
+    start_time: Optional[Time] = None
+    end_time: Optional[Time] = None
+    lifecycle_stage: Literal["active", "deleted"] = optional()
+    details: dict[str, Any] = optional()
 
 
 class AttributesBody(_Body):
-    """Tags, properties or params to set; write_once rejects a changed value."""
+    """Tags, properties or params to set; write_once rejects a changed value.
 
-    values: dict[str, str]
+    Keys are 1 to 250 characters; values at most 8,000 characters (params 6,000), as in MLflow.
+    """
+
+    values: Attributes
     write_once: bool = False
 
 
-class MetricsBody(BaseModel):
+MetricValue = Optional[Annotated[float, Field(strict=True)] | Literal["NaN", "Infinity", "-Infinity"]]
+MetricRow = tuple[Annotated[str, Field(min_length=1, max_length=256)], AttrKey,
+                  Annotated[str, Field(min_length=1, max_length=24)], MetricValue, Optional[str], Int64, Int64]
+
+
+class MetricsBody(_Body):
     """Points as rows [run_id, key, kind, value (number, "NaN", "Infinity" or null), value_json, step, timestamp]."""
 
-    points: list[list[Any]]
+    points: list[MetricRow]
 
 
 class MetricsQuery(_Body):
     """Which metric points to read."""
 
-    run_ids: list[str] = Field(..., max_length=10_000)
-    key: Optional[str] = None
+    run_ids: list[Annotated[str, Field(max_length=256)]] = Field(..., max_length=10_000)
+    key: Optional[str] = Field(None, max_length=250)
 
 
 class AssetIn(_Body):
@@ -172,8 +222,8 @@ class AssetIn(_Body):
     name: str = Field(..., pattern=_NAME)
     spec: dict[str, Any]
     description: Optional[str] = None
-    tags: dict[str, str] = {}
-    properties: dict[str, str] = {}
+    tags: Attributes = {}
+    properties: Attributes = {}
 
 
 class AssetOut(BaseModel):
@@ -192,22 +242,25 @@ class AssetOut(BaseModel):
 class AssetUpdate(_Body):
     """Fields of an asset version to change."""
 
-    spec: Optional[dict[str, Any]] = None
+    spec: dict[str, Any] = optional()
     description: Optional[str] = None
-    tags: Optional[dict[str, str]] = None
-    properties: Optional[dict[str, str]] = None
+    tags: Attributes = optional()
+    properties: Attributes = optional()
+
+
+SecretName = Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z-]{1,127}$")]
 
 
 class SecretsBody(_Body):
-    """Secrets to set."""
+    """Secrets to set (names of 1 to 127 letters, digits and '-')."""
 
-    values: dict[str, str]
+    values: dict[SecretName, str]
 
 
 class SecretNames(_Body):
     """Secret names to read."""
 
-    names: list[str]
+    names: list[SecretName] = Field(..., max_length=1000)
 
 
 class RunToken(BaseModel):

@@ -16,6 +16,7 @@ import posixpath
 import re
 from typing import Any, Callable
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -24,7 +25,9 @@ from azuremlcore._config import arm_id
 from azuremlcore._store.artifacts import clean_name
 from azuremlcore._store.errors import NotFoundError, StoreError
 from azuremlcore._store.records import MetricPoint
+from azuremlcore.server import mlflow_models
 from azuremlcore.server._common import WS_PATH, resolve_workspace
+from azuremlcore.server.limits import parse_json
 from azuremlcore.server.security.authz import READ, WRITE, AuthError
 
 _HTTP = {"RESOURCE_DOES_NOT_EXIST": 404, "RESOURCE_ALREADY_EXISTS": 400, "INVALID_PARAMETER_VALUE": 400,
@@ -114,7 +117,7 @@ def _plain_point(run_id: str, d: Any) -> MetricPoint | None:
 
 def _plain_body(body: bytes) -> dict | None:
     try:
-        data = json.loads(body)
+        data = parse_json(body)  # refuses deep nesting without recursing (see server.limits)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -146,7 +149,8 @@ def _fast_log_batch(request: Request, body: bytes, st: Any, pr: Any, ws: Any) ->
             or data.get("tags"):
         return None
     run_id, metrics = data.get("run_id"), data.get("metrics") or []
-    if not isinstance(run_id, str) or not run_id or not isinstance(metrics, list) or not 0 < len(metrics) <= 1000:
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or not isinstance(metrics, list) \
+            or not 0 < len(metrics) <= 1000:
         return None
     # _plain_point inlined for the usual shape (float value, int timestamp and step): 1,000 points a call.
     points, good, fields, big, point = [], _good_names, _METRIC_FIELDS, _INT64, MetricPoint
@@ -165,7 +169,10 @@ def _fast_log_batch(request: Request, body: bytes, st: Any, pr: Any, ws: Any) ->
 
 
 def metric_history(store: Any, run_id: str, key: str, max_results: int | None, page_token: str | None) -> str:
-    """GetMetricHistory's JSON answer straight from SQL: float points of one key in logging order, paged."""
+    """GetMetricHistory's JSON answer straight from SQL: float points of one key in logging order, paged.
+
+    page_token is one this function gave (a row id in digits; check it with `page_token_ok`).
+    """
     import sqlalchemy as sa
 
     from azuremlcore._store import schema as t
@@ -189,21 +196,57 @@ def metric_history(store: Any, run_id: str, key: str, max_results: int | None, p
     return text + "}"
 
 
+def page_token_ok(token: str | None) -> bool:
+    """Whether a metric-history page token is one `metric_history` could have given (or none)."""
+    return not token or (token.isdigit() and len(token) <= 18)
+
+
+def history(st: Any, ws: Any, run_id: str, key: str, max_results: int | None, token: str | None) -> Response:
+    """A validated GetMetricHistory request's answer; an unknown run has an empty history, as in MLflow."""
+    if not page_token_ok(token):
+        return error("INVALID_PARAMETER_VALUE", "Invalid page token, could not base64-decode")
+    owner = st.run_owner(run_id)
+    if owner is None or owner[0] != ws.id:  # also a run of another workspace: the same answer, nothing leaks
+        return ok('{"metrics":[]}')
+    return ok(metric_history(st.store, run_id, key, max_results, token))
+
+
 def _fast_history(request: Request, body: bytes, st: Any, pr: Any, ws: Any) -> Response | None:
     q = request.query_params
-    run_id = q.get("run_id") or q.get("run_uuid")
-    max_results, token = q.get("max_results") or "0", q.get("page_token") or "0"
-    if not run_id or not max_results.isdigit() or not token.isdigit():
-        return None
-    st.check_run_read(pr, ws, run_id)
-    return ok(metric_history(st.store, run_id, q.get("metric_key", ""), int(max_results) or None,
-                             token if token != "0" else None))
+    run_id, key = q.get("run_id") or q.get("run_uuid"), q.get("metric_key")
+    max_results, token = q.get("max_results"), q.get("page_token")
+    if not run_id or not key or len(run_id) > 256 or (max_results is not None and not (
+            max_results.isdigit() and 0 < int(max_results) < 1 << 31)) or not page_token_ok(token):
+        return None  # the validated path answers, with MLflow's error for whatever is wrong
+    return history(st, ws, run_id, key, int(max_results) if max_results else None, token or None)
 
 
 _FAST: dict[str, Callable[[Request, bytes, Any, Any, Any], Response | None]] = {
     "/runs/log-metric": _fast_log_metric, "/runs/log-batch": _fast_log_batch, "/metrics/get-history": _fast_history}
 
 
+# MLflow's server checks the run id's form on these (400), and looks others up as given (404 when unknown).
+_RUN_ID_CHECKED = frozenset({"/runs/log-batch", "/runs/log-inputs"})
+_RUN_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+
+
+def _request_data(request: Request, body: bytes) -> dict[str, Any]:
+    """The request message as a dict: the query string of a GET, else the JSON body (ValueError if malformed)."""
+    if request.method == "GET":
+        q = request.query_params
+        return {k: (q.getlist(k) if len(q.getlist(k)) > 1 or k in _LIST_QUERY else q[k]) for k in q}
+    if not body.strip():
+        return {}
+    try:
+        data = parse_json(body)
+    except ValueError as exc:
+        raise ValueError(f"Malformed JSON request body: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("The request body must be a JSON object.")
+    return data
+
+
+_LIST_QUERY = frozenset({"order_by", "experiment_ids"})
 _PARAM_ROUTES = [(re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"), path)
                  for path in ACCESS if "{" in path]
 
@@ -237,6 +280,20 @@ async def _endpoint(request: Request) -> Response:
             answer = fast(request, body, st, pr, ws)
             if answer is not None:
                 return answer
+        # Everything the hot paths did not take is checked against the request's model (the one the
+        # OpenAPI document shows), with MLflow's codes and wording, before any handler runs.
+        try:
+            msg = mlflow_models.validate(path, request.method, _request_data(request, body))
+        except (ValueError, ValidationError) as exc:
+            text = mlflow_models.mlflow_message(exc) if isinstance(exc, ValidationError) else str(exc)
+            return error("INVALID_PARAMETER_VALUE", text)
+        if path in _RUN_ID_CHECKED:
+            run_id = getattr(msg, "run_id", None) or getattr(msg, "run_uuid", None) or ""
+            if not _RUN_ID.match(run_id):
+                return error("INVALID_PARAMETER_VALUE", f"Invalid value {json.dumps(run_id)} for parameter 'run_id' "
+                                                        "supplied.")
+        if isinstance(msg, mlflow_models.GetMetricHistory):
+            return history(st, ws, msg.run_id or msg.run_uuid or "", msg.metric_key, msg.max_results, msg.page_token)
         from azuremlcore.server import _mlflow_handlers  # MLflow loads here, on the first such request
 
         return _mlflow_handlers.dispatch(path, request, body, st, pr, ws)

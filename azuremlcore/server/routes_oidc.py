@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from azuremlcore.server._common import json_response, state_of
 
@@ -124,7 +124,12 @@ async def device_code(request: Request) -> Response:
     client_id = form.get("client_id")
     if not _client_id_ok(client_id):
         return _oauth_error("invalid_client", "A client_id (up to 200 characters) is required.")
-    device, user = _devices(request).start(str(client_id), form.get("scope", ""))
+    started = _devices(request).start(str(client_id), form.get("scope", "")[:1024],
+                                      max_pending=state_of(request).config.max_pending_device_codes)
+    if started is None:
+        return json_response({"error": "slow_down", "error_description": "Too many sign-ins are waiting; try again "
+                                                                        "in a few minutes."}, 429)
+    device, user = started
     page = _issuer(request) + "/device"
     shown = display_user_code(user)
     message = (f"To sign in, use a web browser to open the page {page} and enter the code {shown} to authenticate "
@@ -192,7 +197,7 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign in a dev
 <input name="token" type="password" required></label></p><p><button>Sign in</button></p></form></body></html>"""
 
 
-@router.get(ISSUER_PATH + "/device")
+@router.get(ISSUER_PATH + "/device", response_class=HTMLResponse)
 async def device_page(request: Request, user_code: str = "") -> Response:
     """The page where a person approves a device's user code with a token they already hold."""
     import html
@@ -201,7 +206,9 @@ async def device_page(request: Request, user_code: str = "") -> Response:
                     media_type="text/html")
 
 
-@router.post(ISSUER_PATH + "/device")
+@router.post(ISSUER_PATH + "/device", response_class=HTMLResponse, responses={
+    code: {"description": what, "content": {"text/html": {}}}
+    for code, what in ((400, "Unknown, used or expired code"), (401, "Invalid token"), (403, "A run token"))})
 async def device_page_submit(request: Request) -> Response:
     """Approve a user code as the holder of the token given (run tokens cannot sign devices in)."""
     import html

@@ -5,23 +5,26 @@ import json
 import math
 import re
 import shutil
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from azuremlcore._config import arm_id
-from azuremlcore._store.errors import InvalidValueError, NotFoundError
+from azuremlcore._store.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from azuremlcore._store.records import MetricPoint, RunRecord, WorkspaceRecord
 from azuremlcore.server import models as m
 from azuremlcore.server._common import (WS_PATH as P, call, json_response, principal_of, resolve_workspace,
-                                        state_of)
+                                        scope_above, state_of, validation_message)
 from azuremlcore.server.security.authz import OWN, READ, WRITE, AuthError
 
 router = APIRouter()
 _WS_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,32}$")
+# Azure's rule for resource group names (subscription ids are GUIDs here or any such label).
+_COORDINATE = re.compile(r"^[-\w.()]{1,90}$")
 _KINDS = {"tag", "property", "param"}
 _ASSET_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SECRET = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
@@ -80,11 +83,24 @@ async def locate(request: Request, kind: str, item_id: str) -> Response:
 # ---------------------------------------------------------------------- workspaces
 @router.put(P, response_model=m.WorkspaceOut, tags=["workspaces"])
 async def create_workspace(request: Request, sub: str, rg: str, ws: str, body: m.WorkspaceCreate) -> Response:
-    """Create a workspace (Contributor on the resource group, subscription or server needed)."""
+    """Create a workspace (Contributor on the resource group, subscription or server needed).
+
+    Names compare without regard to case, as Azure's do: a case variant of an existing workspace is that
+    workspace (returned with exist_ok to a caller who can read it, else refused); display keeps the first case.
+    """
     st, pr = state_of(request), principal_of(request)
-    if not _WS_NAME.match(ws) or "/" in sub:
-        raise InvalidValueError(f"Invalid workspace name {ws!r}: use 2 to 33 letters, digits, '-' or '_'.")
-    st.auth.require(pr, arm_id(sub, rg, ws), None, WRITE)
+    if not _WS_NAME.match(ws) or not _COORDINATE.match(sub) or not _COORDINATE.match(rg):
+        raise InvalidValueError(f"Invalid workspace name {ws!r}: use 2 to 33 letters, digits, '-' or '_' "
+                                "(and a subscription and resource group of 1 to 90 such characters or '.', '(', ')').")
+    existing = st.workspace(sub, rg, ws)
+    if existing is not None:
+        st.auth.require(pr, arm_id(existing.subscription_id, existing.resource_group, existing.name), existing.id, READ)
+        if not body.exist_ok:
+            raise AlreadyExistsError(f"Workspace '{existing.name}' already exists in resource group "
+                                     f"'{existing.resource_group}' (names are not case-sensitive).")
+        return json_response(existing)
+    # A new workspace needs a right above it; a role on some other workspace (even 'ws1' for 'WS1') is not one.
+    st.auth.require(pr, scope_above(sub, rg), None, WRITE)
     rec = WorkspaceRecord(id="", subscription_id=sub, resource_group=rg, name=ws, location=body.location,
                           sku=body.sku, friendly_name=body.friendly_name, description=body.description,
                           tags=body.tags)
@@ -102,7 +118,7 @@ async def get_workspace(request: Request, sub: str, rg: str, ws: str) -> Respons
 async def update_workspace(request: Request, sub: str, rg: str, ws: str, body: m.WorkspaceUpdate) -> Response:
     """Change a workspace's friendly name, description, location, sku or tags."""
     st, _, rec = resolve_workspace(request, sub, rg, ws, WRITE)
-    out = await call(request, st.store.update_workspace, rec.id, **body.model_dump(exclude_none=True))
+    out = await call(request, st.store.update_workspace, rec.id, **body.model_dump(exclude_unset=True))
     st.forget_workspace(sub, rg, ws)
     return json_response(out)
 
@@ -243,6 +259,11 @@ async def set_run_attributes(request: Request, sub: str, rg: str, ws: str, run_i
     """Set tags, properties or params (kind tag, property or param)."""
     if kind not in _KINDS:
         raise InvalidValueError(f"Unknown attribute kind {kind!r}: use tag, property or param.")
+    if kind == "param":
+        for k, v in body.values.items():
+            if len(v) > m.MAX_PARAM_VALUE:
+                raise InvalidValueError(f"Invalid request: body.values.{k}: a param value may have at most "
+                                        f"{m.MAX_PARAM_VALUE} characters (MLflow's limit), not {len(v)}.")
     st, pr, rec = resolve_workspace(request, sub, rg, ws, READ)
     st.check_run_write(pr, rec, run_id)
     await call(request, st.store.set_run_attributes, run_id, kind, body.values, write_once=body.write_once)
@@ -289,18 +310,12 @@ async def log_metrics(request: Request, sub: str, rg: str, ws: str) -> Response:
     """Store many metric points in one transaction (rows as in MetricsBody)."""
     st, pr, rec = resolve_workspace(request, sub, rg, ws, READ)
     try:
-        body = json.loads(await request.body())
-        rows = body["points"]
-        points = [MetricPoint(str(r[0]), str(r[1]), str(r[2]), _float(r[3]), None if r[4] is None else str(r[4]),
-                              int(r[5]), int(r[6])) for r in rows]
-    except InvalidValueError:
-        raise
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise InvalidValueError(f"Malformed metrics body ({exc.__class__.__name__}: {exc}); send "
-                                '{"points": [[run_id, key, kind, value, value_json, step, timestamp], ...]}.') from None
-    for p in points:
-        if not p.key or len(p.key) > 250:
-            raise InvalidValueError(f"Invalid metric name {p.key[:60]!r}: use 1 to 250 characters.")
+        # Validated by the model the document shows (parsed in pydantic's own JSON reader: faster than json).
+        body = m.MetricsBody.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise InvalidValueError(validation_message(exc.errors(), ("body",)) + ' Send {"points": [[run_id, key, '
+                                'kind, value, value_json, step, timestamp], ...]}.') from None
+    points = [MetricPoint(r[0], r[1], r[2], _float(r[3]), r[4], r[5], r[6]) for r in body.points]
     for run_id in {p.run_id for p in points}:
         st.check_run_write(pr, rec, run_id)
     await call(request, st.store.log_metrics, points)
@@ -342,7 +357,7 @@ async def list_assets(request: Request, sub: str, rg: str, ws: str, kind: str, n
 
 @router.get(P + "/assets/{kind}/{name}", response_model=m.AssetOut, tags=["assets"])
 async def get_asset(request: Request, sub: str, rg: str, ws: str, kind: str, name: str,
-                    version: Optional[int] = None) -> Response:
+                    version: Optional[m.Version] = None) -> Response:
     """One version of an asset (the latest without version); 404 when missing."""
     st, _, rec = resolve_workspace(request, sub, rg, ws, READ)
     out = await call(request, st.store.get_asset, rec.id, _check_kind(kind), name, version)
@@ -352,8 +367,8 @@ async def get_asset(request: Request, sub: str, rg: str, ws: str, kind: str, nam
 
 
 @router.patch(P + "/assets/{kind}/{name}/versions/{version}", response_model=m.AssetOut, tags=["assets"])
-async def update_asset(request: Request, sub: str, rg: str, ws: str, kind: str, name: str, version: int,
-                       body: m.AssetUpdate) -> Response:
+async def update_asset(request: Request, sub: str, rg: str, ws: str, kind: str, name: str,
+                       version: Annotated[int, Path(ge=1, le=(1 << 31) - 1)], body: m.AssetUpdate) -> Response:
     """Change an asset version's spec, description, tags or properties."""
     st, _, rec = resolve_workspace(request, sub, rg, ws, WRITE)
     return json_response(await call(request, st.store.update_asset, rec.id, _check_kind(kind), name, version,
@@ -362,7 +377,7 @@ async def update_asset(request: Request, sub: str, rg: str, ws: str, kind: str, 
 
 @router.delete(P + "/assets/{kind}/{name}", status_code=204, tags=["assets"])
 async def delete_asset(request: Request, sub: str, rg: str, ws: str, kind: str, name: str,
-                       version: Optional[int] = None) -> Response:
+                       version: Optional[m.Version] = None) -> Response:
     """Delete one version, or all versions without version."""
     st, _, rec = resolve_workspace(request, sub, rg, ws, WRITE)
     await call(request, st.store.delete_asset, rec.id, _check_kind(kind), name, version)

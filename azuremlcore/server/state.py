@@ -49,10 +49,11 @@ class ServerState:
         key = arm_id(sub, rg, name).lower()
         rec = self._workspaces.get(key)
         if rec is None:
-            found = self.store.find_workspace(sub, rg, name)
+            found = self.store.find_workspace(sub, rg, name)  # without regard to case, as Azure names are
             if not found:
                 return None
-            rec = found[0]
+            # One match, but for a database from before names were unique without case: the exact spelling wins.
+            rec = next((w for w in found if (w.subscription_id, w.resource_group, w.name) == (sub, rg, name)), found[0])
             with self._lock:
                 self._workspaces[key] = rec
         return rec

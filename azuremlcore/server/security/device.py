@@ -68,11 +68,18 @@ class DeviceCodes:
         metadata.create_all(engine)
         _identity_metadata.create_all(engine)
 
-    def start(self, client_id: str, scope: str, lifetime_s: int = LIFETIME_S) -> tuple[str, str]:
-        """A new (device code, user code) pair; the device code is returned once and stored hashed."""
+    def start(self, client_id: str, scope: str, lifetime_s: int = LIFETIME_S,
+              max_pending: int | None = None) -> tuple[str, str] | None:
+        """A new (device code, user code) pair; the device code is returned once and stored hashed.
+
+        Expired codes are purged first; None when max_pending codes already wait (the table stays bounded).
+        """
         now = int(time.time() * 1000)
         with self._engine.begin() as conn:
             conn.execute(device_codes.delete().where(device_codes.c.expires_time < now))
+            if max_pending is not None and conn.execute(
+                    sa.select(sa.func.count()).select_from(device_codes)).scalar_one() >= max_pending:
+                return None
             for _ in range(10):
                 user_code = "".join(secrets.choice(_ALPHABET) for _ in range(_USER_CODE_LEN))
                 taken = conn.execute(sa.select(device_codes.c.user_code)
