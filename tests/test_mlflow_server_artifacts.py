@@ -69,6 +69,10 @@ def server_ws(live_server: LiveServer, azuremlcore_home: Path, workdir: Path,  #
     yield ws
     while mlflow.active_run() is not None:
         mlflow.end_run()
+    import mlflow.tracking.fluent as fluent
+
+    if hasattr(fluent, "_active_experiment_id"):  # MLflow's process-wide choice of experiment
+        fluent._active_experiment_id = None
     mlflow.set_tracking_uri(None)
 
 
@@ -127,3 +131,27 @@ def test_sklearn_model_log_load_register_on_a_server(server_ws: Any) -> None:
     assert registered.version == int(version.version) and registered.run_id == run_id
     local = mlflow.artifacts.download_artifacts(f"models:/served/{version.version}")
     assert (Path(local) / "MLmodel").is_file()
+
+
+@pytest.mark.slow
+def test_a_jobs_run_token_logs_a_model_of_its_own_run_only(server_ws: Any, live_server: LiveServer,  # noqa: F811
+                                                            monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Inside a submitted run on a server, MLflow holds only the run's token: log_model must still work."""
+    np = pytest.importorskip("numpy")
+    sk = pytest.importorskip("sklearn.linear_model")
+    from mlflow.exceptions import MlflowException
+
+    from azuremlcore import Experiment, Run
+
+    job = Experiment(server_ws, "jobs").start_logging()
+    other = Experiment(server_ws, "jobs").start_logging()
+    token, _ = live_server.state.issue_run_token(job.id)
+    monkeypatch.setenv("AZUREML_RUN_TOKEN", token)  # MLflow sends it before the user's login
+    model = sk.LinearRegression().fit(np.array([[0.0], [1.0]]), np.array([0.0, 2.0]))
+    with mlflow.start_run(run_id=job.id):
+        info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
+        mlflow.log_metric("m", 1.0)
+    assert mlflow.sklearn.load_model(info.model_uri).predict(np.array([[2.0]]))[0] == pytest.approx(4.0)
+    assert Run(Experiment(server_ws, "jobs"), job.id).get_metrics() == {"m": 1.0}
+    with pytest.raises(MlflowException, match="only its own run"):  # a model of another run: refused
+        mlflow.MlflowClient().create_logged_model(experiment_id=job.experiment.id, source_run_id=other.id)
