@@ -17,6 +17,7 @@ _HTTP = {"RESOURCE_DOES_NOT_EXIST": 404, "RESOURCE_ALREADY_EXISTS": 400, "INVALI
 #: Page size of metric history when the client names none (MLflow's GET_METRIC_HISTORY_MAX_RESULTS).
 HISTORY_PAGE = 25_000
 R, W, RUN = "read", "write", "run"
+LOGGED_MODEL_KIND = "mlflow_logged_model"  # azuremlmlflow's asset kind of MLflow 3 logged models
 # path (after /api/2.0/mlflow) -> {method: access}: "read", "write" (the workspace) or "run" (write on the
 # message's run id). The messages and handlers are in _mlflow_handlers (checked against this at import).
 ACCESS: dict[str, dict[str, str]] = {
@@ -81,3 +82,9 @@ def metric_history(store: Any, run_id: str, key: str, max_results: int | None, p
     if len(rows) > limit:
         text += f',"next_page_token":"{rows[limit - 1][0]}"'
     return text + "}"
+
+
+def logged_model_source_run(st: Any, ws: Any, model_id: str) -> str | None:
+    """The source run of a logged model (MLflow 3) of the workspace; None when unknown or run-less."""
+    asset = st.store.get_asset(ws.id, LOGGED_MODEL_KIND, model_id) if model_id else None
+    return (asset.spec.get("source_run_id") or None) if asset is not None else None

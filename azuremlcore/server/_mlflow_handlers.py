@@ -20,7 +20,8 @@ from azuremlcore._config import arm_id
 from azuremlcore._store.errors import NotFoundError
 from azuremlcore.server.limits import parse_json
 from azuremlcore.server.mlflow_models import MAX_PARAM_VALUE, MAX_TAG_VALUE
-from azuremlcore.server._mlflow_common import ACCESS, RUN, R, W, error, metric_history, ok, rewrite
+from azuremlcore.server._mlflow_common import (ACCESS, RUN, R, W, error, logged_model_source_run, metric_history, ok,
+                                               rewrite)
 from azuremlcore.server.security.authz import WRITE, AuthError
 
 
@@ -338,6 +339,15 @@ def _parse(request: Request, body: bytes, msg_cls: Any) -> Any:
     return msg
 
 
+def _logged_model_run(path: str, msg: Any, params: dict, st: Any, ws: Any) -> str | None:
+    """The run a logged-model write acts for (its source run), or None for other writes."""
+    if not path.startswith("/logged-models"):
+        return None
+    if path == "/logged-models":
+        return getattr(msg, "source_run_id", None) or None
+    return logged_model_source_run(st, ws, params.get("model_id", ""))
+
+
 def dispatch(path: str, request: Request, body: bytes, st: Any, pr: Any, ws: Any) -> Response:
     """Answer one MLflow request whose workspace and Reader access are already checked."""
     msg_cls, access, handler = ROUTES[path][request.method]
@@ -348,8 +358,13 @@ def dispatch(path: str, request: Request, body: bytes, st: Any, pr: Any, ws: Any
             return error("INVALID_PARAMETER_VALUE", f"Malformed request for {path}: {exc}")
         if access == _W:
             if pr.kind == "run":
-                raise AuthError(403, "A run token may write only its own run.")
-            st.auth.require(pr, arm_id(ws.subscription_id, ws.resource_group, ws.name), ws.id, WRITE)
+                # A job's MLflow 3 log_model creates and finalizes a logged model of its own run.
+                owner = _logged_model_run(path, msg, request.path_params, st, ws)
+                if owner is None:
+                    raise AuthError(403, "A run token may write only its own run.")
+                st.check_run_write(pr, ws, owner)
+            else:
+                st.auth.require(pr, arm_id(ws.subscription_id, ws.resource_group, ws.name), ws.id, WRITE)
         elif access == _RUN:
             run_id = getattr(msg, "run_id", "") or getattr(msg, "run_uuid", "")
             if not run_id:

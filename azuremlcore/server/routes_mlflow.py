@@ -29,7 +29,7 @@ from azuremlcore.server import mlflow_models
 from azuremlcore.server._common import WS_PATH, resolve_workspace
 # What the full path (_mlflow_handlers) shares with this module lives below both (no import loop).
 from azuremlcore.server._mlflow_common import (  # noqa: F401 - ACCESS, error, ok, rewrite are used from here too
-    ACCESS, HISTORY_PAGE, RUN, R, W, error, metric_history, ok, rewrite)
+    ACCESS, HISTORY_PAGE, LOGGED_MODEL_KIND, RUN, R, W, error, logged_model_source_run, metric_history, ok, rewrite)
 from azuremlcore.server.limits import parse_json
 from azuremlcore.server.security.authz import READ, WRITE, AuthError
 
@@ -258,7 +258,11 @@ async def _artifacts(request: Request) -> Response:
         if kind == "runs":
             st.check_run_write(pr, ws, owner)
         elif pr.kind == "run":
-            raise AuthError(403, "A run token may write only its own run's artifacts.")
+            # The files of a logged model (MLflow 3 log_model in a job) belong to the model's source run.
+            source = logged_model_source_run(st, ws, owner) if kind == "mlflow-models" else None
+            if source is None:
+                raise AuthError(403, "A run token may write only its own run's artifacts.")
+            st.check_run_write(pr, ws, source)
         else:
             st.auth.require(pr, arm_id(ws.subscription_id, ws.resource_group, ws.name), ws.id, WRITE)
         if request.method == "PUT":
