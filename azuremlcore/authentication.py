@@ -341,6 +341,17 @@ def default_credential(endpoint: str) -> InteractiveLoginAuthentication:
         return cred
 
 
+def client_credential(endpoint: str, run_token: str | None = None) -> AbstractAuthentication:
+    """The credential of the SDK's client of a server when no `auth` is given.
+
+    Inside a submitted run, the run's token ($AZUREML_RUN_TOKEN, re-read from $AZUREML_RUN_TOKEN_FILE
+    as the server renews it); elsewhere the user's login for that server (`default_credential`).
+    """
+    if run_token:
+        return RunTokenAuthentication(run_token, path=os.environ.get("AZUREML_RUN_TOKEN_FILE"))
+    return default_credential(endpoint)  # shared with MLflow's requests (azuremlmlflow)
+
+
 class ServicePrincipalAuthentication(AbstractAuthentication):
     """A service principal's client-credentials tokens, from the workspace server's OIDC issuer (msal).
 

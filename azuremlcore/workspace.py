@@ -49,8 +49,9 @@ def _default_endpoint() -> str | None:
 def _open(endpoint: str | None, auth: Any) -> tuple["WorkspaceStore", "FileArtifactStore"]:
     if endpoint:
         from azuremlcore._client import open_rest
+        from azuremlcore.authentication import client_credential
 
-        return open_rest(endpoint, auth)  # type: ignore[return-value]
+        return open_rest(endpoint, auth, client_credential)  # type: ignore[return-value]
     from azuremlcore._store import open_embedded
 
     return open_embedded()
@@ -374,12 +375,23 @@ class Workspace:
         return Keyvault(self)
 
     def get_mlflow_tracking_uri(self, _with_auth: bool = False) -> str:
-        """The URI to pass to `mlflow.set_tracking_uri` so that MLflow logs into this workspace."""
-        try:
-            from azuremlmlflow import get_mlflow_tracking_uri
-        except ImportError as exc:
-            raise UserErrorException("The MLflow bridge needs mlflow: pip install 'amlcore-open[mlflow]'.") from exc
-        return get_mlflow_tracking_uri(self, _with_auth=_with_auth)
+        """The URI to pass to `mlflow.set_tracking_uri` so that MLflow logs into this workspace.
+
+        An embedded workspace needs no server (the URI carries the home folder when it is not the
+        default). For a server workspace, the workspace's `auth` (if any) is what MLflow's requests in
+        this process carry, asked for fresh tokens without prompting; without one, MLflow uses the SDK's
+        login for the server. `_with_auth` changes nothing (tokens never go into the URI).
+        MLflow finds the `azureml://` scheme through the `azuremlmlflow` plugins (`pip install mlflow`).
+        """
+        from azuremlcore._tracking.mlflow_uri import build
+
+        if self._endpoint:
+            if self._auth is not None:
+                from azuremlcore._client import credentials
+
+                credentials.register(self._endpoint, self._auth, silent=True)
+            return build(self.subscription_id, self.resource_group, self.name, endpoint=self._endpoint)
+        return build(self.subscription_id, self.resource_group, self.name, home=self._artifacts.root.parent)
 
     # ------------------------------------------------------------------ connections
     def set_connection(self, name: str, category: str, target: str, authType: str, value: str) -> None:

@@ -30,16 +30,8 @@ def get_mlflow_tracking_uri(workspace: "Workspace", _with_auth: bool = False) ->
     process or any other. MLflow never starts an interactive sign-in. `_with_auth` is accepted for
     compatibility and changes nothing (tokens never go into the URI).
     """
-    from azuremlmlflow import _auth, _uri
-
-    endpoint = getattr(workspace, "_endpoint", None)
-    if endpoint:
-        auth = getattr(workspace, "_auth", None)
-        if auth is not None:
-            register_token_provider(endpoint, _auth.silently(auth))
-        return _uri.build(workspace.subscription_id, workspace.resource_group, workspace.name, endpoint=endpoint)
-    return _uri.build(workspace.subscription_id, workspace.resource_group, workspace.name,
-                      home=workspace._artifacts.root.parent)
+    # The URI and the credential hand-over are the core's (the core never imports this bridge).
+    return workspace.get_mlflow_tracking_uri(_with_auth=_with_auth)
 
 
 def __getattr__(name: str) -> Any:

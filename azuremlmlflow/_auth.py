@@ -84,7 +84,9 @@ class TokenSource:
                         "get_authentication_header() or to be callable.")
 
 
-_sources: dict[str, TokenSource] = {}
+# The registry of providers is the core's (`Workspace.get_mlflow_tracking_uri` records there too);
+# here, the token source made for each registration, by endpoint.
+_sources: dict[str, tuple[Any, TokenSource | None]] = {}
 _sources_lock = threading.Lock()
 
 
@@ -94,12 +96,25 @@ def _key(endpoint: str) -> str:
 
 def register_token_provider(endpoint: str, provider: Any) -> None:
     """Use `provider` (callable, auth object or TokenSource) for every request this process sends to `endpoint`."""
-    source = TokenSource.from_auth(provider)
+    from azuremlcore._client import credentials
+
+    TokenSource.from_auth(provider)  # a provider it cannot ask raises TypeError now, not at the first request
+    credentials.register(endpoint, provider)
+
+
+def _source_for(endpoint: str) -> TokenSource | None:
+    """The token source of what is registered for the endpoint (made once per registration)."""
+    from azuremlcore._client import credentials
+
+    entry = credentials.registered(endpoint)
+    if entry is None:
+        return None
     with _sources_lock:
-        if source is None:
-            _sources.pop(_key(endpoint), None)
-        else:
-            _sources[_key(endpoint)] = source
+        made = _sources.get(_key(endpoint))
+        if made is None or made[0] is not entry:
+            made = (entry, TokenSource.from_auth(silently(entry.provider) if entry.silent else entry.provider))
+            _sources[_key(endpoint)] = made
+        return made[1]
 
 
 def silently(auth: Any) -> Any:
@@ -119,8 +134,7 @@ def token_for(endpoint: str) -> str | None:
     ($AZUREML_RUN_TOKEN_FILE, $AZUREML_RUN_TOKEN), $MLFLOW_TRACKING_TOKEN, then the SDK's default
     credential for the server (`aml login`, $AZUREMLCORE_TOKEN, a cached sign-in), never prompting.
     """
-    with _sources_lock:
-        source = _sources.get(_key(endpoint))
+    source = _source_for(endpoint)
     token = source.token() if source is not None else None
     return (token or _token_file() or os.environ.get(RUN_TOKEN_ENV) or os.environ.get(MLFLOW_TOKEN_ENV)
             or _sdk_login(endpoint))

@@ -111,11 +111,11 @@ def test_mlflow_never_starts_a_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_sdk_and_mlflow_share_one_default_credential() -> None:
-    from azuremlcore._client.http import HttpClient
-    from azuremlcore.authentication import AccessToken, default_credential
+    from azuremlcore._client import open_rest
+    from azuremlcore.authentication import AccessToken, client_credential, default_credential
     from azuremlmlflow import _auth
 
-    sdk = HttpClient(URL).auth
+    sdk = open_rest(URL, None, client_credential)[0].http.auth  # the client a Workspace without auth= opens
     assert sdk is default_credential(URL)
     # A sign-in the SDK made in this process (e.g. a device code on a plain-http server) serves MLflow too.
     sdk._signed_in, sdk._cached = True, AccessToken("tok-device", 2 ** 40)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import requests
@@ -61,7 +60,8 @@ def raise_for(resp: requests.Response) -> None:
 class HttpClient:
     """A requests Session bound to a server with its credential."""
 
-    def __init__(self, endpoint: str, auth: Any = None, run_token: str | None = None) -> None:
+    def __init__(self, endpoint: str, auth: Any) -> None:
+        """A session to `endpoint` whose requests carry `auth`'s bearer token (`get_authentication_header()`)."""
         self.endpoint = endpoint.rstrip("/")
         self.session = requests.Session()
         # Idempotent methods are retried on connection errors and 5xx; POST (appends, metric
@@ -72,15 +72,7 @@ class HttpClient:
         adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.run_token = run_token
-        if auth is None and run_token:
-            from azuremlcore.authentication import RunTokenAuthentication
-
-            auth = RunTokenAuthentication(run_token, path=os.environ.get("AZUREML_RUN_TOKEN_FILE"))
-        elif auth is None:
-            from azuremlcore.authentication import default_credential
-
-            auth = default_credential(self.endpoint)  # shared with MLflow's requests (azuremlmlflow)
+        # The credential is chosen above (the public layer's default: the run's token or the user's login).
         if hasattr(auth, "_bind"):
             auth._bind(self.endpoint)
         self.auth = auth

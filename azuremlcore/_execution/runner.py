@@ -425,15 +425,13 @@ def _kill_group(proc: "subprocess.Popen[bytes]", grace: float) -> None:
 
 
 def _mlflow_tracking_uri(ws: "WorkspaceHandle") -> str | None:
-    try:
-        from azuremlmlflow._uri import build
-    except ImportError:
-        return None
+    from azuremlcore._tracking.mlflow_uri import build
+
     try:
         if ws.endpoint:
             return build(ws.subscription_id, ws.resource_group, ws.name, endpoint=ws.endpoint)
         return build(ws.subscription_id, ws.resource_group, ws.name, home=ws.artifacts.root.parent)
-    except Exception:  # noqa: BLE001 - no bridge, no MLflow variables: the script still runs
+    except Exception:  # noqa: BLE001 - no MLflow variables, but the script still runs
         traceback.print_exc()
         return None
 

@@ -18,10 +18,10 @@ from starlette.responses import Response
 
 from azuremlcore._config import arm_id
 from azuremlcore._store.errors import NotFoundError
-from azuremlcore.server.limits import parse_json
-from azuremlcore.server.mlflow_models import MAX_PARAM_VALUE, MAX_TAG_VALUE
 from azuremlcore.server._mlflow_common import (ACCESS, RUN, R, W, error, logged_model_source_run, metric_history, ok,
                                                rewrite)
+from azuremlcore.server.limits import parse_json
+from azuremlcore.server.mlflow_models import MAX_PARAM_VALUE, MAX_TAG_VALUE
 from azuremlcore.server.security.authz import WRITE, AuthError
 
 

@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     from azuremlcore._store.handle import WorkspaceHandle
     from azuremlcore._store.sql import SqlWorkspaceStore
     from azuremlcore._tracking import run_env
+    from azuremlcore._tracking.mlflow_uri import build
     from azuremlcore.server.config import ServerConfig
     from azuremlcore.server.security.keys import SigningKey
 
@@ -161,13 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         first = keeper.path.read_text()
         script_env = {run_env.SERVICE_ENDPOINT: endpoint, run_env.RUN_TOKEN: first,
                       run_env.RUN_TOKEN_FILE: str(keeper.path), "MLFLOW_TRACKING_TOKEN": first}
-        try:
-            from azuremlmlflow._uri import build
-
-            script_env["MLFLOW_TRACKING_URI"] = build(ws.subscription_id, ws.resource_group, ws.name,
-                                                      endpoint=endpoint)
-        except ImportError:
-            pass
+        script_env["MLFLOW_TRACKING_URI"] = build(ws.subscription_id, ws.resource_group, ws.name, endpoint=endpoint)
         Runner(ws, rec.id, script_env=script_env).execute()
     finally:
         keeper.stop()
