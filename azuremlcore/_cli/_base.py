@@ -83,18 +83,17 @@ def new_parser(prog: str, description: str, epilog: str | None = None) -> Parser
     return Parser(prog=prog, description=description, epilog=epilog, formatter_class=_Formatter, add_help=True)
 
 
-def group(sub: Subparsers, name: str, help: str, section: str = "") -> Subparsers:
+def group(sub: Subparsers, name: str, help: str) -> Subparsers:
     """Declare `aml <name>`: a group of commands; returns the sub-parsers to add its commands to."""
-    p = sub.add_parser(name, description=help, formatter_class=_Formatter)
+    p = sub.add_parser(name, help=help, description=help, formatter_class=_Formatter)
     p.set_defaults(_group=p)
-    p._aml_help, p._aml_section = help, section  # type: ignore[attr-defined]  # read by the top-level help
     return p.add_subparsers(title="Commands", metavar="<command>", dest="_command_" + name.replace("-", "_"))
 
 
 def command(sub: Subparsers, name: str, help: str, handler: Callable[[argparse.Namespace], Any], *,
             examples: Sequence[tuple[str, str]] = (), table: Sequence[tuple[str, str]] | None = None,
             workspace: bool = True, streams: bool = False, raw: bool = False,
-            description: str | None = None, section: str = "") -> argparse.ArgumentParser:
+            description: str | None = None) -> argparse.ArgumentParser:
     """Declare one command; returns its parser so the caller adds the command's own arguments.
 
     `workspace=True` adds the workspace arguments (-w, -g, --subscription-id, --path, --endpoint);
@@ -104,8 +103,7 @@ def command(sub: Subparsers, name: str, help: str, handler: Callable[[argparse.N
     epilog = "Examples:\n" + "\n".join(f"  {what}\n    {line}\n" for what, line in examples) if examples else None
     p = sub.add_parser(name, help=help, description=text, epilog=epilog, formatter_class=_Formatter)
     spec = Spec(handler, tuple(table) if table else None, tuple(examples), streams, raw, workspace)
-    p.set_defaults(_spec=spec)
-    p._aml_help, p._aml_section = help, section  # type: ignore[attr-defined]
+    p.set_defaults(_spec=spec, _parser=p)
     if workspace:
         add_workspace_args(p)
     if not raw:

@@ -42,15 +42,27 @@ def workspace(args: argparse.Namespace) -> "Workspace":
     """The workspace the command's arguments name."""
     from azuremlcore.workspace import Workspace
 
+    from azuremlcore.exceptions import ProjectSystemException
+
     use_endpoint(args)
+    where = f" on {os.environ['AZUREMLCORE_ENDPOINT']}" if os.environ.get("AZUREMLCORE_ENDPOINT") else ""
     if args.workspace_name:
-        return Workspace.get(args.workspace_name, subscription_id=args.subscription_id,
-                             resource_group=args.resource_group)
+        try:
+            return Workspace.get(args.workspace_name, subscription_id=args.subscription_id,
+                                 resource_group=args.resource_group)
+        except ProjectSystemException:
+            rg = f" in resource group '{args.resource_group}'" if args.resource_group else ""
+            raise CLIError(f"No workspace '{args.workspace_name}'{rg}{where}: list them with aml workspace list, or "
+                           f"create it with aml workspace create -w {args.workspace_name} -g RG.") from None
     file = config_file(args)
     if file is None:
         raise CLIError(f"No workspace: no .azureml/config.json in {os.path.abspath(args.path)} or its parents. "
                        "Pass -w NAME [-g RG], or attach the folder first: aml folder attach -w NAME [-g RG].")
-    return Workspace.from_config(path=str(file))
+    try:
+        return Workspace.from_config(path=str(file))
+    except ProjectSystemException:
+        raise CLIError(f"The workspace named in {file} does not exist{where}: create it with aml workspace create "
+                       "-w NAME -g RG, or attach the folder to another one with aml folder attach -w NAME.") from None
 
 
 def experiment_name(args: argparse.Namespace, required: bool = True) -> str | None:

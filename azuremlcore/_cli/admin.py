@@ -25,6 +25,15 @@ from typing import Any
 from azuremlcore._cli._base import Subparsers, command, group
 
 SECTION = "Server administration (on the server's host)"
+TOP = {  # what `aml --help` lists, without building the parsers
+    "login": ("Workspaces and runs", "Save a user token for a server (used by the SDK and every aml command)."),
+    "server": (SECTION, "Run the workspace server."),
+    "sp": (SECTION, "Service principals."),
+    "token": (SECTION, "User tokens."),
+    "role": (SECTION, "Role assignments."),
+    "principals": (SECTION, "List principals and their roles."),
+    "device": (SECTION, "Device-code sign-ins (InteractiveLoginAuthentication)."),
+}
 ROLES = ["Reader", "Contributor", "Owner"]
 
 
@@ -138,15 +147,13 @@ def _device(action: str) -> Any:
 
 
 # ---------------------------------------------------------------------- parsers
-def _leaf(sub: Subparsers, name: str, help: str, handler: Any, example: str,
-          section: str = SECTION) -> argparse.ArgumentParser:
-    return command(sub, name, help, handler, workspace=False, raw=True, section=section,
-                   examples=[(help, example)])
+def _leaf(sub: Subparsers, name: str, help: str, handler: Any, example: str) -> argparse.ArgumentParser:
+    return command(sub, name, help, handler, workspace=False, raw=True, examples=[(help, example)])
 
 
 def register(sub: Subparsers) -> None:
     """Add the server and administration commands to `aml`."""
-    s = _leaf(sub, "server", "Run the workspace server.", _server,
+    s = _leaf(sub, "server", TOP["server"][1], _server,
               "aml server --data-dir /srv/aml --host 0.0.0.0 --port 5000")
     _add_store_args(s)
     s.add_argument("--artifact-root", default=None, help="folder for artifacts (default: DATA_DIR/artifacts)")
@@ -161,12 +168,12 @@ def register(sub: Subparsers) -> None:
     s.add_argument("--bootstrap-admin", default=None, metavar="USER",
                    help="create USER as Owner of everything and print a token (first start)")
 
-    lg = _leaf(sub, "login", "Save a user token for a server (used by the SDK and every aml command).", _login,
-               "aml login --endpoint https://aml.example:5000 --token \"$TOKEN\"", section="Workspaces and runs")
+    lg = _leaf(sub, "login", TOP["login"][1], _login,
+               "aml login --endpoint https://aml.example:5000 --token \"$TOKEN\"")
     lg.add_argument("--endpoint", required=True)
     lg.add_argument("--token", default=None, help="the token (default: read from stdin)")
 
-    sp = group(sub, "sp", "Service principals.", SECTION)
+    sp = group(sub, "sp", TOP["sp"][1])
     c = _leaf(sp, "create", "Create a service principal and print its id and secret.", _sp_create,
               "aml sp create --data-dir /srv/aml --name ci --role Contributor --scope /")
     _add_store_args(c)
@@ -174,7 +181,7 @@ def register(sub: Subparsers) -> None:
     c.add_argument("--role", default=None, choices=ROLES)
     c.add_argument("--scope", default="/")
 
-    tk = group(sub, "token", "User tokens.", SECTION)
+    tk = group(sub, "token", TOP["token"][1])
     c = _leaf(tk, "create", "Create a user token (printed once).", _token_create,
               "aml token create --data-dir /srv/aml --user bob --role Contributor --scope /subscriptions/S")
     _add_store_args(c)
@@ -187,7 +194,7 @@ def register(sub: Subparsers) -> None:
     _add_store_args(r)
     r.add_argument("--user", required=True)
 
-    ro = group(sub, "role", "Role assignments.", SECTION)
+    ro = group(sub, "role", TOP["role"][1])
     for name, handler in (("grant", _role_grant), ("revoke", _role_revoke)):
         example = "aml role grant --data-dir /srv/aml --principal user:carol --scope / --role Reader" \
             if name == "grant" else "aml role revoke --data-dir /srv/aml --principal user:carol --scope /"
@@ -198,11 +205,11 @@ def register(sub: Subparsers) -> None:
         if name == "grant":
             c.add_argument("--role", required=True, choices=ROLES)
 
-    pr = _leaf(sub, "principals", "List principals and their roles.", _principals,
+    pr = _leaf(sub, "principals", TOP["principals"][1], _principals,
                "aml principals --data-dir /srv/aml")
     _add_store_args(pr)
 
-    dv = group(sub, "device", "Device-code sign-ins (InteractiveLoginAuthentication).", SECTION)
+    dv = group(sub, "device", TOP["device"][1])
     c = _leaf(dv, "approve", "Sign the device showing CODE in as a user.", _device("approve"),
               "aml device approve BCDF-GHJK --data-dir /srv/aml --user bob --role Reader")
     _add_store_args(c)

@@ -136,11 +136,14 @@ def status(python: str) -> int:
     return 0
 
 
+TOP = {"alias": ("This machine", "Make `import azureml.core` use this SDK in an interpreter.")}
+
+
 def register(sub: "Subparsers") -> None:
     """Add `aml alias enable|disable|status [--python PATH]` to `aml`."""
     from azuremlcore._cli._base import command, group
 
-    al = group(sub, "alias", "Make `import azureml.core` use this SDK in an interpreter.", "This machine")
+    al = group(sub, "alias", TOP["alias"][1])
     for name, text, action in (
             ("enable", "Write the alias .pth into the interpreter's site-packages.", enable),
             ("disable", "Remove the alias .pth.", disable),

@@ -5,7 +5,8 @@ import argparse
 
 from azuremlcore._cli._base import Subparsers, command
 
-SECTION = "This machine"
+HELP = "Print the shell code that completes aml's commands and options."
+TOP = {"completion": ("This machine", HELP)}  # what `aml --help` lists, without building the parsers
 
 
 def _completion(args: argparse.Namespace) -> int:
@@ -17,8 +18,7 @@ def _completion(args: argparse.Namespace) -> int:
 
 def register(sub: Subparsers) -> None:
     """Add `aml completion` to `aml`."""
-    c = command(sub, "completion", "Print the shell code that completes aml's commands and options.", _completion,
-                workspace=False, raw=True, section=SECTION,
+    c = command(sub, "completion", HELP, _completion, workspace=False, raw=True,
                 examples=[("Complete aml in bash (add this line to ~/.bashrc).", 'eval "$(aml completion)"'),
                           ("In zsh.", 'eval "$(aml completion --shell zsh)"')])
     c.add_argument("--shell", choices=["bash", "zsh", "fish", "tcsh", "powershell"], default="bash",

@@ -10,6 +10,8 @@ from typing import Any
 from azuremlcore._cli._base import Subparsers, command, group, key_values
 
 SECTION = "Assets"
+HELP = "Commands to manage compute targets (they run jobs on this machine or the server's host)."
+TOP = {"computetarget": (SECTION, HELP)}  # what `aml --help` lists, without building the parsers
 # serialize() output: {id, name, location, tags, properties: <the stored definition>}
 TABLE = [("Name", "name"), ("Type", "properties.computeType"), ("State", "properties.provisioningState"),
          ("VmSize", "properties.properties.vmSize"), ("MinNodes", "properties.properties.scaleSettings.minNodeCount"),
@@ -17,10 +19,15 @@ TABLE = [("Name", "name"), ("Type", "properties.computeType"), ("State", "proper
 
 
 def _target(args: argparse.Namespace) -> Any:
+    from azuremlcore._cli._base import CLIError
     from azuremlcore._cli._workspace import workspace
-    from azuremlcore.compute import ComputeTarget
 
-    return ComputeTarget(workspace=workspace(args), name=args.name)
+    ws = workspace(args)
+    found = ws.compute_targets.get(args.name)
+    if found is None:
+        raise CLIError(f"No compute target '{args.name}' in workspace '{ws.name}': see them with aml computetarget "
+                       "list ('local' needs none).")
+    return found
 
 
 def _list(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -65,8 +72,7 @@ def _create_computeinstance(args: argparse.Namespace) -> dict[str, Any]:
 
 def register(sub: Subparsers) -> None:
     """Add `aml computetarget ...` to `aml`."""
-    g = group(sub, "computetarget", "Commands to manage compute targets (they run jobs on this machine or the "
-                                    "server's host).", SECTION)
+    g = group(sub, "computetarget", HELP)
     name_arg = {"metavar": "NAME", "required": True, "help": "compute target name"}
 
     command(g, "list", "List compute targets.", _list, table=TABLE,

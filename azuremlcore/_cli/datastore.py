@@ -8,6 +8,8 @@ from typing import Any
 from azuremlcore._cli._base import Subparsers, command, group
 
 SECTION = "Assets"
+HELP = "Commands to manage datastores and move files in and out of them."
+TOP = {"datastore": (SECTION, HELP)}  # what `aml --help` lists, without building the parsers
 TABLE = [("Name", "name"), ("Type", "datastoreType"), ("Account", "accountName"), ("Container", "containerName"),
          ("Default", "isDefault")]
 
@@ -76,7 +78,7 @@ def _set_default(args: argparse.Namespace) -> dict[str, Any]:
 
 def register(sub: Subparsers) -> None:
     """Add `aml datastore ...` to `aml`."""
-    g = group(sub, "datastore", "Commands to manage datastores and move files in and out of them.", SECTION)
+    g = group(sub, "datastore", HELP)
     name_opt = {"metavar": "NAME", "help": "datastore name (default: the workspace's default datastore)"}
 
     command(g, "list", "List datastores.", _list, table=TABLE,

@@ -12,6 +12,8 @@ from typing import Any
 from azuremlcore._cli._base import Subparsers, command, group
 
 SECTION = "Assets"
+HELP = "Commands to manage environments (the Python packages a run gets)."
+TOP = {"environment": (SECTION, HELP)}  # what `aml --help` lists, without building the parsers
 TABLE = [("Name", "name"), ("Version", "version"), ("UserManaged", "python.userManagedDependencies")]
 
 
@@ -55,7 +57,7 @@ def _scaffold(args: argparse.Namespace) -> dict[str, Any]:
 
 def register(sub: Subparsers) -> None:
     """Add `aml environment ...` to `aml`."""
-    g = group(sub, "environment", "Commands to manage environments (the Python packages a run gets).", SECTION)
+    g = group(sub, "environment", HELP)
     name_arg = {"metavar": "NAME", "required": True, "help": "environment name"}
     dir_table = [("Name", "name"), ("Version", "version"), ("Directory", "directory")]
 

@@ -7,6 +7,8 @@ from typing import Any
 from azuremlcore._cli._base import Subparsers, command, group
 
 SECTION = "Workspaces and runs"
+HELP = "Commands to manage experiments."
+TOP = {"experiment": (SECTION, HELP)}  # what `aml --help` lists, without building the parsers
 
 
 def _list(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -20,7 +22,7 @@ def _list(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def register(sub: Subparsers) -> None:
     """Add `aml experiment list` to `aml`."""
-    g = group(sub, "experiment", "Commands to manage experiments.", SECTION)
+    g = group(sub, "experiment", HELP)
     c = command(g, "list", "List experiments.", _list,
                 table=[("Name", "name"), ("Id", "id"), ("Archived", "archivedTime"), ("Tags", "tags")],
                 examples=[("List the experiments of the attached workspace.", "aml experiment list"),

@@ -8,6 +8,8 @@ from typing import Any
 from azuremlcore._cli._base import Subparsers, command, group
 
 SECTION = "Workspaces and runs"
+HELP = "Attach a folder to a workspace (and an experiment)."
+TOP = {"folder": (SECTION, HELP)}  # what `aml --help` lists, without building the parsers
 
 
 def _attach(args: argparse.Namespace) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def _record_experiment(path: str, name: str) -> None:
 
 def register(sub: Subparsers) -> None:
     """Add `aml folder attach` to `aml`."""
-    g = group(sub, "folder", "Attach a folder to a workspace (and an experiment).", SECTION)
+    g = group(sub, "folder", HELP)
     c = command(g, "attach", "Write .azureml/config.json so commands and Workspace.from_config() find the workspace.",
                 _attach, workspace=False,
                 table=[("Workspace", "workspaceName"), ("ResourceGroup", "resourceGroup"),

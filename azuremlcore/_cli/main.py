@@ -31,28 +31,36 @@ folder or a parent (aml folder attach writes it): embedded on this machine, or o
 (aml login saves the server's token)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole `aml` parser, every group registered."""
-    parser = new_parser("aml", DESCRIPTION)
-    parser.add_argument("--version", action="store_true", help="show the version and exit")
-    # The groups are listed by section in the description instead of argparse's single block.
-    sub = parser.add_subparsers(metavar="<group>", dest="_top", help=argparse.SUPPRESS)
-    for name in _MODULES:
-        importlib.import_module(f"azuremlcore._cli.{name}").register(sub)
-    parser.description = DESCRIPTION + "\n\n" + _listing(sub.choices)
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `aml` parser: with `argv`, only the group it names is built (argparse's parsers are slow to make,
+    mostly gettext lookups, so building all ~70 of them would double the time of a command); without it,
+    or when argv names no group, every group is built (shell completion, the docs, usage errors)."""
+    modules = [importlib.import_module(f"azuremlcore._cli.{name}") for name in _MODULES]
+    top = {name: (module, section, help) for module in modules for name, (section, help) in module.TOP.items()}
+    parser = new_parser("aml", DESCRIPTION + "\n\n" + _listing(top))
+    parser.add_argument("--version", dest="_show_version", action="store_true", help="show the version and exit")
     parser.epilog = ("Global arguments of every command: -o/--output table|json|jsonc|tsv|yaml|none, --query JMESPATH,"
                      "\n--only-show-errors, --verbose, --debug. `aml <group> -h` lists a group's commands.")
+    # The groups are listed by section in the description instead of argparse's single block.
+    sub = parser.add_subparsers(metavar="<group>", dest="_top", help=argparse.SUPPRESS)
+    parser.usage = "aml [-h] [--version] <group> [<command>] [ARGS]"  # after add_subparsers: it derives their prog
+    words = [a for a in (argv or ()) if not a.startswith("-")]
+    if argv is not None and not words:
+        return parser  # `aml`, `aml --help`, `aml --version`: no group needed
+    wanted = top.get(words[0]) if words else None
+    for module in ([wanted[0]] if wanted else modules):
+        module.register(sub)
     return parser
 
 
-def _listing(choices: dict[str, argparse.ArgumentParser]) -> str:
+def _listing(top: dict[str, tuple[Any, str, str]]) -> str:
     """The groups and top-level commands, by section (argparse would list them in one block)."""
     lines = []
     for section in _SECTIONS:
-        names = [n for n, p in choices.items() if getattr(p, "_aml_section", "") == section]
+        names = [n for n, (_, sec, _) in top.items() if sec == section]
         if names:
             lines.append(f"{section}:")
-            lines += [f"  {n:<15}{choices[n]._aml_help}" for n in names]  # type: ignore[attr-defined]
+            lines += [f"  {n:<15}{top[n][2]}" for n in names]
     return "\n".join(lines)
 
 
@@ -64,16 +72,19 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `aml` console script; returns the exit status."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     if "_ARGCOMPLETE" in os.environ:  # shell completion asks: answer and exit (argcomplete loads only then)
         import argcomplete
 
-        argcomplete.autocomplete(parser)
+        argcomplete.autocomplete(build_parser())
+    parser = build_parser(argv)
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the command's own parser, so the message names the command and its help
+            getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # -h, or a usage error already reported on stderr
         return exc.code if isinstance(exc.code, int) else 2
-    if args.version:
+    if getattr(args, "_show_version", False):
         print(_version())
         return 0
     spec: Spec | None = getattr(args, "_spec", None)

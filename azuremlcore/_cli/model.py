@@ -13,6 +13,8 @@ from typing import Any
 from azuremlcore._cli._base import CLIError, Subparsers, command, group, key_values
 
 SECTION = "Assets"
+HELP = "Commands to manage registered models."
+TOP = {"model": (SECTION, HELP)}  # what `aml --help` lists, without building the parsers
 TABLE = [("Name", "name"), ("Version", "version"), ("Framework", "framework"), ("RunId", "runId"),
          ("Created", "createdTime")]
 
@@ -34,12 +36,18 @@ def _model(args: argparse.Namespace, ws: Any = None) -> Any:
     from azuremlcore._cli._workspace import workspace
     from azuremlcore.model import Model
 
-    ws = ws or workspace(args)
-    if args.model_id:
-        return Model(ws, id=args.model_id)
-    if not args.model_name:
+    from azuremlcore.exceptions import ModelNotFoundException
+
+    if not args.model_id and not args.model_name:
         raise CLIError("Name the model: -i NAME:VERSION, or -n NAME [-v VERSION].", code=2)
-    return Model(ws, name=args.model_name, version=args.version)
+    ws = ws or workspace(args)
+    try:
+        if args.model_id:
+            return Model(ws, id=args.model_id)
+        return Model(ws, name=args.model_name, version=args.version)
+    except ModelNotFoundException:
+        what = args.model_id or args.model_name + (f" version {args.version}" if args.version else "")
+        raise CLIError(f"No model {what} in workspace '{ws.name}': see them with aml model list.") from None
 
 
 def _list(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -145,7 +153,7 @@ def _add_model_ref(c: argparse.ArgumentParser) -> None:
 
 def register(sub: Subparsers) -> None:
     """Add `aml model ...` to `aml`."""
-    g = group(sub, "model", "Commands to manage registered models.", SECTION)
+    g = group(sub, "model", HELP)
 
     c = command(g, "list", "List registered models, newest first.", _list, table=TABLE,
                 examples=[("The latest version of each model.", "aml model list --latest"),

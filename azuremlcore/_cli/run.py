@@ -11,6 +11,8 @@ from typing import Any
 from azuremlcore._cli._base import CLIError, Outcome, Subparsers, command, group, key_values, sdk_output_to_stderr
 
 SECTION = "Workspaces and runs"
+HELP = "Commands for submitting, updating and monitoring runs."
+TOP = {"run": (SECTION, HELP)}  # what `aml --help` lists, without building the parsers
 TABLE = [("RunId", "runId"), ("Experiment", "experimentName"), ("Status", "status"), ("Target", "target"),
          ("Started", "startTimeUtc"), ("Ended", "endTimeUtc")]
 
@@ -166,7 +168,7 @@ def _submit_script(args: argparse.Namespace) -> Any:
 
 def register(sub: Subparsers) -> None:
     """Add `aml run ...` to `aml`."""
-    g = group(sub, "run", "Commands for submitting, updating and monitoring runs.", SECTION)
+    g = group(sub, "run", HELP)
 
     c = command(g, "list", "List runs, newest first (all experiments unless -e).", _list, table=TABLE,
                 examples=[("The five newest runs of experiment exp.", "aml run list -e exp --last 5"),

@@ -7,6 +7,8 @@ from typing import Any
 from azuremlcore._cli._base import Subparsers, command, group
 
 SECTION = "Assets"
+HELP = "Commands to manage local web services (made by aml model deploy)."
+TOP = {"service": (SECTION, HELP)}  # what `aml --help` lists, without building the parsers
 TABLE = [("Name", "name"), ("State", "state"), ("ScoringUri", "scoringUri"), ("Models", "modelIds")]
 
 
@@ -34,7 +36,7 @@ def _delete(args: argparse.Namespace) -> None:
 
 def register(sub: Subparsers) -> None:
     """Add `aml service ...` to `aml`."""
-    g = group(sub, "service", "Commands to manage local web services (made by aml model deploy).", SECTION)
+    g = group(sub, "service", HELP)
     c = command(g, "list", "List web services.", _list, table=TABLE,
                 examples=[("List the services.", "aml service list")])
     c.add_argument("--model-name", metavar="NAME", help="only services serving this model")

@@ -8,6 +8,8 @@ from typing import Any
 from azuremlcore._cli._base import CLIError, Subparsers, command, group, key_values
 
 SECTION = "Workspaces and runs"
+HELP = "Commands to manage workspaces."
+TOP = {"workspace": (SECTION, HELP)}  # what `aml --help` lists, without building the parsers
 TABLE = [("Name", "name"), ("ResourceGroup", "resourceGroup"), ("Subscription", "subscriptionId"),
          ("Location", "location"), ("Created", "creationTime")]
 
@@ -62,7 +64,7 @@ def _delete(args: argparse.Namespace) -> None:
 
 def register(sub: Subparsers) -> None:
     """Add `aml workspace ...` to `aml`."""
-    g = group(sub, "workspace", "Commands to manage workspaces.", SECTION)
+    g = group(sub, "workspace", HELP)
     command(g, "show", "Show a workspace.", _show, table=TABLE,
             examples=[("Show the workspace this folder is attached to.", "aml workspace show"),
                       ("Show a workspace by name, as JSON.", "aml workspace show -w ws1 -g rg -o json")])
