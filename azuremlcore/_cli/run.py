@@ -145,8 +145,8 @@ def _submit_script(args: argparse.Namespace) -> Any:
     arguments = list(args.arguments)
     if arguments[:1] == ["--"]:
         arguments = arguments[1:]
-    ws = _workspace.workspace(args)
     name = _workspace.experiment_name(args)
+    ws = _workspace.workspace(args)
     with sdk_output_to_stderr():
         run_config = RunConfiguration.load(args.source_directory, args.run_configuration_name) \
             if args.run_configuration_name else None
