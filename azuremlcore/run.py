@@ -12,7 +12,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from azuremlcore._store.records import TERMINAL_STATUSES
-from azuremlcore._tracking import run_env
+from azuremlcore._tracking import job_signals, run_env
 from azuremlcore._tracking.files_mixin import BUILD_LOG, LOG_PREFIXES, STREAMED_LOG, RunFilesMixin
 from azuremlcore._tracking.logging_mixin import RunLoggingMixin
 # Scripts test `isinstance(run, _OfflineRun)` to tell a submitted run from a plain `python train.py`.
@@ -544,9 +544,13 @@ class Run(RunLoggingMixin, RunFilesMixin):
         """The run this process belongs to: the submitted run inside a job; outside one, an offline run that
         prints what it logs (or RunEnvironmentException when allow_offline=False)."""
         if Run._context is not None and Run._context.id == os.environ.get(run_env.RUN_ID):
+            job_signals.install()  # cheap when done; a first call from a worker thread could not install it
             return Run._context
         if os.environ.get(run_env.RUN_ID) and os.environ.get(run_env.WORKSPACE_NAME):
             Run._context = _context_from_env()
+            # In a job, SIGTERM (cancel, time limit) must let the exit handlers store queued metrics, even when
+            # the start-up hook did not run (a script started by a shell command, another interpreter).
+            job_signals.install()
             return Run._context
         if not allow_offline:
             raise RunEnvironmentException("Run.get_context(allow_offline=False) was called outside a submitted run.")

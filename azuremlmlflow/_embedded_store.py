@@ -30,6 +30,7 @@ from azuremlcore._store.errors import NotFoundError, StoreError
 from azuremlcore._store.records import ExperimentRecord, MetricPoint, RunRecord
 from azuremlcore._timeutil import now_ms
 from azuremlmlflow import _convert as cv
+from azuremlmlflow import _job
 from azuremlmlflow._uri import parse
 
 DEFAULT_EXPERIMENT_ID = "0"
@@ -259,6 +260,7 @@ class EmbeddedMlflowStore(AbstractStore):
             if status == "Running" and rec.start_time is None:
                 fields["start_time"] = now_ms()
         rec = self._store.update_run(rec.id, **fields) if fields else rec
+        _job.note_run_status(rec.id, run_status)
         return cv.run_info(rec, self._root)
 
     @_translated
@@ -294,6 +296,7 @@ class EmbeddedMlflowStore(AbstractStore):
             for model_id, ms in by_model.items():
                 self._add_model_metrics(model_id, ms, run_id)
         if tags:
+            _job.note_run_tags(run_id, [t.key for t in tags])
             values = {t.key: str(t.value) for t in tags}
             name = values.pop(cv.RUN_NAME_TAG, None)
             if name:

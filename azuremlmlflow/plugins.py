@@ -22,7 +22,7 @@ from mlflow.store.artifact.artifact_repo import ArtifactRepository
 from mlflow.tracking.context.abstract_context import RunContextProvider
 from mlflow.tracking.request_header.abstract_request_header_provider import RequestHeaderProvider
 
-from azuremlmlflow import _auth
+from azuremlmlflow import _auth, _job
 from azuremlmlflow._uri import SCHEME, WorkspaceUri, parse
 
 _PROBE_TIMEOUT_S = 5.0
@@ -40,7 +40,6 @@ def _check_reachable(endpoint: str) -> None:
 
 
 def _rest_store(target: WorkspaceUri) -> Any:
-    from mlflow.store.tracking.rest_store import RestStore
     from mlflow.utils.rest_utils import MlflowHostCreds
 
     _check_reachable(target.endpoint or "")
@@ -50,7 +49,32 @@ def _rest_store(target: WorkspaceUri) -> Any:
         # Called for every request: a token is fetched (or refreshed) each time, so expiry never ends a run.
         return MlflowHostCreds(base, token=_auth.token_for(endpoint))
 
-    return RestStore(host_creds)
+    return _job_aware_rest_store_class()(host_creds)
+
+
+_rest_store_class: Any = None
+
+
+def _job_aware_rest_store_class() -> Any:
+    """MLflow's RestStore telling `_job` what MLflow does to the job's run (autolog); built on first use
+    (importing MLflow's REST store while MLflow loads this plugin module would be a circular import)."""
+    global _rest_store_class
+    if _rest_store_class is None:
+        from mlflow.store.tracking.rest_store import RestStore
+
+        class JobAwareRestStore(RestStore):  # type: ignore[misc, valid-type]
+            def update_run_info(self, run_id: str, run_status: Any, end_time: Any, run_name: Any) -> Any:
+                info = super().update_run_info(run_id, run_status, end_time, run_name)
+                _job.note_run_status(run_id, run_status)
+                return info
+
+            def log_batch(self, run_id: str, metrics: Any, params: Any, tags: Any) -> None:
+                super().log_batch(run_id, metrics, params, tags)
+                if tags:
+                    _job.note_run_tags(run_id, [t.key for t in tags])
+
+        _rest_store_class = JobAwareRestStore
+    return _rest_store_class
 
 
 def AzureMLTrackingStore(store_uri: str, artifact_uri: str | None = None) -> Any:  # noqa: N802 - entry point name
@@ -59,6 +83,8 @@ def AzureMLTrackingStore(store_uri: str, artifact_uri: str | None = None) -> Any
         target = parse(store_uri)
     except ValueError as exc:
         raise MlflowException(str(exc)) from exc
+    # In a job: SIGTERM lets exit handlers run, MLflow's async queue is drained before thread pools stop.
+    _job.prepare_process()
     if target.embedded:
         from azuremlmlflow._embedded_store import EmbeddedMlflowStore
 

@@ -66,3 +66,46 @@ def mlflow_ws(workspace):  # type: ignore[no-untyped-def]
 def pytest_configure(config: pytest.Config) -> None:
     # Child processes started by tests import azuremlcore from this checkout.
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+
+
+@pytest.fixture
+def submit_script(experiment, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Submit a script (text) with arguments in a user-managed environment (no build); returns the run.
+
+    `submit_script(text, *args, max_run_duration_seconds=None)`: the script is written as `job.py`
+    in a fresh source folder and runs with this interpreter.
+    """
+    import textwrap
+
+    from azuremlcore import Environment, ScriptRunConfig
+
+    count = iter(range(1_000_000))
+
+    def submit(text: str, *args: str, **config):  # type: ignore[no-untyped-def]
+        src = tmp_path / f"src{next(count)}"
+        src.mkdir()
+        (src / "job.py").write_text(textwrap.dedent(text))
+        env = Environment("user-managed")
+        env.python.user_managed_dependencies = True
+        return experiment.submit(ScriptRunConfig(source_directory=str(src), script="job.py", arguments=list(args),
+                                                 environment=env, **config))
+
+    return submit
+
+
+@pytest.fixture
+def wait_until():  # type: ignore[no-untyped-def]
+    """`wait_until(predicate, timeout=60, what=...)`: poll every 20 ms until predicate() is truthy (returned)."""
+    import time
+
+    def wait(predicate, timeout: float = 60.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} not reached within {timeout} s")
+            time.sleep(0.02)
+
+    return wait

@@ -42,8 +42,8 @@ SCRIPT = """\
 """
 
 
-def _pip(*packages: str) -> Callable[[Path], Any]:
-    def make(folder: Path) -> Any:
+def _pip(*packages: str) -> Callable[[Path, Any], Any]:
+    def make(folder: Path, ws: Any) -> Any:
         from azuremlcore import Environment
         from azuremlcore.conda_dependencies import CondaDependencies
 
@@ -53,7 +53,7 @@ def _pip(*packages: str) -> Callable[[Path], Any]:
     return make
 
 
-def _conda_yaml(folder: Path) -> Any:
+def _conda_yaml(folder: Path, ws: Any) -> Any:
     from azuremlcore import Environment
 
     spec = folder / "conda.yml"
@@ -61,7 +61,7 @@ def _conda_yaml(folder: Path) -> Any:
     return Environment.from_conda_specification("conda-yaml", str(spec))
 
 
-def _requirements(folder: Path) -> Any:
+def _requirements(folder: Path, ws: Any) -> Any:
     from azuremlcore import Environment
 
     spec = folder / "requirements.txt"
@@ -69,13 +69,13 @@ def _requirements(folder: Path) -> Any:
     return Environment.from_pip_requirements("requirements-file", str(spec))
 
 
-def _curated(folder: Path) -> Any:
+def _curated(folder: Path, ws: Any) -> Any:
     from azuremlcore import Environment
 
-    return Environment.get(None, "AzureML-sklearn-1.5")
+    return Environment.get(ws, "AzureML-sklearn-1.5")
 
 
-def _user_managed(folder: Path) -> Any:
+def _user_managed(folder: Path, ws: Any) -> Any:
     from azuremlcore import Environment
 
     env = Environment("user-managed")
@@ -83,7 +83,7 @@ def _user_managed(folder: Path) -> Any:
     return env
 
 
-def _python38(folder: Path) -> Any:
+def _python38(folder: Path, ws: Any) -> Any:
     from azuremlcore import Environment
     from azuremlcore._environments._materialise import EnvironmentBuildError, find_interpreter
     from azuremlcore.conda_dependencies import CondaDependencies
@@ -98,7 +98,7 @@ def _python38(folder: Path) -> Any:
     return env
 
 
-KINDS: dict[str, Callable[[Path], Any]] = {
+KINDS: dict[str, Callable[[Path, Any], Any]] = {
     # mlflow-skinny alone cannot load or log pyfunc models (MLflow imports numpy and pandas there)
     "pip-mlflow-skinny": _pip("mlflow-skinny", "numpy", "pandas"),
     "pip-azureml-mlflow": _pip("azureml-mlflow", "numpy", "pandas"),
@@ -151,7 +151,7 @@ def test_plain_mlflow_script_lands_in_the_run(kind: str, ws: Any, tmp_path: Path
     src = tmp_path / "src"
     src.mkdir()
     (src / "train.py").write_text(textwrap.dedent(SCRIPT))
-    env = KINDS[kind](tmp_path)
+    env = KINDS[kind](tmp_path, ws)
     env.environment_variables = {"MATRIX_KIND": kind}
     run = Experiment(ws, "matrix").submit(ScriptRunConfig(source_directory=str(src), script="train.py",
                                                           environment=env))

@@ -340,6 +340,35 @@ def test_autolog_inside_a_submitted_script(workspace: Workspace, tmp_path: Path)
         MlflowClient(workspace.get_mlflow_tracking_uri()).get_run(run.id).outputs.model_outputs
 
 
+@pytest.mark.slow
+def test_autolog_does_not_take_the_scripts_own_metrics_away(workspace: Workspace, tmp_path: Path) -> None:
+    # Autologging starts a run around fit() (the job's run, resumed) and ends it after; the script's own
+    # log_metric calls that follow must still land in the job's run, not in a new child run.
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed")
+    run = _submitted_run(workspace, "autolog_then_mine")
+    out = _run_script(workspace, run, """
+        import mlflow, numpy as np
+        from sklearn.linear_model import LinearRegression
+        mlflow.autolog(silent=True, log_models=False)
+        X = np.arange(20.0).reshape(10, 2); y = X @ [1.0, 2.0]
+        LinearRegression().fit(X, y)         # autolog resumes the job's run and ends it
+        mlflow.log_metric("mine", 1.0)       # the script's own metrics: the job's run
+        mlflow.log_metrics({"more": 2.0})
+        mlflow.log_param("alpha", "0.1")
+        LinearRegression().fit(X, y)         # a run is active: autolog logs into it and leaves it open
+        mlflow.end_run()                     # the script ends the job's run itself ...
+        with mlflow.start_run():             # ... so this is a new run, as MLflow has it: a child of the job's run
+            mlflow.log_metric("own_run", 3.0)
+    """, tmp_path)
+    assert out.returncode == 0, out.stderr
+    metrics = run.get_metrics()
+    assert metrics["mine"] == 1.0 and metrics["more"] == 2.0
+    assert len(metrics["training_r2_score"]) == 2  # both fits autologged into the job's run
+    assert MlflowClient(workspace.get_mlflow_tracking_uri()).get_run(run.id).data.params["alpha"] == "0.1"
+    assert [c.get_metrics() for c in run.get_children()] == [{"own_run": 3.0}]
+    assert run.get_status() == "Running"  # the runner, not MLflow, ends a job's run
+
+
 def test_azureml_artifact_uri_reaches_the_run_files(mlflow_ws: Workspace, workdir: Path, tmp_path: Path) -> None:
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from azuremlcore._store.records import MetricPoint
+from azuremlcore._tracking import metric_checks as checks
 from azuremlcore._tracking import metric_values as mv
 from azuremlcore.exceptions import MetricValueError
 
@@ -31,42 +32,29 @@ class RunLoggingMixin:
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """Log a number, bool or string; logging a name again makes it a list in `get_metrics`.
 
-        Returns at once: values are stored by a background thread (see `flush`).
+        Returns at once: values are stored by a background thread within a fraction of a second (see
+        `flush`). Numpy scalars become numbers; None, lists and other types raise `MetricValueError`.
         """
         mv.check_name(name)
-        num, js = mv.encode(value, name)
-        self._emit(name, "scalar", num, js, step)
+        num, js = mv.encode(checks.scalar(value, name))
+        self._emit(name, "scalar", num, js, checks.step(step, name))
 
     def log_list(self, name: str, value: list[Any], description: str = "") -> None:
-        """Log a list of values under one name (`get_metrics` returns it as a list)."""
+        """Log a list of values under one name (`get_metrics` returns it as a list; None elements stay None)."""
         mv.check_name(name)
-        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-            raise MetricValueError(f"log_list('{name}', ...) needs a list of values, got {type(value).__name__}.")
-        for v in list(value):
-            num, js = mv.encode(v, name)
+        for v in checks.list_values(value, name):
+            num, js = mv.encode(v)
             self._emit(name, "list", num, js, None)
 
     def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
         """Log one row of a table: `log_row("roc", fpr=0.1, tpr=0.7)`; rows add up to {column: [values]}."""
         mv.check_name(name)
-        if not kwargs:
-            raise MetricValueError(f"log_row('{name}') needs at least one column, e.g. log_row('{name}', x=1).")
-        row = {k: mv.plain(v, name) for k, v in kwargs.items()}
-        self._emit(name, "row", None, mv.encode_json(row, name), None)
+        self._emit(name, "row", None, mv.encode_json(checks.row(kwargs, name), name), None)
 
     def log_table(self, name: str, value: dict[str, list[Any]], description: str = "") -> None:
         """Log a table given as {column: [values]}; every column must have the same length."""
         mv.check_name(name)
-        if not isinstance(value, dict) or not value:
-            raise MetricValueError(f"log_table('{name}', ...) needs a non-empty dict of column -> list of values.")
-        columns = {k: list(v) if not isinstance(v, (str, bytes)) and hasattr(v, "__iter__") else [v]
-                   for k, v in value.items()}
-        lengths = {len(v) for v in columns.values()}
-        if len(lengths) != 1:
-            raise MetricValueError(f"log_table('{name}', ...): columns have different lengths "
-                                   f"({', '.join(f'{k}={len(v)}' for k, v in columns.items())}).")
-        for i in range(lengths.pop()):
-            row = {k: mv.plain(v[i], name) for k, v in columns.items()}
+        for row in checks.table(value, name):
             self._emit(name, "table", None, mv.encode_json(row, name), None)
 
     def _log_document(self, name: str, kind: str, value: Any, schema_type: str) -> None:

@@ -27,25 +27,17 @@ def check_name(name: object) -> str:
 
 
 def plain(value: Any, name: str) -> Any:
-    """A JSON-able scalar (numpy scalars unwrapped) or a clear error naming the metric."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    item = getattr(value, "item", None)  # numpy / torch scalars
-    if callable(item):
-        try:
-            out = item()
-        except (ValueError, RuntimeError):
-            out = None
-        if isinstance(out, (bool, int, float, str)):
-            return out
-    raise MetricValueError(
-        f"Cannot log {type(value).__name__} as metric '{name}': log a number, bool or string "
-        "(use log_list for a list, log_table/log_row for tables, log_image for plots).")
+    """A JSON-able value inside a document (numpy scalars unwrapped; None kept) or a clear error naming the metric."""
+    from azuremlcore._tracking.metric_checks import scalar
+
+    return scalar(value, name, missing_ok=True)
 
 
-def encode(value: Any, name: str) -> tuple[float | None, str | None]:
-    """(MLflow float or None, JSON of the Python value or None when the float says it all)."""
-    v = plain(value, name)
+def encode(value: Any) -> tuple[float | None, str | None]:
+    """(MLflow float or None, JSON of the Python value or None when the float says it all) of a checked value."""
+    v = value
+    if v is None:
+        return None, "null"
     if isinstance(v, bool):
         return float(v), json.dumps(v)
     if isinstance(v, int):
@@ -60,11 +52,19 @@ def encode(value: Any, name: str) -> tuple[float | None, str | None]:
 def encode_json(value: Any, name: str) -> str:
     """JSON of a structured value (row, table row, matrix document) with numpy scalars unwrapped."""
     try:
-        return json.dumps(value, default=lambda o: plain(o, name), allow_nan=True)
+        return json.dumps(value, default=lambda o: _json_default(o, name), allow_nan=True)
     except MetricValueError:
         raise
     except (TypeError, ValueError) as exc:
         raise MetricValueError(f"Metric '{name}' cannot be stored: {exc}") from exc
+
+
+def _json_default(value: Any, name: str) -> Any:
+    # numpy arrays inside a document (a confusion matrix) become lists; other values must be plain scalars.
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist) and getattr(value, "ndim", 0):
+        return tolist()
+    return plain(value, name)
 
 
 def decode(value: float | None, value_json: str | None) -> Any:

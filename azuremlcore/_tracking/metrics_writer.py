@@ -1,17 +1,23 @@
 """Background metric logging: `run.log` queues a point and returns; a thread writes batches.
 
-A training loop pays a lock and an append per value. The writer thread stores what is queued
-in one bulk insert per batch; `flush()` returns once everything queued before it is stored,
-and an atexit hook flushes what is left when the interpreter exits normally.
+A training loop pays a lock and an append per value. The writer thread stores what is queued in
+one bulk insert per batch, and it never lets a point wait long: a batch is written at the latest
+`WRITE_INTERVAL_S` after its oldest point was queued, at once when it reaches the store's batch
+limit, and at once when someone calls `flush()`. So other processes (the notebook polling
+`run.get_metrics()`) see values while the run runs, and a process killed outright (SIGKILL, out of
+memory) loses at most the last fraction of a second. `flush()` returns once everything queued
+before it is stored; an atexit hook flushes what is left when the interpreter exits (normally, on
+an uncaught exception, or on SIGTERM in a job: see `job_signals`).
 """
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, List, Optional
 
 from azuremlcore.exceptions import ExperimentExecutionException
 
@@ -20,50 +26,81 @@ if TYPE_CHECKING:
     from azuremlcore._store.records import MetricPoint
 
 _log = logging.getLogger(__name__)
-_BATCH = 1000
-_LINGER_S = 0.05
+
+# The longest a queued point waits before its batch is written (the latency other processes see, and
+# what a SIGKILL can lose). Short enough to feel live, long enough that a fast loop still writes few, large batches.
+WRITE_INTERVAL_S = 0.2
+# Points per write when the store names no limit of its own (`MAX_METRICS_PER_WRITE`).
+DEFAULT_BATCH = 10_000
 _RETRY_S = 0.5
 _MAX_ATTEMPTS = 20
 
 
 class MetricsWriter:
-    """Queues metric points for one store and writes them from a daemon thread."""
+    """Queues metric points for one store and writes them from a daemon thread, with bounded latency."""
 
-    def __init__(self, store: "WorkspaceStore") -> None:
+    def __init__(self, store: "WorkspaceStore", batch_size: Optional[int] = None,
+                 interval_s: float = WRITE_INTERVAL_S) -> None:
         self._store = store
-        self._cond = threading.Condition()
-        self._queue: list["MetricPoint"] = []
+        self._batch = max(1, int(batch_size or getattr(store, "MAX_METRICS_PER_WRITE", DEFAULT_BATCH)))
+        self._interval = interval_s
+        self._reset()
+        _every_writer.add(self)
+
+    def _reset(self) -> None:
+        # Also called in a forked child: the parent's queue is the parent's to write, and its lock
+        # or thread may have been mid-use at the fork.
+        # An RLock, so that an exit handler running in a thread interrupted inside `put` can still flush.
+        self._cond = threading.Condition(threading.RLock())
+        self._queue: List["MetricPoint"] = []
+        self._oldest = 0.0  # monotonic time the oldest queued point was queued
         self._queued = 0  # points ever queued
+        self._taken = 0  # points handed to the writer thread
         self._done = 0  # points stored (or given up on)
-        self._errors: list[BaseException] = []
-        self._thread: threading.Thread | None = None
+        self._urgent = 0  # a flush waits for every point up to this count: write those without lingering
+        self._errors: List[BaseException] = []
+        self._thread: Optional[threading.Thread] = None
 
     def put(self, point: "MetricPoint") -> None:
         """Queue one point (microseconds; never touches the database)."""
         with self._cond:
-            self._queue.append(point)
+            queue = self._queue
+            if not queue:
+                self._oldest = time.monotonic()
+            queue.append(point)
             self._queued += 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="azuremlcore-metrics", daemon=True)
                 self._thread.start()
-            if len(self._queue) >= _BATCH:
-                self._cond.notify_all()
+            # Wake the writer when its deadline starts (the queue was empty) or a batch is full.
+            if len(queue) == 1 or len(queue) >= self._batch:
+                self._cond.notify()
+
+    def _due_in(self) -> Optional[float]:
+        """Seconds until the queue must be written (0: now), or None when there is nothing to write."""
+        if not self._queue:
+            return None
+        if len(self._queue) >= self._batch or self._urgent > self._taken:
+            return 0.0
+        return max(0.0, self._oldest + self._interval - time.monotonic())
 
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._queue:
-                    self._cond.wait()
-                if len(self._queue) < _BATCH:
-                    # Linger briefly so that a burst of logs becomes one insert, not many.
-                    self._cond.wait(_LINGER_S)
-                batch, self._queue = self._queue[:_BATCH * 10], self._queue[_BATCH * 10:]
+                wait = self._due_in()
+                while wait is None or wait > 0:
+                    self._cond.wait(wait)
+                    wait = self._due_in()
+                batch = self._queue[:self._batch]
+                del self._queue[:self._batch]
+                self._taken += len(batch)
+                # What is left (a full batch was taken) is at least as old: `_oldest` stays, so it goes next.
             self._write(batch)
             with self._cond:
                 self._done += len(batch)
                 self._cond.notify_all()
 
-    def _write(self, batch: list["MetricPoint"]) -> None:
+    def _write(self, batch: List["MetricPoint"]) -> None:
         for attempt in range(_MAX_ATTEMPTS):
             try:
                 self._store.log_metrics(batch)
@@ -71,7 +108,8 @@ class MetricsWriter:
             except Exception as exc:  # noqa: BLE001 - a transient store error must not kill the thread
                 if getattr(exc, "http_status", 500) < 500 or attempt == _MAX_ATTEMPTS - 1:
                     _log.error("Dropped %d metric values: %s", len(batch), exc)
-                    self._errors.append(exc)
+                    with self._cond:
+                        self._errors.append(exc)
                     return
                 time.sleep(_RETRY_S)
 
@@ -80,7 +118,9 @@ class MetricsWriter:
         deadline = time.monotonic() + timeout_seconds
         with self._cond:
             target = self._queued
-            self._cond.notify_all()
+            if self._done < target:
+                self._urgent = max(self._urgent, target)
+                self._cond.notify_all()
             while self._done < target:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -94,6 +134,7 @@ class MetricsWriter:
 
 
 _writers: "weakref.WeakKeyDictionary[object, MetricsWriter]" = weakref.WeakKeyDictionary()
+_every_writer: "weakref.WeakSet[MetricsWriter]" = weakref.WeakSet()  # for the fork hook
 _writers_lock = threading.Lock()
 
 
@@ -113,3 +154,14 @@ def _flush_all() -> None:
             w.flush(timeout_seconds=60)
         except Exception as exc:  # noqa: BLE001 - exiting anyway; say what was lost
             _log.error("azuremlcore: metrics not stored at exit: %s", exc)
+
+
+def _after_fork_in_child() -> None:
+    global _writers_lock
+    _writers_lock = threading.Lock()
+    for w in list(_every_writer):
+        w._reset()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; a forked DataLoader worker must not write its parent's points twice
+    os.register_at_fork(after_in_child=_after_fork_in_child)

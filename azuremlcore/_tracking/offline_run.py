@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Iterator
 
+from azuremlcore._tracking import metric_checks as checks
 from azuremlcore._tracking import metric_values as mv
 from azuremlcore.exceptions import RunEnvironmentException
 
@@ -46,24 +47,27 @@ class OfflineRun:
         self._points.append((name, kind, value))
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
-        """Print (and keep) a scalar metric."""
-        self._keep(name, "scalar", mv.plain(value, name), "scalar")
+        """Print (and keep) a scalar metric; values are checked as a submitted run checks them."""
+        checks.step(step, name)
+        self._keep(name, "scalar", checks.scalar(value, name), "scalar")
 
     def log_list(self, name: str, value: list[Any], description: str = "") -> None:
         """Print (and keep) a list metric."""
-        print(f"Attempted to log list metric {name}:\n{list(value)}")
-        self._points.extend((name, "list", mv.plain(v, name)) for v in value)
+        mv.check_name(name)
+        values = checks.list_values(value, name)
+        print(f"Attempted to log list metric {name}:\n{values}")
+        self._points.extend((name, "list", v) for v in values)
 
     def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
         """Print (and keep) a table row."""
-        self._keep(name, "row", dict(kwargs), "row")
+        self._keep(name, "row", checks.row(kwargs, name), "row")
 
     def log_table(self, name: str, value: dict[str, list[Any]], description: str = "") -> None:
         """Print (and keep) a table."""
+        mv.check_name(name)
+        rows = checks.table(value, name)
         print(f"Attempted to log table metric {name}:\n{value}")
-        columns = {k: list(v) for k, v in value.items()}
-        n = len(next(iter(columns.values()), []))
-        self._points.extend((name, "table", {k: v[i] for k, v in columns.items()}) for i in range(n))
+        self._points.extend((name, "table", r) for r in rows)
 
     def log_image(self, name: str, path: str | None = None, plot: Any = None, description: str = "") -> None:
         """Print that an image would be logged."""
