@@ -61,6 +61,34 @@ def test_runs_models_environments_datastores_compute(cli: Cli) -> None:
     sc.compute_targets(cli)
 
 
+def test_submit_script_refusals_come_before_any_run(cli: Cli) -> None:
+    cli.ok("workspace", "create", "-w", "ws1", "-g", "rg", "-o", "none")
+    cli.ok("folder", "attach", "-w", "ws1", "-g", "rg", "-e", "exp", "-o", "none")
+    (cli.cwd / "train.py").write_text("print('hi')\n")
+    assert "not allowed with" in cli.fails("run", "submit-script", "--user-managed", "-d", "env.yml", "train.py",
+                                          code=2)
+    assert "--python needs --user-managed" in cli.fails("run", "submit-script", "--python", "py", "train.py", code=2)
+    assert "not found" in cli.fails("run", "submit-script", "--user-managed", "nope.py")
+    assert "missing.yml" in cli.fails("run", "submit-script", "-d", "missing.yml", "train.py")
+    assert cli.json("run", "list") == []
+
+
+def test_transfers_draw_rich_progress_bars(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from azuremlcore._cli import _progress
+
+    cli.ok("workspace", "create", "-w", "ws1", "-g", "rg", "-o", "none")
+    cli.ok("folder", "attach", "-w", "ws1", "-g", "rg", "-o", "none")
+    for i in range(3):
+        (cli.cwd / "data" / f"f{i}.txt").parent.mkdir(exist_ok=True)
+        (cli.cwd / "data" / f"f{i}.txt").write_text(str(i))
+    monkeypatch.setattr(_progress, "shown", lambda args: True)  # as on a terminal
+    code, out, err = cli.run("datastore", "upload", "-p", "data")
+    assert code == 0 and "Uploading to workspaceblobstore" in err and "3/3" in err, err
+    assert "Uploading" not in out  # progress never mixes with the result
+    code, out, err = cli.run("datastore", "download", "-d", "copy", "--hide-progress")
+    assert code == 0 and "Downloading" not in err
+
+
 def test_every_group_and_command_has_help_with_examples(cli: Cli) -> None:
     from azuremlcore._cli.main import build_parser
 

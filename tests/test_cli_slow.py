@@ -85,6 +85,16 @@ def _submitted(cli: Cli) -> None:
             break
         time.sleep(0.1)
     assert cli.ok("run", "show", "-r", sleeper, "--query", "status", "-o", "tsv").strip() == "Canceled"
+    # A saved run configuration (-c) gives the environment.
+    from azuremlcore import Environment
+    from azuremlcore.runconfig import RunConfiguration
+
+    config, env = RunConfiguration(), Environment("um")
+    env.python.user_managed_dependencies = True
+    config.environment = env
+    config.save(path=str(cli.cwd), name="um")
+    code, out, err = cli.run("run", "submit-script", "-e", "jobs", "-c", "um", "--wait", "train.py", "--from-config")
+    assert code == 0 and "--from-config" in out, (out, err)
     model = cli.json("model", "register", "-n", "trained", "--asset-path", "outputs/model.pkl", "-f", "meta.json")
     assert model["runId"] == run_id
     assert Path(cli.json("model", "download", "-i", "trained:1", "-t", "got")["path"]).read_text() == "trained"

@@ -62,9 +62,10 @@ def spinner(args: argparse.Namespace, text: str, stdout_passthrough: bool = Fals
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True, redirect_stdout=stdout_passthrough,
-                  redirect_stderr=False) as progress:
+    # The run's log passes through this console: printed as it is (no markup, colouring, emoji or wrapping).
+    console = Console(stderr=True, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True, redirect_stdout=stdout_passthrough, redirect_stderr=False) as progress:
         progress.add_task(text, total=None)
         yield
 
