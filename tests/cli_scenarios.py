@@ -107,6 +107,8 @@ def runs(cli: Cli, ids: dict[str, str]) -> None:
     assert tags["tags"] == {"quality": "good", "reviewed": ""}
     assert cli.json("run", "update", "-r", ids["done"], "--remove-tag", "reviewed")["tags"] == {"quality": "good"}
     assert cli.json("run", "list", "--tags", "quality=good", "--query", "[].runId") == [ids["done"]]
+    assert cli.json("run", "list", "--tags", "quality", "--query", "[].runId") == [ids["done"]]  # any value
+    assert cli.json("run", "list", "--tags", "quality=bad") == []
     assert "Nothing to update" in cli.fails("run", "update", "-r", ids["done"], code=2)
     paths = cli.json("run", "download-logs", "-r", ids["done"], "-d", "logs")
     assert any(p.endswith("std_log.txt") for p in paths)

@@ -34,7 +34,7 @@ class Spec:
     and return an exit status.
     """
 
-    # A plain class: dataclasses cost ~15 ms of import, and `aml --help` builds every command's Spec.
+    # A plain class: dataclasses cost ~15 ms of import, on the path of every command.
     __slots__ = ("handler", "table", "examples", "streams", "raw", "workspace")
 
     def __init__(self, handler: Callable[[argparse.Namespace], Any], table: tuple[tuple[str, str], ...] | None,

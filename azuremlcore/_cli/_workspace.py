@@ -65,10 +65,10 @@ def workspace(args: argparse.Namespace) -> "Workspace":
                        "-w NAME -g RG, or attach the folder to another one with aml folder attach -w NAME.") from None
 
 
-def experiment_name(args: argparse.Namespace, required: bool = True) -> str | None:
-    """`-e`, else the experiment `aml folder attach -e` recorded; a CLIError when required and neither."""
+def default_experiment(args: argparse.Namespace) -> str | None:
+    """`-e`, else the experiment `aml folder attach -e` recorded, else None."""
     if getattr(args, "experiment_name", None):
-        return args.experiment_name
+        return str(args.experiment_name)
     file = config_file(args)
     if file is not None:
         from azuremlcore._config import read_config
@@ -76,10 +76,16 @@ def experiment_name(args: argparse.Namespace, required: bool = True) -> str | No
         name = (read_config(file).model_extra or {}).get(EXPERIMENT_KEY)
         if name:
             return str(name)
-    if required:
+    return None
+
+
+def experiment_name(args: argparse.Namespace) -> str:
+    """`-e`, else the experiment `aml folder attach -e` recorded; a CLIError when there is neither."""
+    name = default_experiment(args)
+    if name is None:
         raise CLIError("No experiment: pass -e/--experiment-name NAME (or record one with aml folder attach -e NAME).",
                        code=2)
-    return None
+    return name
 
 
 def experiment(args: argparse.Namespace, ws: "Workspace") -> "Experiment":

@@ -221,5 +221,6 @@ def register(sub: Subparsers) -> None:
               "aml device deny BCDF-GHJK --data-dir /srv/aml")
     _add_store_args(c)
     c.add_argument("code")
-    c = _leaf(dv, "list", "List the codes waiting for approval.", _device("list"), "aml device list --data-dir /srv/aml")
+    c = _leaf(dv, "list", "List the codes waiting for approval.", _device("list"),
+              "aml device list --data-dir /srv/aml")
     _add_store_args(c)

@@ -73,7 +73,7 @@ def _create_computeinstance(args: argparse.Namespace) -> dict[str, Any]:
 def register(sub: Subparsers) -> None:
     """Add `aml computetarget ...` to `aml`."""
     g = group(sub, "computetarget", HELP)
-    name_arg = {"metavar": "NAME", "required": True, "help": "compute target name"}
+    name_arg: dict[str, Any] = {"metavar": "NAME", "required": True, "help": "compute target name"}
 
     command(g, "list", "List compute targets.", _list, table=TABLE,
             examples=[("List the compute targets.", "aml computetarget list")])

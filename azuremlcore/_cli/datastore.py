@@ -79,7 +79,8 @@ def _set_default(args: argparse.Namespace) -> dict[str, Any]:
 def register(sub: Subparsers) -> None:
     """Add `aml datastore ...` to `aml`."""
     g = group(sub, "datastore", HELP)
-    name_opt = {"metavar": "NAME", "help": "datastore name (default: the workspace's default datastore)"}
+    name_opt: dict[str, Any] = {"metavar": "NAME",
+                                "help": "datastore name (default: the workspace's default datastore)"}
 
     command(g, "list", "List datastores.", _list, table=TABLE,
             examples=[("List the datastores.", "aml datastore list")])

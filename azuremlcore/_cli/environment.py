@@ -58,7 +58,7 @@ def _scaffold(args: argparse.Namespace) -> dict[str, Any]:
 def register(sub: Subparsers) -> None:
     """Add `aml environment ...` to `aml`."""
     g = group(sub, "environment", HELP)
-    name_arg = {"metavar": "NAME", "required": True, "help": "environment name"}
+    name_arg: dict[str, Any] = {"metavar": "NAME", "required": True, "help": "environment name"}
     dir_table = [("Name", "name"), ("Version", "version"), ("Directory", "directory")]
 
     command(g, "list", "List environments: the registered ones (latest version) and the curated names.", _list,
@@ -88,7 +88,8 @@ def register(sub: Subparsers) -> None:
 
     c = command(g, "scaffold", "Write a new environment's files into a folder, to edit and register.", _scaffold,
                 workspace=False, table=dir_table,
-                examples=[("Start environment my-env in folder my-env.", "aml environment scaffold -n my-env -d my-env")])
+                examples=[("Start environment my-env in folder my-env.",
+                           "aml environment scaffold -n my-env -d my-env")])
     c.add_argument("-n", "--name", **name_arg)
     c.add_argument("-d", "--directory", required=True, metavar="DIR", help="folder to write it into")
     c.add_argument("--overwrite", action="store_true", help="replace environment files already there")

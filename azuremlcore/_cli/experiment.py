@@ -26,6 +26,7 @@ def register(sub: Subparsers) -> None:
     c = command(g, "list", "List experiments.", _list,
                 table=[("Name", "name"), ("Id", "id"), ("Archived", "archivedTime"), ("Tags", "tags")],
                 examples=[("List the experiments of the attached workspace.", "aml experiment list"),
-                          ("Names only, archived ones too.", "aml experiment list --view-type All --query \"[].name\"")])
+                          ("Names only, archived ones too.",
+                           "aml experiment list --view-type All --query \"[].name\"")])
     c.add_argument("--view-type", choices=["ActiveOnly", "ArchivedOnly", "All"], default="ActiveOnly",
                    help="which experiments (default: ActiveOnly)")

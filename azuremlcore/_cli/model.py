@@ -140,7 +140,7 @@ def _deploy(args: argparse.Namespace) -> dict[str, Any]:
     models = [Model(ws, id=m) if ":" in m else Model(ws, name=m) for m in args.model]
     port = args.port if args.port is not None else deployment.get("port")
     with spinner(args, f"Deploying service {args.name}"):
-        service = Model.deploy(ws, args.name, models, config, LocalWebservice.deploy_configuration(port=port),
+        service: Any = Model.deploy(ws, args.name, models, config, LocalWebservice.deploy_configuration(port=port),
                                overwrite=args.overwrite)
     return service.serialize()
 
@@ -172,8 +172,8 @@ def register(sub: Subparsers) -> None:
 
     c = command(g, "register", "Register a model: a local file or folder, or a file of a run.", _register,
                 table=TABLE,
-                examples=[("Register a run's file.",
-                           "aml model register -n demo-model --asset-path outputs/model.pkl -r exp_1700000000_0a1b2c3d"),
+                examples=[("Register a run's file.", "aml model register -n demo-model --asset-path outputs/model.pkl "
+                                                     "-r exp_1700000000_0a1b2c3d"),
                           ("Register a local file with tags.",
                            "aml model register -n demo-model -p model.pkl --tag stage=dev --model-framework "
                            "ScikitLearn")])

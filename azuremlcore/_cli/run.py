@@ -46,8 +46,7 @@ def _list(args: argparse.Namespace) -> list[dict[str, Any]]:
     experiments = [_workspace.experiment(args, ws)] if args.experiment_name else Experiment.list(ws)
     rows = []
     for exp in experiments:
-        runs = Run.list(exp, status=args.status, tags=key_values(args.tags, "--tags") or None,
-                        include_children=args.include_children)
+        runs = Run.list(exp, status=args.status, tags=_tag_filter(args.tags), include_children=args.include_children)
         for i, run in enumerate(runs):  # newest first: the first N of each experiment hold the N newest overall
             if args.last is not None and i >= args.last:
                 break
@@ -55,6 +54,19 @@ def _list(args: argparse.Namespace) -> list[dict[str, Any]]:
     if len(experiments) > 1:  # merge the experiments' lists, newest first; not started yet counts as newest
         rows.sort(key=lambda r: r["startTimeUtc"] or "~", reverse=True)
     return rows[:args.last] if args.last is not None else rows
+
+
+def _tag_filter(pairs: list[str] | None) -> dict[str, str | None] | None:
+    """`--tags k=v k2`: Run.list's filter, where a bare key (value None) matches the tag with any value."""
+    if not pairs:
+        return None
+    wanted: dict[str, str | None] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not key:
+            raise CLIError(f"--tags {pair!r}: use KEY or KEY=VALUE.", code=2)
+        wanted[key] = value if sep else None
+    return wanted
 
 
 def _show(args: argparse.Namespace) -> dict[str, Any]:
@@ -135,9 +147,10 @@ def _environment(args: argparse.Namespace) -> Any:
 
 
 def _submit_script(args: argparse.Namespace) -> Any:
-    from azuremlcore import Experiment, ScriptRunConfig
     from azuremlcore._cli import _workspace
+    from azuremlcore.experiment import Experiment
     from azuremlcore.runconfig import RunConfiguration
+    from azuremlcore.script_run_config import ScriptRunConfig
 
     if args.python and not args.user_managed:
         raise CLIError("--python needs --user-managed (it names the interpreter of a user-managed environment).",
@@ -152,7 +165,7 @@ def _submit_script(args: argparse.Namespace) -> Any:
             if args.run_configuration_name else None
         src = ScriptRunConfig(source_directory=args.source_directory, script=args.script, arguments=arguments,
                               run_config=run_config, compute_target=args.target, environment=_environment(args))
-        run = Experiment(ws, name).submit(src, tags=key_values(args.tags, "--tags") or None)
+        run = Experiment(ws, name).submit(src, tags=key_values(args.tags, "--tag") or None)
     data = {"runId": run.id, "experimentName": name, "status": run.get_status(), "target": src.compute_target,
             "portalUrl": run.get_portal_url()}
     if args.output_metadata_file:
@@ -180,7 +193,7 @@ def register(sub: Subparsers) -> None:
     c.add_argument("--tags", nargs="+", metavar="KEY[=VALUE]", help="only runs with these tags")
     c.add_argument("--include-children", action="store_true", help="child runs too")
 
-    run_arg = {"metavar": "ID", "required": True, "help": "the run id"}
+    run_arg: dict[str, Any] = {"metavar": "ID", "required": True, "help": "the run id"}
     c = command(g, "show", "Show a run.", _show, table=TABLE,
                 examples=[("Show a run.", "aml run show -r exp_1700000000_0a1b2c3d"),
                           ("Its status only.", "aml run show -r exp_1700000000_0a1b2c3d --query status -o tsv")])
