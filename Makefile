@@ -35,7 +35,9 @@ $(MLFLOW_VENV)/.installed-stamp: setup.cfg setup.py
 	touch $@
 
 test-mlflow-full: $(MLFLOW_VENV)/.installed-stamp
-	$(MLFLOW_VENV)/bin/python -m pytest -q $(PYTEST_MARKS) tests/test_mlflow_bridge.py tests/test_mlflow_auth.py tests/test_mlflow_conformance.py
+	$(MLFLOW_VENV)/bin/python -m pytest -q $(PYTEST_MARKS) tests/test_mlflow_bridge.py tests/test_mlflow_auth.py \
+		tests/test_mlflow_conformance.py tests/test_mlflow_login.py tests/test_mlflow_server_artifacts.py \
+		tests/test_mlflow_registry.py
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

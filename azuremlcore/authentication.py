@@ -193,6 +193,39 @@ class InteractiveLoginAuthentication(AbstractAuthentication):
             self._cached = AccessToken(result["access_token"], int(time.time()) + int(result.get("expires_in", 3600)))
             return self._cached
 
+    def _silent(self) -> AccessToken | None:
+        """A token obtained without asking anyone, else None: never prints a code or waits for a person.
+
+        $AZUREMLCORE_TOKEN, the saved login, this object's sign-in, or a sign-in cached by msal on
+        this machine (renewed with its refresh token). What other clients of the SDK (MLflow's
+        requests) use, where a prompt would hang a script or a training loop.
+        """
+        if self.force and not self._signed_in:
+            return None  # force=True: only a sign-in of this object counts
+        if not self.force:
+            token = os.environ.get("AZUREMLCORE_TOKEN") or _saved_login(self._endpoint)
+            if token:
+                return AccessToken(token, _expiry_of(token))
+        with self._lock:
+            if self._cached and self._cached.expires_on - 60 > time.time():
+                return self._cached
+            try:
+                authority = _issuer_url(self.tenant_id, self._endpoint, "InteractiveLoginAuthentication")
+            except AuthenticationException:
+                return None
+            try:
+                if authority.startswith("https://"):
+                    # No msal cache file: nobody signed in on this machine, so no need to ask the issuer.
+                    result = self._msal_silent(authority) if self._cache_file(authority).exists() else None
+                else:
+                    result = self._plain_refresh(authority) if self._refresh else None
+            except Exception:  # noqa: BLE001 - an unreachable issuer means no token now, not a crash in MLflow
+                return None
+            if not result or "access_token" not in result:
+                return None
+            self._cached = AccessToken(result["access_token"], int(time.time()) + int(result.get("expires_in", 3600)))
+            return self._cached
+
     # ------------------------------------------------------------------ https: msal
     def _cache_file(self, authority: str) -> Path:
         import hashlib
@@ -201,50 +234,73 @@ class InteractiveLoginAuthentication(AbstractAuthentication):
 
         return azuremlcore_home() / "msal" / f"{hashlib.sha256(authority.encode()).hexdigest()[:16]}.json"
 
-    def _msal(self, authority: str) -> dict[str, Any]:
+    def _msal_app(self, authority: str) -> Any:
         import msal
 
-        path = self._cache_file(authority)
         if self._app is None:
             cache = msal.SerializableTokenCache()
+            path = self._cache_file(authority)
             if path.exists():
                 try:
                     cache.deserialize(path.read_text())
                 except (OSError, ValueError):
                     pass  # a damaged cache only costs a new sign-in
             self._app = msal.PublicClientApplication(DEVICE_CLIENT_ID, oidc_authority=authority, token_cache=cache)
-        app = self._app
+        return self._app
+
+    def _save_msal_cache(self, app: Any, authority: str) -> None:
+        if app.token_cache.has_state_changed:
+            path = self._cache_file(authority)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(app.token_cache.serialize())
+            os.replace(path.with_suffix(".tmp"), path)
+
+    def _msal_silent(self, authority: str) -> dict[str, Any] | None:
+        """msal's cached sign-in (renewed with its refresh token when needed), or None."""
+        app = self._msal_app(authority)
+        accounts = app.get_accounts()
+        result = app.acquire_token_silent(_SCOPES, account=accounts[0]) if accounts else None
+        self._save_msal_cache(app, authority)
+        return result
+
+    def _msal(self, authority: str) -> dict[str, Any]:
+        app = self._msal_app(authority)
         result: dict[str, Any] | None = None
         if not (self.force and not self._signed_in):
-            accounts = app.get_accounts()
-            if accounts:
-                result = app.acquire_token_silent(_SCOPES, account=accounts[0])
+            result = self._msal_silent(authority)
         if not result or "access_token" not in result:
             flow = app.initiate_device_flow(scopes=_SCOPES)
             if "user_code" not in flow:
                 raise AuthenticationException(f"The server refused to start a device-code sign-in: {flow}")
             print(flow["message"], flush=True)
             result = app.acquire_token_by_device_flow(flow)
-        if app.token_cache.has_state_changed:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(app.token_cache.serialize())
-            os.replace(path.with_suffix(".tmp"), path)
+        self._save_msal_cache(app, authority)
         return result
 
     # ------------------------------------------------------------------ plain http (msal insists on https)
+    def _plain_refresh(self, authority: str, token_url: str | None = None) -> dict[str, Any]:
+        """The refresh-token grant of this object's plain-http sign-in (no person involved)."""
+        import requests
+
+        if token_url is None:
+            token_url = requests.get(f"{authority}/.well-known/openid-configuration", timeout=30).json()["token_endpoint"]
+        result = requests.post(token_url, timeout=30, data={
+            "grant_type": "refresh_token", "refresh_token": self._refresh, "client_id": DEVICE_CLIENT_ID,
+            "scope": " ".join(_SCOPES)}).json()
+        if "access_token" in result:
+            self._refresh = result.get("refresh_token", self._refresh)
+        return result
+
     def _plain(self, authority: str) -> dict[str, Any]:
         import requests
 
         conf = requests.get(f"{authority}/.well-known/openid-configuration", timeout=30).json()
         token_url = conf["token_endpoint"]
         if self._refresh and not (self.force and not self._signed_in):
-            result = requests.post(token_url, timeout=30, data={
-                "grant_type": "refresh_token", "refresh_token": self._refresh, "client_id": DEVICE_CLIENT_ID,
-                "scope": " ".join(_SCOPES)}).json()
+            result = self._plain_refresh(authority, token_url)
             if "access_token" in result:
-                self._refresh = result.get("refresh_token", self._refresh)
                 return result
         flow = requests.post(conf["device_authorization_endpoint"], timeout=30,
                              data={"client_id": DEVICE_CLIENT_ID, "scope": " ".join(_SCOPES)}).json()
@@ -263,6 +319,26 @@ class InteractiveLoginAuthentication(AbstractAuthentication):
                 return result
             time.sleep(interval)
         return {"error": "expired_token", "error_description": "Nobody approved the code in time."}
+
+
+_defaults: dict[str, InteractiveLoginAuthentication] = {}
+_defaults_lock = threading.Lock()
+
+
+def default_credential(endpoint: str) -> InteractiveLoginAuthentication:
+    """The credential the SDK uses for a server when no `auth` is given: one per endpoint and process.
+
+    Every client the SDK configures without an explicit credential shares it (the workspace's HTTP
+    client, MLflow through `azuremlmlflow`), so a login (`aml login`, $AZUREMLCORE_TOKEN, a device-code
+    sign-in) made once serves them all. MLflow asks it with `_silent()`, which never prompts.
+    """
+    key = endpoint.rstrip("/")
+    with _defaults_lock:
+        cred = _defaults.get(key)
+        if cred is None:
+            cred = _defaults[key] = InteractiveLoginAuthentication()
+            cred._bind(key)
+        return cred
 
 
 class ServicePrincipalAuthentication(AbstractAuthentication):

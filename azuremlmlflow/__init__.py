@@ -25,16 +25,18 @@ def get_mlflow_tracking_uri(workspace: "Workspace", _with_auth: bool = False) ->
 
     Embedded workspaces resolve in-process with no server (the URI carries the home folder when it
     is not the default). For a server workspace, the workspace's `auth` (if any) is registered in
-    this process so that every MLflow request carries a fresh token; `_with_auth` is accepted for
+    this process so that every MLflow request carries a fresh token; without one, MLflow uses the
+    SDK's own login for the server (`aml login`, $AZUREMLCORE_TOKEN, a cached sign-in), in this
+    process or any other. MLflow never starts an interactive sign-in. `_with_auth` is accepted for
     compatibility and changes nothing (tokens never go into the URI).
     """
-    from azuremlmlflow import _uri
+    from azuremlmlflow import _auth, _uri
 
     endpoint = getattr(workspace, "_endpoint", None)
     if endpoint:
         auth = getattr(workspace, "_auth", None)
         if auth is not None:
-            register_token_provider(endpoint, auth)
+            register_token_provider(endpoint, _auth.silently(auth))
         return _uri.build(workspace.subscription_id, workspace.resource_group, workspace.name, endpoint=endpoint)
     return _uri.build(workspace.subscription_id, workspace.resource_group, workspace.name,
                       home=workspace._artifacts.root.parent)

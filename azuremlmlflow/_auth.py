@@ -3,6 +3,11 @@
 A token source wraps what the user gave (a workspace `auth` object, a callable) and caches a token
 only while it has well over half of its lifetime left, so a training run that logs for days never
 sends an expired token: each request asks the source, and the source refreshes in time.
+
+Where no source is registered for a server (a process that only called `mlflow.set_tracking_uri`),
+the token is the submitted run's, then $MLFLOW_TRACKING_TOKEN, then the SDK's own default
+credential for that server (`aml login`, $AZUREMLCORE_TOKEN, a cached device-code sign-in), asked
+without prompting: MLflow never starts an interactive sign-in.
 """
 from __future__ import annotations
 
@@ -43,12 +48,18 @@ class TokenSource:
         self._token: str | None = None
         self._refresh_at = 0.0
 
-    def token(self) -> str:
-        """A token that is not about to expire (fetched anew when the cached one is past half its life)."""
+    def token(self) -> str | None:
+        """A token that is not about to expire (fetched anew when the cached one is past half its life).
+
+        None when the provider has none now (it returned None): nothing is cached then.
+        """
         with self._lock:
             now = time.time()
             if self._token is None or now >= self._refresh_at:
-                token, expires_on = _unpack(self._provider())
+                value = self._provider()
+                if value is None:
+                    return None
+                token, expires_on = _unpack(value)
                 self._token = token
                 if expires_on is None:
                     self._refresh_at = 0.0  # expiry unknown: ask the provider every time
@@ -91,13 +102,39 @@ def register_token_provider(endpoint: str, provider: Any) -> None:
             _sources[_key(endpoint)] = source
 
 
+def silently(auth: Any) -> Any:
+    """A provider asking an SDK credential for a token without prompting (None when it has none now).
+
+    For credentials MLflow did not get explicitly: a device-code prompt from inside `mlflow.log_metric`
+    would hang a script, so only credentials with a silent path (`_silent()`) or none at all are asked.
+    """
+    quiet = getattr(auth, "_silent", None)
+    return quiet if callable(quiet) else auth
+
+
 def token_for(endpoint: str) -> str | None:
-    """A fresh token for a workspace server: its registered provider, else $AZUREML_RUN_TOKEN, else $MLFLOW_TRACKING_TOKEN."""
+    """A fresh token for a workspace server, or None.
+
+    In order: the provider registered for it (a workspace's `auth`), the submitted run's token
+    ($AZUREML_RUN_TOKEN_FILE, $AZUREML_RUN_TOKEN), $MLFLOW_TRACKING_TOKEN, then the SDK's default
+    credential for the server (`aml login`, $AZUREMLCORE_TOKEN, a cached sign-in), never prompting.
+    """
     with _sources_lock:
         source = _sources.get(_key(endpoint))
-    if source is not None:
-        return source.token()
-    return _token_file() or os.environ.get(RUN_TOKEN_ENV) or os.environ.get(MLFLOW_TOKEN_ENV) or None
+    token = source.token() if source is not None else None
+    return (token or _token_file() or os.environ.get(RUN_TOKEN_ENV) or os.environ.get(MLFLOW_TOKEN_ENV)
+            or _sdk_login(endpoint))
+
+
+def _sdk_login(endpoint: str) -> str | None:
+    """The token of the SDK's default credential for the server, found without asking anyone."""
+    try:
+        from azuremlcore.authentication import default_credential
+
+        found = default_credential(endpoint)._silent()
+    except Exception:  # noqa: BLE001 - an unreadable login must not break MLflow: the server answers 401
+        return None
+    return found.token if found is not None else None
 
 
 _file_cache: dict[str, tuple[tuple[int, int, int], str]] = {}

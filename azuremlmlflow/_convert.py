@@ -1,8 +1,9 @@
-"""Between workspace-store records and MLflow entities: statuses, runs, experiments, logged models."""
+"""Between workspace-store records and MLflow entities: statuses, runs, experiments (MLflow 2.10+ and 3.x)."""
 from __future__ import annotations
 
 import functools
 import math
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -12,17 +13,11 @@ from mlflow.entities import (
     Experiment,
     ExperimentTag,
     InputTag,
-    LoggedModel,
-    LoggedModelInput,
-    LoggedModelOutput,
-    LoggedModelStatus,
     Metric,
     Param,
     Run,
     RunData,
     RunInfo,
-    RunInputs,
-    RunOutputs,
     RunTag,
 )
 from mlflow.entities.lifecycle_stage import LifecycleStage
@@ -30,10 +25,12 @@ from mlflow.entities.run_status import RunStatus
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
+from mlflow.utils import validation
 
 from azuremlcore._store.errors import StoreError
 from azuremlcore._store.records import ExperimentRecord, MetricPoint, RunRecord
 from azuremlcore.exceptions import UserErrorException, WebserviceException
+from azuremlmlflow import _compat
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +51,8 @@ RUN_NAME_TAG = "mlflow.runName"
 PARENT_TAG = "mlflow.parentRunId"
 INPUTS_DETAIL = "_mlflow_inputs"
 OUTPUTS_DETAIL = "_mlflow_outputs"
+#: Asset kind of MLflow 3 logged models (files under <workspace>/mlflow-models/<model id>).
+LOGGED_MODEL_KIND = "mlflow_logged_model"
 #: Point kinds that are MLflow metrics when they hold a float (run.log values and log_list items).
 METRIC_KINDS = frozenset({"scalar", "list"})
 
@@ -84,8 +83,7 @@ def is_metric_point(p: MetricPoint) -> bool:
 
 def to_metric(p: MetricPoint) -> Metric:
     """The MLflow Metric of a stored point."""
-    return Metric(key=p.key, value=float(p.value), timestamp=int(p.timestamp), step=int(p.step),  # type: ignore[arg-type]
-                  run_id=p.run_id)
+    return _compat.metric(p.key, float(p.value), int(p.timestamp), int(p.step), run_id=p.run_id)  # type: ignore[arg-type]
 
 
 def _latest_key(p: MetricPoint) -> tuple[int, int, float]:
@@ -118,10 +116,9 @@ def run_artifact_uri(artifact_root: Path, rec: RunRecord) -> str:
 
 def run_info(rec: RunRecord, artifact_root: Path) -> RunInfo:
     """The MLflow RunInfo of a run record."""
-    return RunInfo(run_id=rec.id, experiment_id=rec.experiment_id, user_id=rec.submitted_by or "",
-                   status=status_to_mlflow(rec.status), start_time=rec.start_time or rec.created_time,
-                   end_time=rec.end_time, lifecycle_stage=rec.lifecycle_stage,
-                   artifact_uri=run_artifact_uri(artifact_root, rec), run_name=rec.display_name or rec.id)
+    return _compat.run_info(rec.id, rec.experiment_id, rec.submitted_by or "", status_to_mlflow(rec.status),
+                            rec.start_time or rec.created_time, rec.end_time, rec.lifecycle_stage,
+                            run_artifact_uri(artifact_root, rec), rec.display_name or rec.id)
 
 
 def run_tags(rec: RunRecord) -> dict[str, str]:
@@ -152,20 +149,23 @@ def run(rec: RunRecord, points: Iterable[MetricPoint], artifact_root: Path) -> R
                    tags=[RunTag(k, v) for k, v in run_tags(rec).items()])
     inputs = rec.details.get(INPUTS_DETAIL) or {}
     outputs = rec.details.get(OUTPUTS_DETAIL) or []
-    return Run(run_info(rec, artifact_root), data,
-               RunInputs([_dataset_input(d) for d in inputs.get("datasets", [])],
-                         [LoggedModelInput(m) for m in inputs.get("models", [])]),
-               RunOutputs([LoggedModelOutput(o["model_id"], o["step"]) for o in outputs]))
+    return _compat.run(run_info(rec, artifact_root), data, [_dataset_input(d) for d in inputs.get("datasets", [])],
+                       list(inputs.get("models", [])), [(o["model_id"], o["step"]) for o in outputs])
 
 
-def logged_model(model_id: str, spec: dict[str, Any], tags: dict[str, str]) -> LoggedModel:
-    """The MLflow LoggedModel of a stored model asset spec."""
-    metrics = [Metric(key=m["key"], value=m["value"], timestamp=m["timestamp"], step=m["step"], model_id=model_id,
-                      dataset_name=m.get("dataset_name"), dataset_digest=m.get("dataset_digest"),
-                      run_id=m.get("run_id")) for m in spec.get("metrics", [])]
-    return LoggedModel(experiment_id=spec["experiment_id"], model_id=model_id, name=spec["name"],
-                       artifact_location=spec["artifact_location"], creation_timestamp=spec["creation_timestamp"],
-                       last_updated_timestamp=spec["last_updated_timestamp"], model_type=spec.get("model_type"),
-                       source_run_id=spec.get("source_run_id"), status=LoggedModelStatus(spec["status"]),
-                       status_message=spec.get("status_message"), tags=dict(tags), params=dict(spec.get("params", {})),
-                       metrics=metrics)
+def validate(name: str, *args: Any) -> None:
+    """Apply MLflow's check `mlflow.utils.validation.<name>` (limits, names) when this MLflow has it."""
+    # Private helpers of MLflow that come and go between versions: a missing one checks nothing.
+    check = getattr(validation, name, None)
+    if check is not None:
+        check(*args)
+
+
+def random_name() -> str:
+    """A readable unique run or model name, as MLflow makes them."""
+    try:
+        from mlflow.utils.name_utils import _generate_random_name
+
+        return _generate_random_name()
+    except ImportError:  # the helper is private to MLflow; any readable unique name will do
+        return f"run-{uuid.uuid4().hex[:8]}"

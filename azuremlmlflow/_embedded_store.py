@@ -1,8 +1,8 @@
 """MLflow's tracking store over an embedded workspace, in-process (no server, no SQLAlchemy models of MLflow).
 
 Experiments are the workspace's experiments, runs its runs (same ids), metrics its float metric
-points, params and tags its run attributes, and MLflow 3 logged models are workspace assets of
-kind "mlflow_logged_model" with their files under ``<workspace>/mlflow-models/<model id>``.
+points, params and tags its run attributes. Under MLflow 3 the store also keeps logged models
+(`_logged_models.LoggedModelsMixin`); under MLflow 2 it has no such methods, as MLflow 2's stores.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import LifecycleStage, LoggedModelStatus, ViewType
+from mlflow.entities import LifecycleStage, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
     INVALID_PARAMETER_VALUE,
@@ -20,37 +20,40 @@ from mlflow.protos.databricks_pb2 import (
     RESOURCE_DOES_NOT_EXIST,
 )
 from mlflow.store.entities.paged_list import PagedList
-from mlflow.store.tracking import SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_DEFAULT
+from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
 from mlflow.store.tracking.abstract_store import AbstractStore
-from mlflow.utils import validation
-from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModelsUtils, SearchUtils
+from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
 
 from azuremlcore._store import open_embedded
 from azuremlcore._store.errors import NotFoundError, StoreError
 from azuremlcore._store.records import ExperimentRecord, MetricPoint, RunRecord
 from azuremlcore._timeutil import now_ms
+from azuremlmlflow import _compat
 from azuremlmlflow import _convert as cv
 from azuremlmlflow import _job
 from azuremlmlflow._uri import parse
 
+if _compat.HAS_LOGGED_MODELS:
+    from azuremlmlflow._logged_models import LoggedModelsMixin as _Features
+else:  # MLflow 2 has no logged models: neither has the store
+
+    class _Features:  # type: ignore[no-redef]
+        """No MLflow 3 features."""
+
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
-MODEL_KIND = "mlflow_logged_model"
+MODEL_KIND = cv.LOGGED_MODEL_KIND
 LOGGED_MODELS_TAG = "mlflow.log-model.history"
 _SCRIPT_RUN_TYPE = "azureml.scriptrun"
 _MLFLOW_RUN_TYPE = "azureml.interactive"
 
 _translated = cv.translated
+_validate = cv.validate
+_random_name = cv.random_name
+__all__ = ["EmbeddedMlflowStore", "MODEL_KIND"]
 
 
-def _validate(name: str, *args: Any) -> None:
-    # MLflow's own limits (key length, value sizes, batch sizes); private helpers, so tolerate their absence.
-    check = getattr(validation, name, None)
-    if check is not None:
-        check(*args)
-
-
-class EmbeddedMlflowStore(AbstractStore):
+class EmbeddedMlflowStore(_Features, AbstractStore):
     """An MLflow AbstractStore on the workspace named by an `azureml://local/...` URI."""
 
     def __init__(self, store_uri: str, artifact_uri: str | None = None) -> None:
@@ -380,124 +383,10 @@ class EmbeddedMlflowStore(AbstractStore):
         rec = self._run_record(run_id)
         self._check_active(rec)
         history = json.loads(rec.tags.get(LOGGED_MODELS_TAG, "[]"))
-        history.append(mlflow_model.get_tags_dict())
+        history.append(_compat.model_summary(mlflow_model))
         self._store.set_run_attributes(rec.id, "tag", {LOGGED_MODELS_TAG: json.dumps(history)})
 
     def link_traces_to_run(self, trace_ids: list[str], run_id: str) -> None:
         """Not available: MLflow tracing is not stored by azuremlcore workspaces."""
         raise MlflowException("MLflow tracing is not supported by azuremlcore workspaces.",
                               error_code=INVALID_PARAMETER_VALUE)
-
-    # ------------------------------------------------------------------ logged models (MLflow 3)
-    def _model_asset(self, model_id: str, allow_deleted: bool = False) -> Any:
-        asset = self._store.get_asset(self._ws_id, MODEL_KIND, model_id)
-        if asset is None or (not allow_deleted and asset.spec.get("lifecycle_stage") == LifecycleStage.DELETED):
-            raise MlflowException(f"Logged model with ID '{model_id}' not found.", error_code=RESOURCE_DOES_NOT_EXIST)
-        return asset
-
-    def _update_model(self, asset: Any, spec: dict | None = None, tags: dict | None = None) -> Any:
-        fields: dict[str, Any] = {}
-        if spec is not None:
-            fields["spec"] = {**spec, "last_updated_timestamp": now_ms()}
-        if tags is not None:
-            fields["tags"] = tags
-        updated = self._store.update_asset(self._ws_id, MODEL_KIND, asset.name, asset.version, **fields)
-        return cv.logged_model(updated.name, updated.spec, updated.tags)
-
-    def model_artifact_dir(self, model_id: str) -> Path:
-        """Where a logged model's files live."""
-        return self._root / self._ws_id / "mlflow-models" / model_id
-
-    @_translated
-    def create_logged_model(self, experiment_id: str, name: str | None = None, source_run_id: str | None = None,
-                            tags: list | None = None, params: list | None = None,
-                            model_type: str | None = None) -> Any:
-        """Create a PENDING logged model whose artifact location is a folder of the workspace."""
-        exp = self._exp_record(experiment_id)
-        name = name or _random_name()
-        _validate("_validate_logged_model_name", name)
-        if source_run_id:
-            self._check_active(self._run_record(source_run_id))
-        model_id = f"m-{uuid.uuid4().hex}"
-        t = now_ms()
-        spec = {"experiment_id": exp.id, "name": name, "source_run_id": source_run_id, "model_type": model_type,
-                "status": str(LoggedModelStatus.PENDING), "status_message": None,
-                "lifecycle_stage": LifecycleStage.ACTIVE, "creation_timestamp": t, "last_updated_timestamp": t,
-                "artifact_location": self.model_artifact_dir(model_id).as_uri(),
-                "params": {p.key: str(p.value) for p in params or []}, "metrics": []}
-        asset = self._store.put_asset(self._ws_id, MODEL_KIND, model_id, spec,
-                                      tags={t_.key: str(t_.value) for t_ in tags or []})
-        return cv.logged_model(model_id, asset.spec, asset.tags)
-
-    @_translated
-    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> Any:
-        """A logged model by id."""
-        asset = self._model_asset(model_id, allow_deleted)
-        return cv.logged_model(asset.name, asset.spec, asset.tags)
-
-    @_translated
-    def finalize_logged_model(self, model_id: str, status: Any) -> Any:
-        """Set a logged model's final status (READY or FAILED)."""
-        asset = self._model_asset(model_id)
-        return self._update_model(asset, spec={**asset.spec, "status": str(LoggedModelStatus(status))})
-
-    @_translated
-    def delete_logged_model(self, model_id: str) -> None:
-        """Mark a logged model deleted (its files stay until the workspace is deleted)."""
-        asset = self._model_asset(model_id)
-        self._update_model(asset, spec={**asset.spec, "lifecycle_stage": LifecycleStage.DELETED})
-
-    @_translated
-    def set_logged_model_tags(self, model_id: str, tags: list) -> None:
-        """Add or overwrite tags of a logged model."""
-        asset = self._model_asset(model_id)
-        self._update_model(asset, tags={**asset.tags, **{t.key: str(t.value) for t in tags}})
-
-    @_translated
-    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
-        """Remove a tag of a logged model."""
-        asset = self._model_asset(model_id)
-        if key not in asset.tags:
-            raise MlflowException(f"No tag with key {key!r} found for model with ID {model_id!r}.",
-                                  error_code=RESOURCE_DOES_NOT_EXIST)
-        self._update_model(asset, tags={k: v for k, v in asset.tags.items() if k != key})
-
-    def _add_model_metrics(self, model_id: str, metrics: list, run_id: str) -> None:
-        asset = self._model_asset(model_id)
-        stored = list(asset.spec.get("metrics", []))
-        for m in metrics:
-            stored.append({"key": m.key, "value": float(m.value), "timestamp": int(m.timestamp), "step": int(m.step),
-                           "run_id": run_id, "dataset_name": m.dataset_name, "dataset_digest": m.dataset_digest})
-        # A model shows one value per (key, dataset): the latest by (step, timestamp).
-        latest: dict[tuple, dict] = {}
-        for m in stored:
-            k = (m["key"], m.get("dataset_name"), m.get("dataset_digest"))
-            if k not in latest or (m["step"], m["timestamp"]) >= (latest[k]["step"], latest[k]["timestamp"]):
-                latest[k] = m
-        self._update_model(asset, spec={**asset.spec, "metrics": list(latest.values())})
-
-    @_translated
-    def search_logged_models(self, experiment_ids: list[str], filter_string: str | None = None,
-                             datasets: list | None = None, max_results: int | None = None,
-                             order_by: list | None = None, page_token: str | None = None) -> PagedList:
-        """Logged models of the experiments, filtered and ordered with MLflow's grammar."""
-        if datasets and not all(d.get("dataset_name") for d in datasets):
-            raise MlflowException("`dataset_name` in the `datasets` clause must be specified.",
-                                  error_code=INVALID_PARAMETER_VALUE)
-        exp_ids = {self._exp_record(e).id for e in experiment_ids}
-        models = [cv.logged_model(a.name, a.spec, a.tags) for a in self._store.list_assets(self._ws_id, MODEL_KIND)
-                  if a.spec.get("experiment_id") in exp_ids
-                  and a.spec.get("lifecycle_stage") != LifecycleStage.DELETED]
-        models = SearchLoggedModelsUtils.filter_logged_models(models, filter_string, datasets)
-        models = SearchLoggedModelsUtils.sort(models, order_by)
-        page, token = SearchUtils.paginate(models, page_token, max_results or SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT)
-        return PagedList(page, token.decode() if isinstance(token, bytes) else token)
-
-
-def _random_name() -> str:
-    try:
-        from mlflow.utils.name_utils import _generate_random_name
-
-        return _generate_random_name()
-    except ImportError:  # the helper is private to MLflow; any readable unique name will do
-        return f"run-{uuid.uuid4().hex[:8]}"

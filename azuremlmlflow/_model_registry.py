@@ -13,7 +13,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from mlflow.entities.model_registry import ModelVersion, ModelVersionTag, RegisteredModel, RegisteredModelTag
 from mlflow.entities.model_registry.model_version_stages import (
@@ -25,7 +25,6 @@ from mlflow.entities.model_registry.model_version_stages import (
 )
 from mlflow.entities.model_registry.registered_model_alias import RegisteredModelAlias
 from mlflow.exceptions import MlflowException
-from mlflow.prompt.registry_utils import add_prompt_filter_string
 from mlflow.protos.databricks_pb2 import (
     INVALID_PARAMETER_VALUE,
     RESOURCE_ALREADY_EXISTS,
@@ -45,12 +44,13 @@ from azuremlcore._store import open_embedded
 from azuremlcore._store.errors import NotFoundError
 from azuremlcore._store.records import AssetRecord
 from azuremlcore._timeutil import now_ms
+from azuremlmlflow import _compat
 from azuremlmlflow import _convert as cv
 from azuremlmlflow._uri import parse
 
 MODEL_KIND = "model"  # azuremlcore.model.KIND: the SDK's model versions
 REGISTERED_KIND = "registered_model"  # one record (version 1) per name: description, tags, aliases
-LOGGED_MODEL_KIND = "mlflow_logged_model"  # the tracking store's MLflow 3 logged models
+LOGGED_MODEL_KIND = cv.LOGGED_MODEL_KIND  # the tracking store's MLflow 3 logged models
 _STAGE_KEY, _LINK_KEY, _MODEL_ID_KEY, _UPDATED_KEY = "mlflowStage", "runLink", "mlflowModelId", "lastUpdated"
 
 _translated = cv.translated
@@ -149,7 +149,7 @@ class EmbeddedModelRegistry(AbstractStore):
     def _model_version(self, rec: AssetRecord, aliases: dict[str, int] | None = None) -> ModelVersion:
         spec = rec.spec
         aliases = self._aliases(rec.name) if aliases is None else aliases
-        return ModelVersion(
+        return _compat.model_version(
             name=rec.name, version=str(rec.version), creation_timestamp=rec.created_time,
             last_updated_timestamp=spec.get(_UPDATED_KEY, rec.created_time), description=rec.description or "",
             user_id=spec.get("createdBy"), current_stage=spec.get(_STAGE_KEY, STAGE_NONE),
@@ -239,7 +239,7 @@ class EmbeddedModelRegistry(AbstractStore):
         """Registered models matching MLflow's filter grammar (name, tags), ordered and paged as MLflow does."""
         max_results = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT if max_results is None else max_results
         _check_max(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
-        found = SearchModelUtils.filter(self._all_registered(), add_prompt_filter_string(filter_string, False))
+        found = SearchModelUtils.filter(self._all_registered(), _compat.without_prompts(filter_string))
         return _page(SearchModelUtils.sort(found, order_by), max_results, page_token)
 
     @_translated
@@ -312,19 +312,34 @@ class EmbeddedModelRegistry(AbstractStore):
     def _server_source(self, source: str) -> str:
         """A remote caller's source: `mlflow-artifacts:/<path>` becomes the workspace file; host paths are refused."""
         from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
-        from mlflow.store.artifact.utils.models import is_models_uri
-
-        if RunsArtifactRepository.is_runs_uri(source) or is_models_uri(source):
+        if RunsArtifactRepository.is_runs_uri(source) or _compat.is_models_uri(source):
             return source
         parts = urlsplit(source)
-        if parts.scheme == "mlflow-artifacts":
+        path = parts.path if parts.scheme == "mlflow-artifacts" else self._own_azureml_path(source)
+        if path is not None:
             ws_root = (self._artifacts.root / self._ws_id).resolve()
-            local = (ws_root / parts.path.lstrip("/")).resolve()
+            local = (ws_root / unquote(path).lstrip("/")).resolve()
             if local != ws_root and ws_root in local.parents:
                 return local.as_uri()
         raise MlflowException(f"Model source {source!r} cannot be registered on a workspace server: use a runs:/, "
-                              "models:/ or mlflow-artifacts:/ URI of this workspace (log the model to a run first).",
+                              "models:/, mlflow-artifacts:/ or azureml:// URI of this workspace (log the model to a "
+                              "run first).",
                               error_code=INVALID_PARAMETER_VALUE)
+
+    def _own_azureml_path(self, source: str) -> str | None:
+        """The artifact path of an azureml:// URI naming this workspace on a server (MLflow 2 sends such sources)."""
+        from azuremlmlflow._uri import SCHEME, parse
+
+        if not source.startswith(f"{SCHEME}://"):
+            return None
+        try:
+            target = parse(source)
+        except ValueError:
+            return None
+        ws = self._ws
+        same = [v.lower() for v in (target.subscription_id, target.resource_group, target.workspace_name)] == [
+            v.lower() for v in (ws.subscription_id, ws.resource_group, ws.name)]
+        return target.rest if same and not target.embedded and target.rest.strip("/") else None
 
     def _as_runs_uri(self, source: str) -> str:
         """A path into a run's files (what MLflow passes for `runs:/` URIs with an MLmodel) as `runs:/<id>/<path>`."""
@@ -342,7 +357,7 @@ class EmbeddedModelRegistry(AbstractStore):
                         ) -> tuple[str, bool, list[tuple[Any, str]] | None, dict[str, Any]]:
         """(base name, is folder, files as (source, stored name), spec extras); files None: download the source."""
         from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
-        from mlflow.store.artifact.utils.models import _parse_model_uri, is_models_uri
+        from mlflow.store.artifact.utils.models import _parse_model_uri
 
         if RunsArtifactRepository.is_runs_uri(source):
             run_id, path = RunsArtifactRepository.parse_runs_uri(source)
@@ -358,19 +373,20 @@ class EmbeddedModelRegistry(AbstractStore):
                 raise _not_found(f"Run {run.id} has no files under '{path}' and no logged model named '{path}': "
                                  f"nothing at {source}")
             source = f"models:/{max(logged, key=lambda m: m.created_time).name}"
-        if is_models_uri(source):
+        if _compat.is_models_uri(source):
             parsed = _parse_model_uri(source)
-            if parsed.model_id:
-                m = self._store.get_asset(self._ws_id, LOGGED_MODEL_KIND, parsed.model_id)
+            model_id = getattr(parsed, "model_id", None)  # MLflow 3: models:/<logged model id>
+            if model_id:
+                m = self._store.get_asset(self._ws_id, LOGGED_MODEL_KIND, model_id)
                 if m is None:
-                    raise _not_found(f"Logged model with ID '{parsed.model_id}'")
-                container = f"{self._ws_id}/mlflow-models/{parsed.model_id}"
+                    raise _not_found(f"Logged model with ID '{model_id}'")
+                container = f"{self._ws_id}/mlflow-models/{model_id}"
                 names = self._artifacts.list(container)
                 if not names:
-                    raise _not_found(f"Files of logged model '{parsed.model_id}'")
+                    raise _not_found(f"Files of logged model '{model_id}'")
                 base = m.spec.get("name") or "model"
                 return (base, True, [((container, n), f"{base}/{n}") for n in names],
-                        {"runId": m.spec.get("source_run_id"), _MODEL_ID_KEY: parsed.model_id})
+                        {"runId": m.spec.get("source_run_id"), _MODEL_ID_KEY: model_id})
             rec = self._resolve_registered(parsed)
             container = rec.spec["container"]
             return (rec.spec["path"], bool(rec.spec.get("isFolder")),
@@ -448,7 +464,7 @@ class EmbeddedModelRegistry(AbstractStore):
         aliases = {r.name: {a: int(v) for a, v in r.spec.get("aliases", {}).items()}
                    for r in self._store.list_assets(self._ws_id, REGISTERED_KIND)}
         versions = [self._model_version(r, aliases.get(r.name, {})) for r in self._versions()]
-        found = SearchModelVersionUtils.filter(versions, add_prompt_filter_string(filter_string, False))
+        found = SearchModelVersionUtils.filter(versions, _compat.without_prompts(filter_string))
         ordered = SearchModelVersionUtils.sort(
             found, order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"])
         return _page(ordered, max_results, page_token)

@@ -4,7 +4,8 @@ Format (as in Azure ML): ``azureml://<host>/mlflow/v1.0/subscriptions/<sub>/reso
 providers/Microsoft.MachineLearningServices/workspaces/<name>``. An embedded workspace has the host
 ``local`` and, when its home folder is not the default, ``?home=<folder>`` so that a process with
 another environment still opens the same store. A server workspace has the server's host (and
-path prefix); ``?scheme=http`` marks a server that does not use https.
+path prefix); ``?scheme=http`` marks a server that does not use https. Artifact URIs of a server
+workspace put the artifact path after the workspace (``.../workspaces/<name>/runs/<run id>``).
 """
 from __future__ import annotations
 
@@ -89,3 +90,13 @@ def parse(uri: str) -> WorkspaceUri:
         return WorkspaceUri(m["sub"], m["rg"], m["ws"], home=query.get("home"), rest=m["rest"] or "")
     endpoint = f"{query.get('scheme', 'https')}://{parts.netloc}{m['prefix']}"
     return WorkspaceUri(m["sub"], m["rg"], m["ws"], endpoint=endpoint, rest=m["rest"] or "")
+
+
+def artifact_uri(target: WorkspaceUri, path: str) -> str:
+    """The azureml:// URI of `path` inside the workspace's artifacts (e.g. ``runs/<run id>/model``) on its server."""
+    if target.endpoint is None:
+        raise ValueError("Artifact URIs of this form name files on a workspace server.")
+    base = build(target.subscription_id, target.resource_group, target.workspace_name, endpoint=target.endpoint)
+    head, sep, query = base.partition("?")
+    path = quote(path.strip("/"), safe="/")
+    return f"{head}/{path}{sep}{query}" if path else base

@@ -11,70 +11,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repo import ArtifactRepository
 from mlflow.tracking.context.abstract_context import RunContextProvider
 from mlflow.tracking.request_header.abstract_request_header_provider import RequestHeaderProvider
 
-from azuremlmlflow import _auth, _job
+from azuremlmlflow import _auth, _compat, _job, _server
 from azuremlmlflow._uri import SCHEME, WorkspaceUri, parse
-
-_PROBE_TIMEOUT_S = 5.0
-
-
-def _check_reachable(endpoint: str) -> None:
-    parts = urlsplit(endpoint)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname or "localhost", port), timeout=_PROBE_TIMEOUT_S).close()
-    except OSError as exc:
-        raise MlflowException(
-            f"The workspace server at {endpoint} is not reachable ({exc}). Start the server, or check 'endpoint' "
-            "in the workspace config file (remove it to use an embedded workspace).") from exc
-
-
-def _rest_store(target: WorkspaceUri) -> Any:
-    from mlflow.utils.rest_utils import MlflowHostCreds
-
-    _check_reachable(target.endpoint or "")
-    base, endpoint = target.rest_base, target.endpoint or ""
-
-    def host_creds() -> MlflowHostCreds:
-        # Called for every request: a token is fetched (or refreshed) each time, so expiry never ends a run.
-        return MlflowHostCreds(base, token=_auth.token_for(endpoint))
-
-    return _job_aware_rest_store_class()(host_creds)
-
-
-_rest_store_class: Any = None
-
-
-def _job_aware_rest_store_class() -> Any:
-    """MLflow's RestStore telling `_job` what MLflow does to the job's run (autolog); built on first use
-    (importing MLflow's REST store while MLflow loads this plugin module would be a circular import)."""
-    global _rest_store_class
-    if _rest_store_class is None:
-        from mlflow.store.tracking.rest_store import RestStore
-
-        class JobAwareRestStore(RestStore):  # type: ignore[misc, valid-type]
-            def update_run_info(self, run_id: str, run_status: Any, end_time: Any, run_name: Any) -> Any:
-                info = super().update_run_info(run_id, run_status, end_time, run_name)
-                _job.note_run_status(run_id, run_status)
-                return info
-
-            def log_batch(self, run_id: str, metrics: Any, params: Any, tags: Any) -> None:
-                super().log_batch(run_id, metrics, params, tags)
-                if tags:
-                    _job.note_run_tags(run_id, [t.key for t in tags])
-
-        _rest_store_class = JobAwareRestStore
-    return _rest_store_class
 
 
 def AzureMLTrackingStore(store_uri: str, artifact_uri: str | None = None) -> Any:  # noqa: N802 - entry point name
@@ -89,7 +36,7 @@ def AzureMLTrackingStore(store_uri: str, artifact_uri: str | None = None) -> Any
         from azuremlmlflow._embedded_store import EmbeddedMlflowStore
 
         return EmbeddedMlflowStore(store_uri, artifact_uri)
-    return _rest_store(target)
+    return _server.tracking_store(target)
 
 
 def AzureMLModelRegistryStore(store_uri: str, tracking_uri: str | None = None) -> Any:  # noqa: N802 - entry point
@@ -102,21 +49,25 @@ def AzureMLModelRegistryStore(store_uri: str, tracking_uri: str | None = None) -
         from azuremlmlflow._model_registry import EmbeddedModelRegistry
 
         return EmbeddedModelRegistry(store_uri, tracking_uri)
-    from mlflow.store.model_registry.rest_store import RestStore as RegistryRestStore
-
-    return RegistryRestStore(_rest_store(target).get_host_creds)
+    return _server.registry_store(target)
 
 
 class AzureMLArtifactRepository(ArtifactRepository):
     """Artifacts under `azureml://<host>/mlflow/v1.0/.../workspaces/<ws>/<container path>`.
 
     Embedded: `<container path>` is a folder of the workspace's artifact store (e.g.
-    `runs/<run id>` or `mlflow-models/<model id>`), read and written in place. Server: MLflow's
-    proxied-artifact API under the workspace's MLflow path (`/api/2.0/mlflow-artifacts/artifacts/...`).
+    `runs/<run id>` or `mlflow-models/<model id>`), read and written in place. Server: the server's
+    proxied-artifact API under the workspace's MLflow path (`/api/2.0/mlflow-artifacts/artifacts/...`),
+    with the bridge's bearer token, whatever the tracking URI of the process is.
     """
 
-    def __init__(self, artifact_uri: str, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
-        super().__init__(artifact_uri, tracking_uri, registry_uri)
+    def __init__(self, artifact_uri: str, tracking_uri: str | None = None, registry_uri: str | None = None,
+                 **kwargs: Any) -> None:
+        # MLflow 2 (and early 3.x) repositories take only the URI; later 3.x also the tracking and registry URIs.
+        if _compat.ARTIFACT_REPO_TAKES_URIS:
+            super().__init__(artifact_uri, tracking_uri, registry_uri)
+        else:
+            super().__init__(artifact_uri)
         target = parse(artifact_uri)
         rest = target.rest.strip("/")
         if target.embedded:
@@ -129,9 +80,7 @@ class AzureMLArtifactRepository(ArtifactRepository):
             folder = artifacts.root / store / rest if rest else artifacts.root / store
             self._repo: ArtifactRepository = LocalArtifactRepository(folder.as_uri())
         else:
-            from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
-
-            self._repo = HttpArtifactRepository(f"{target.rest_base}/api/2.0/mlflow-artifacts/artifacts/{rest}")
+            self._repo = _server.ServerArtifacts(target, rest)  # type: ignore[assignment]
 
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
         """Store one local file (under artifact_path)."""

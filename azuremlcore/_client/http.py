@@ -78,9 +78,9 @@ class HttpClient:
 
             auth = RunTokenAuthentication(run_token, path=os.environ.get("AZUREML_RUN_TOKEN_FILE"))
         elif auth is None:
-            from azuremlcore.authentication import InteractiveLoginAuthentication
+            from azuremlcore.authentication import default_credential
 
-            auth = InteractiveLoginAuthentication()
+            auth = default_credential(self.endpoint)  # shared with MLflow's requests (azuremlmlflow)
         if hasattr(auth, "_bind"):
             auth._bind(self.endpoint)
         self.auth = auth

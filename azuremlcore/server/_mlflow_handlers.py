@@ -338,6 +338,17 @@ def _parse(request: Request, body: bytes, msg_cls: Any) -> Any:
     return msg
 
 
+def _logged_model_run(path: str, msg: Any, params: dict, st: Any, ws: Any) -> str | None:
+    """The run a logged-model write acts for (its source run), or None for other writes."""
+    if not path.startswith("/logged-models"):
+        return None
+    if path == "/logged-models":
+        return getattr(msg, "source_run_id", None) or None
+    from azuremlcore.server.routes_mlflow import logged_model_source_run
+
+    return logged_model_source_run(st, ws, params.get("model_id", ""))
+
+
 def dispatch(path: str, request: Request, body: bytes, st: Any, pr: Any, ws: Any) -> Response:
     """Answer one MLflow request whose workspace and Reader access are already checked."""
     msg_cls, access, handler = ROUTES[path][request.method]
@@ -348,8 +359,13 @@ def dispatch(path: str, request: Request, body: bytes, st: Any, pr: Any, ws: Any
             return error("INVALID_PARAMETER_VALUE", f"Malformed request for {path}: {exc}")
         if access == _W:
             if pr.kind == "run":
-                raise AuthError(403, "A run token may write only its own run.")
-            st.auth.require(pr, arm_id(ws.subscription_id, ws.resource_group, ws.name), ws.id, WRITE)
+                # A job's MLflow 3 log_model creates and finalizes a logged model of its own run.
+                owner = _logged_model_run(path, msg, request.path_params, st, ws)
+                if owner is None:
+                    raise AuthError(403, "A run token may write only its own run.")
+                st.check_run_write(pr, ws, owner)
+            else:
+                st.auth.require(pr, arm_id(ws.subscription_id, ws.resource_group, ws.name), ws.id, WRITE)
         elif access == _RUN:
             run_id = getattr(msg, "run_id", "") or getattr(msg, "run_uuid", "")
             if not run_id:

@@ -36,6 +36,7 @@ _HTTP = {"RESOURCE_DOES_NOT_EXIST": 404, "RESOURCE_ALREADY_EXISTS": 400, "INVALI
 #: Page size of metric history when the client names none (MLflow's GET_METRIC_HISTORY_MAX_RESULTS).
 HISTORY_PAGE = 25_000
 R, W, RUN = "read", "write", "run"
+LOGGED_MODEL_KIND = "mlflow_logged_model"  # azuremlmlflow's asset kind of MLflow 3 logged models
 # path (after /api/2.0/mlflow) -> {method: access}: "read", "write" (the workspace) or "run" (write on the
 # message's run id). The messages and handlers are in _mlflow_handlers (checked against this at import).
 ACCESS: dict[str, dict[str, str]] = {
@@ -303,6 +304,12 @@ async def _endpoint(request: Request) -> Response:
         return error(exc.error_code, str(exc), exc.http_status)
 
 
+def logged_model_source_run(st: Any, ws: Any, model_id: str) -> str | None:
+    """The source run of a logged model (MLflow 3) of the workspace; None when unknown or run-less."""
+    asset = st.store.get_asset(ws.id, LOGGED_MODEL_KIND, model_id) if model_id else None
+    return (asset.spec.get("source_run_id") or None) if asset is not None else None
+
+
 def _artifact_location(st: Any, ws: Any, path: str) -> tuple[str, str]:
     parts = clean_name(path).split("/")
     if len(parts) < 2 or parts[0] not in ("runs", "mlflow-models", "experiments"):
@@ -327,7 +334,11 @@ async def _artifacts(request: Request) -> Response:
         if kind == "runs":
             st.check_run_write(pr, ws, owner)
         elif pr.kind == "run":
-            raise AuthError(403, "A run token may write only its own run's artifacts.")
+            # The files of a logged model (MLflow 3 log_model in a job) belong to the model's source run.
+            source = logged_model_source_run(st, ws, owner) if kind == "mlflow-models" else None
+            if source is None:
+                raise AuthError(403, "A run token may write only its own run's artifacts.")
+            st.check_run_write(pr, ws, source)
         else:
             st.auth.require(pr, arm_id(ws.subscription_id, ws.resource_group, ws.name), ws.id, WRITE)
         if request.method == "PUT":
