@@ -188,3 +188,43 @@ def test_model_deploy_and_service_commands(workdir: Path) -> None:
         cli.ok("service", "delete", "-n", "svc")
     assert cli.json("service", "list") == []
     cli.ok("model", "delete", "-i", "demo:1")
+
+
+def test_server_and_admin_commands_through_the_console_script(workdir: Path, tmp_path: Path) -> None:
+    """`aml server` started as users start it, its admin commands, and a user command against it."""
+    import signal
+    import subprocess
+
+    data, port = tmp_path / "srv", free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("AZUREMLCORE_ENDPOINT", "AZUREMLCORE_TOKEN")}
+    log = open(tmp_path / "server.log", "w+")
+    server = subprocess.Popen([sc.AML, "server", "--data-dir", str(data), "--port", str(port),
+                               "--bootstrap-admin", "root"], stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):  # bounded wait for the server to answer
+            try:
+                if requests.get(url + "/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        log.seek(0)
+        token = log.read().split("admin token for root: ")[1].split()[0]
+        cli = Cli(workdir, console=True, env=env)
+        assert "saved login" in cli.ok("login", "--endpoint", url, "--token", token)
+        assert cli.json("workspace", "create", "-w", "teamws", "-g", "rg", "--endpoint", url)["name"] == "teamws"
+        assert cli.json("workspace", "list", "--endpoint", url, "--query", "[].name") == ["teamws"]
+        admin = ["--data-dir", str(data)]
+        assert cli.ok("token", "create", *admin, "--user", "bob", "--role", "Reader").startswith("amlu_")
+        assert json.loads(cli.ok("sp", "create", *admin, "--name", "ci"))["principal"].startswith("sp:")
+        cli.ok("role", "grant", *admin, "--principal", "user:bob", "--scope", "/", "--role", "Contributor")
+        principals = {p["id"]: p for p in json.loads(cli.ok("principals", *admin))}
+        assert {"scope": "/", "role": "Contributor"} in principals["user:bob"]["roles"]
+        cli.ok("role", "revoke", *admin, "--principal", "user:bob", "--scope", "/")
+        assert "revoked 1 token(s) of bob" in cli.ok("token", "revoke", *admin, "--user", "bob")
+        assert cli.ok("device", "list", *admin) == ""
+        assert cli.run("device", "deny", "BCDF-GHJK", *admin)[0] == 1
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+        log.close()

@@ -98,9 +98,9 @@ def _outcome(run: Any, details: dict[str, Any], data: Any) -> Outcome:
     status = details.get("status")
     if status == "Completed":
         return Outcome(data)
-    message = ((details.get("error") or {}).get("error") or {}).get("message") or "no error message"
-    return Outcome(data, 1, f"Run {run.id} ended {status}: {message} "
-                            f"(its logs: aml run download-logs -r {run.id} -d logs).")
+    message = ((details.get("error") or {}).get("error") or {}).get("message")
+    return Outcome(data, 1, f"Run {run.id} ended {status}" + (f": {message}" if message else ".")
+                   + f" Its logs: aml run download-logs -r {run.id} -d logs")
 
 
 def _follow(args: argparse.Namespace, run: Any, to_stdout: bool) -> dict[str, Any]:
