@@ -149,3 +149,13 @@ def test_console_script(tmp_path: Path, workdir: Path) -> None:
            "_ARGCOMPLETE_STDOUT_FILENAME": str(out)}
     subprocess.run([AML], env=env, capture_output=True, timeout=60)
     assert "run" in out.read_text().split()
+
+
+def test_the_command_line_dependencies_stay_out_of_job_environments() -> None:
+    import sys
+
+    from azuremlcore._environments._sdk_link import pip_name, sdk_requirements
+
+    names = {pip_name(r) for r in sdk_requirements(f"{sys.version_info[0]}.{sys.version_info[1]}")}
+    assert "sqlalchemy" in names
+    assert not names & {"jmespath", "rich", "argcomplete", "uv"}
