@@ -86,7 +86,7 @@ def _rows(actions: list[argparse.Action]) -> list[str]:
         text = (a.help or "").replace("|", "\\|")
         if a.choices and not isinstance(a, argparse._SubParsersAction):
             text += f" (one of: {', '.join(map(str, a.choices))})"
-        if a.required:
+        if a.required and a.nargs != argparse.REMAINDER:
             text += " **required**"
         rows.append(f"| {_invocation(a)} | {text} |")
     return rows
@@ -105,7 +105,7 @@ def render() -> str:
     sample = next(p for path, p in leaves if path[:2] == ["run", "list"])
     lines = [INTRO, "## Arguments every command takes", "", "| argument | meaning |", "|---|---|",
              *_rows(_group_actions(sample, "Global Arguments")), "",
-             "Commands that work on a workspace (marked *workspace* below) also take:", "",
+             "Commands that work on a workspace (\"Takes the workspace arguments\" below) also take:", "",
              "| argument | meaning |", "|---|---|", *_rows(_group_actions(sample, "Workspace Arguments")), ""]
     modules = [__import__(f"azuremlcore._cli.{m}", fromlist=["TOP"]) for m in cli_main._MODULES]
     top = {name: section for module in modules for name, (section, _) in module.TOP.items()}
@@ -119,7 +119,7 @@ def render() -> str:
                    for a in g._group_actions if not isinstance(a, argparse._HelpAction)]
             lines += [f"### aml {' '.join(path)}", "", (leaf.description or "").replace("\n", " "), ""]
             if spec.workspace:
-                lines += ["*workspace*", ""]
+                lines += ["Takes the workspace arguments.", ""]
             if own:
                 lines += ["| argument | meaning |", "|---|---|", *_rows(own), ""]
             for what, example in spec.examples:

@@ -157,10 +157,10 @@ def register(sub: Subparsers) -> None:
               "aml server --data-dir /srv/aml --host 0.0.0.0 --port 5000")
     _add_store_args(s)
     s.add_argument("--artifact-root", default=None, help="folder for artifacts (default: DATA_DIR/artifacts)")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=5000)
+    s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    s.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
     s.add_argument("--azure-tenant", default=None, help="also accept Azure AD tokens of this tenant")
-    s.add_argument("--azure-audience", default="https://ml.azure.com")
+    s.add_argument("--azure-audience", default="https://ml.azure.com", help="audience of accepted Azure AD tokens")
     s.add_argument("--tls-cert", default=None, help="serve https with this certificate (PEM)")
     s.add_argument("--tls-key", default=None, help="the certificate's private key (PEM)")
     s.add_argument("--access-log", action="store_true", help="log each request (paths only, never tokens)")
@@ -170,29 +170,29 @@ def register(sub: Subparsers) -> None:
 
     lg = _leaf(sub, "login", TOP["login"][1], _login,
                "aml login --endpoint https://aml.example:5000 --token \"$TOKEN\"")
-    lg.add_argument("--endpoint", required=True)
-    lg.add_argument("--token", default=None, help="the token (default: read from stdin)")
+    lg.add_argument("--endpoint", required=True, metavar="URL", help="the server's URL")
+    lg.add_argument("--token", default=None, metavar="TOKEN", help="the token (default: read from stdin)")
 
     sp = group(sub, "sp", TOP["sp"][1])
     c = _leaf(sp, "create", "Create a service principal and print its id and secret.", _sp_create,
               "aml sp create --data-dir /srv/aml --name ci --role Contributor --scope /")
     _add_store_args(c)
-    c.add_argument("--name", required=True)
-    c.add_argument("--role", default=None, choices=ROLES)
-    c.add_argument("--scope", default="/")
+    c.add_argument("--name", required=True, help="display name of the service principal")
+    c.add_argument("--role", default=None, choices=ROLES, help="also grant this role")
+    c.add_argument("--scope", default="/", help="where the role applies: '/' (default) or an ARM id prefix")
 
     tk = group(sub, "token", TOP["token"][1])
     c = _leaf(tk, "create", "Create a user token (printed once).", _token_create,
               "aml token create --data-dir /srv/aml --user bob --role Contributor --scope /subscriptions/S")
     _add_store_args(c)
-    c.add_argument("--user", required=True)
-    c.add_argument("--role", default=None, choices=ROLES)
-    c.add_argument("--scope", default="/")
+    c.add_argument("--user", required=True, help="the user's name")
+    c.add_argument("--role", default=None, choices=ROLES, help="also grant this role")
+    c.add_argument("--scope", default="/", help="where the role applies: '/' (default) or an ARM id prefix")
     c.add_argument("--days", type=int, default=90, help="lifetime in days (0: no expiry)")
     r = _leaf(tk, "revoke", "Revoke all tokens of a user.", _token_revoke,
               "aml token revoke --data-dir /srv/aml --user bob")
     _add_store_args(r)
-    r.add_argument("--user", required=True)
+    r.add_argument("--user", required=True, help="the user's name")
 
     ro = group(sub, "role", TOP["role"][1])
     for name, handler in (("grant", _role_grant), ("revoke", _role_revoke)):
@@ -213,14 +213,14 @@ def register(sub: Subparsers) -> None:
     c = _leaf(dv, "approve", "Sign the device showing CODE in as a user.", _device("approve"),
               "aml device approve BCDF-GHJK --data-dir /srv/aml --user bob --role Reader")
     _add_store_args(c)
-    c.add_argument("code")
-    c.add_argument("--user", required=True)
-    c.add_argument("--role", default=None, choices=ROLES)
-    c.add_argument("--scope", default="/")
+    c.add_argument("code", help="the code the device shows")
+    c.add_argument("--user", required=True, help="the user's name")
+    c.add_argument("--role", default=None, choices=ROLES, help="also grant this role")
+    c.add_argument("--scope", default="/", help="where the role applies: '/' (default) or an ARM id prefix")
     c = _leaf(dv, "deny", "Refuse the device showing CODE.", _device("deny"),
               "aml device deny BCDF-GHJK --data-dir /srv/aml")
     _add_store_args(c)
-    c.add_argument("code")
+    c.add_argument("code", help="the code the device shows")
     c = _leaf(dv, "list", "List the codes waiting for approval.", _device("list"),
               "aml device list --data-dir /srv/aml")
     _add_store_args(c)

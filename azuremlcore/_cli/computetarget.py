@@ -102,7 +102,7 @@ def register(sub: Subparsers) -> None:
     c.add_argument("--idle-seconds-before-scaledown", type=int, default=None, metavar="S", help="recorded")
     c.add_argument("-p", "--vm-priority", choices=["dedicated", "lowpriority"], default="dedicated",
                    help="recorded (default: dedicated)")
-    c.add_argument("--description", metavar="TEXT")
+    c.add_argument("--description", metavar="TEXT", help="a description")
     c.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")
 
     c = command(cg, "computeinstance", "Create a compute instance: its runs execute at once, without a limit.",
@@ -110,5 +110,5 @@ def register(sub: Subparsers) -> None:
                 examples=[("A compute instance.", "aml computetarget create computeinstance -n my-ci")])
     c.add_argument("-n", "--name", **name_arg)
     c.add_argument("-s", "--vm-size", metavar="SIZE", help="VM size, recorded")
-    c.add_argument("--description", metavar="TEXT")
+    c.add_argument("--description", metavar="TEXT", help="a description")
     c.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")

@@ -183,11 +183,11 @@ def register(sub: Subparsers) -> None:
     c.add_argument("-r", "--run-id", metavar="ID", help="with --asset-path: the run")
     c.add_argument("-f", "--run-metadata-file", metavar="FILE",
                    help="with --asset-path: the run named in this file (aml run submit-script -t FILE)")
-    c.add_argument("-d", "--description", metavar="TEXT")
+    c.add_argument("-d", "--description", metavar="TEXT", help="a description")
     c.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")
     c.add_argument("--property", action="append", metavar="KEY=VALUE", help="a property (repeatable)")
     c.add_argument("--model-framework", metavar="NAME", help="ScikitLearn, PyTorch, TensorFlow, Onnx, Custom, ...")
-    c.add_argument("--model-framework-version", metavar="VERSION")
+    c.add_argument("--model-framework-version", metavar="VERSION", help="the framework's version")
 
     c = command(g, "download", "Download a model's files into a folder.", _download,
                 table=[("Id", "id"), ("Path", "path")],
@@ -219,6 +219,7 @@ def register(sub: Subparsers) -> None:
     c.add_argument("--source-directory", "--sd", dest="source_directory", metavar="DIR",
                    help="folder copied with the script")
     c.add_argument("-e", "--environment-name", metavar="NAME", help="a registered environment (default: this Python)")
-    c.add_argument("--ev", "--environment-version", dest="environment_version", metavar="VERSION")
+    c.add_argument("--ev", "--environment-version", dest="environment_version", metavar="VERSION",
+                   help="with -e: this version (default: the latest)")
     c.add_argument("--port", type=int, metavar="N", help="port on 127.0.0.1 (default: a free one)")
     c.add_argument("--overwrite", action="store_true", help="replace a service of that name")
