@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import Any, Iterator
+from typing import Iterator
 
 
 def shown(args: argparse.Namespace) -> bool:
@@ -69,8 +69,3 @@ def spinner(args: argparse.Namespace, text: str, stdout_passthrough: bool = Fals
         progress.add_task(text, total=None)
         yield
 
-
-def note(args: argparse.Namespace, message: str) -> Any:
-    """Print a notice on stderr (hidden by --only-show-errors)."""
-    if not getattr(args, "only_show_errors", False):
-        print(message, file=sys.stderr, flush=True)
