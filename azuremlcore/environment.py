@@ -258,6 +258,14 @@ class Environment:
         return isinstance(other, Environment) and self.name == other.name and self._to_dict() == other._to_dict()
 
     # ------------------------------------------------------------------ serialisation
+    def serialize(self) -> dict[str, Any]:
+        """The definition as a JSON-able dict with Azure ML's field names (name, version, python, docker, ...).
+
+        Not in azureml-core 1.61 (whose Environment keeps this private); added as ComputeTarget and
+        Model have it, for tools such as `aml environment show`.
+        """
+        return self._to_dict()
+
     def _to_dict(self) -> dict[str, Any]:
         """The JSON-able definition (Azure ML's REST field names), conda file included as a dict."""
         cd = self.python.conda_dependencies

@@ -78,6 +78,23 @@ def test_submit_refuses_a_python_that_cannot_be_had(experiment: Any, tmp_path: P
     assert list(experiment.get_runs()) == []
 
 
+def test_submit_refuses_an_mlflow_the_bridge_cannot_serve(experiment: Any, tmp_path: Path) -> None:
+    src = _src(tmp_path, "import mlflow\n")
+    with pytest.raises(UserErrorException, match=r"'mlflow==1\.30\.0' can only install MLflow older than 2\.10"):
+        experiment.submit(ScriptRunConfig(source_directory=str(src), script="train.py",
+                                          environment=_env("old-mlflow", pip=("mlflow==1.30.0",))))
+    assert list(experiment.get_runs()) == []
+
+
+def test_mlflow_companions_are_added(azuremlcore_home: Path) -> None:
+    from azuremlcore._environments._materialise import _plan
+
+    res = _plan(_env("skinny-sklearn", pip=("azureml-mlflow", "scikit-learn")))[0]
+    assert "skops" in res.requirements  # MLflow 3 saves sklearn models with skops; mlflow-skinny lacks it
+    old = _plan(_env("old-skinny", pip=("mlflow-skinny==2.10.2",)))[0]
+    assert "setuptools<81" in old.requirements  # MLflow before 2.16 imports pkg_resources
+
+
 def test_submit_refuses_docker_only_and_missing_interpreters(experiment: Any, tmp_path: Path) -> None:
     src = _src(tmp_path, "print('never')\n")
     docker = Environment("img")

@@ -37,6 +37,10 @@ SCRIPT = """\
         f.write("hello")
     mlflow.log_artifact("note.txt")
     mlflow.pyfunc.log_model("model", python_model=Echo(), pip_requirements=["mlflow"])  # no inference subprocess
+    run_id = mlflow.active_run().info.run_id
+    loaded = mlflow.pyfunc.load_model("runs:/%s/model" % run_id)
+    mlflow.log_metric("roundtrip", float(sum(loaded.predict([1, 2]))))
+    mlflow.register_model("runs:/%s/model" % run_id, "matrix-" + os.environ["MATRIX_KIND"])
     Run.get_context().log("from_sdk", 7)
     print("mlflow", mlflow.__version__, "python", sys.version.split()[0])
 """
@@ -161,13 +165,19 @@ def test_plain_mlflow_script_lands_in_the_run(kind: str, ws: Any, tmp_path: Path
 
     metrics = run.get_metrics()
     assert metrics["loss"] == [1.0, 0.5, 1.0 / 3] and metrics["from_sdk"] == 7
+    assert metrics["roundtrip"] == 6.0  # the job loaded its own logged model back
     assert run.get_tags()["kind"] == kind
     assert "note.txt" in run.get_file_names()
 
     mlflow.set_tracking_uri(ws.get_mlflow_tracking_uri())
     got = mlflow.get_run(run.id)
     assert got.data.params == {"alpha": "0.5"} and got.data.tags["kind"] == kind
-    model = mlflow.pyfunc.load_model(f"runs:/{run.id}/model")
-    assert list(model.predict([1, 2])) == [2, 4]
+    from azuremlcore import Model
+
+    registered = Model(ws, f"matrix-{kind}")
+    assert registered.version >= 1 and registered.run_id in (None, run.id)
     if kind == "python-3.8":
         assert run.get_tags()["python"] == "3.8"
+        return  # a model pickled on Python 3.8 does not load on this Python: the job loaded it above
+    model = mlflow.pyfunc.load_model(f"models:/matrix-{kind}/{registered.version}")
+    assert list(model.predict([1, 2])) == [2, 4]

@@ -94,6 +94,29 @@ def test_a_refused_batch_is_reported_by_flush_and_later_points_still_go_in() -> 
     assert store.values() == [2.0]
 
 
+def test_an_expired_token_is_retried_not_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import azuremlcore._tracking.metrics_writer as mw
+
+    class Expired(Exception):
+        http_status = 401
+
+    class RenewingStore(ListStore):
+        """Refuses the first request (a run token that expired just before its renewal), then accepts."""
+
+        def log_metrics(self, points: list[MetricPoint]) -> None:
+            if not getattr(self, "refused", False):
+                self.refused = True
+                raise Expired("token expired")
+            super().log_metrics(points)
+
+    monkeypatch.setattr(mw, "_RETRY_S", 0.01)
+    store = RenewingStore()
+    writer = MetricsWriter(store, interval_s=3600)
+    writer.put(_point(1))
+    writer.flush()
+    assert store.values() == [1.0]
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 def test_a_forked_child_does_not_write_its_parents_queue(tmp_path: Path) -> None:
     class FileStore:

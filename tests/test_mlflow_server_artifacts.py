@@ -155,3 +155,32 @@ def test_a_jobs_run_token_logs_a_model_of_its_own_run_only(server_ws: Any, live_
     assert Run(Experiment(server_ws, "jobs"), job.id).get_metrics() == {"m": 1.0}
     with pytest.raises(MlflowException, match="only its own run"):  # a model of another run: refused
         mlflow.MlflowClient().create_logged_model(experiment_id=job.experiment.id, source_run_id=other.id)
+    job.complete()
+    other.complete()
+
+
+@pytest.mark.slow
+def test_a_jobs_run_token_registers_its_own_runs_models_only(server_ws: Any, live_server: LiveServer,  # noqa: F811
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mlflow.register_model` in a server job works for the job's own run; the rest of the registry is refused."""
+    from mlflow.exceptions import MlflowException
+
+    from azuremlcore import Experiment
+    from azuremlcore.model import Model
+
+    job = Experiment(server_ws, "jobs").start_logging()
+    other = Experiment(server_ws, "jobs").start_logging()
+    for run in (job, other):
+        run.upload_file("model/MLmodel", __file__)  # any file: the registry records where the model lies
+    token, _ = live_server.state.issue_run_token(job.id)
+    monkeypatch.setenv("AZUREML_RUN_TOKEN", token)
+    client = mlflow.MlflowClient()
+    client.create_registered_model("by-job")
+    mine = client.create_model_version("by-job", f"runs:/{job.id}/model", run_id=job.id)
+    assert Model(server_ws, "by-job", version=int(mine.version)).run_id == job.id
+    with pytest.raises(MlflowException, match="only register models of its own run"):
+        client.create_model_version("by-job", f"runs:/{other.id}/model", run_id=other.id)
+    with pytest.raises(MlflowException, match="only register models of its own run"):
+        client.delete_registered_model("by-job")
+    job.complete()
+    other.complete()

@@ -37,6 +37,22 @@ def test_a_lapsed_lease_fails_the_run_with_a_reason(tmp_path: Path) -> None:
     assert lease.sweep(store) == []  # ended runs are left alone
 
 
+def test_a_runner_that_died_after_a_cancel_request_leaves_the_run_canceled(tmp_path: Path) -> None:
+    """A run cancelled while its runner was still starting: SIGTERM killed the runner before it could record
+    Canceled, and the check for dead runners (the server's reaper thread) must not call that a failure."""
+    import subprocess
+    import sys
+
+    from azuremlcore._execution.control import record_if_runner_died
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    store = _store_with_run(tmp_path, _runner={"pid": gone.pid})
+    store.update_run("r1", status="CancelRequested")
+    rec = record_if_runner_died(store, store.get_run("r1"))
+    assert rec.status == "Canceled" and "error" not in rec.details and rec.end_time is not None
+
+
 def test_a_live_lease_is_renewed_and_kept(tmp_path: Path) -> None:
     from azuremlcore._execution import lease
 

@@ -14,6 +14,12 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from azuremlcore._cli._base import Subparsers
 
 PTH_NAME = "azuremlcore_azureml_alias.pth"
 # Asked of the target interpreter: where its packages go, and what `azureml.core` resolves to there now.
@@ -130,18 +136,23 @@ def status(python: str) -> int:
     return 0
 
 
-def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Register `aml alias ...` on the main parser's subcommands."""
-    al = sub.add_parser("alias", help="make `import azureml.core` use this SDK in an interpreter").add_subparsers(
-        dest="action", required=True)
-    for name, text in (("enable", "write the alias .pth into the interpreter's site-packages"),
-                       ("disable", "remove it"), ("status", "show whether it is enabled and what azureml.core is")):
-        c = al.add_parser(name, help=text)
+TOP = {"alias": ("This machine", "Make `import azureml.core` use this SDK in an interpreter.")}
+
+
+def register(sub: "Subparsers") -> None:
+    """Add `aml alias enable|disable|status [--python PATH]` to `aml`."""
+    from azuremlcore._cli._base import command, group
+
+    al = group(sub, "alias", TOP["alias"][1])
+    for name, text, action in (
+            ("enable", "Write the alias .pth into the interpreter's site-packages.", enable),
+            ("disable", "Remove the alias .pth.", disable),
+            ("status", "Show whether the alias is enabled and what azureml.core resolves to.", status)):
+        c = command(al, name, text, _runner(action), workspace=False, raw=True,
+                    examples=[(text, f"aml alias {name} --python .venv")])
         c.add_argument("--python", default=None, metavar="PATH",
                        help="the interpreter (or a virtualenv folder); default: the one running aml")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Carry out `aml alias <action>`."""
-    python = _python(args.python)
-    return {"enable": enable, "disable": disable, "status": status}[args.action](python)
+def _runner(action: "Callable[[str], int]") -> "Callable[[argparse.Namespace], int]":
+    return lambda args: action(_python(args.python))

@@ -1,197 +1,199 @@
-"""`aml`: run a workspace server and administer who may use it.
+# PYTHON_ARGCOMPLETE_OK
+"""`aml`: the Azure ML v1 command line (`az ml ...`) for azuremlcore workspaces, and the server's admin commands.
 
-    aml server --data-dir DIR [--db URL] [--artifact-root DIR] [--host 127.0.0.1] [--port 5000]
-    aml sp create --data-dir DIR --name NAME [--role Contributor] [--scope /]
-    aml token create --data-dir DIR --user NAME [--role Reader] [--scope ARM-ID] [--days 90]
-    aml token revoke --data-dir DIR --user NAME
-    aml role grant|revoke --data-dir DIR --principal ID --scope ARM-ID [--role Contributor]
-    aml principals --data-dir DIR
-    aml login --endpoint URL --token TOKEN
-    aml device approve CODE --data-dir DIR --user NAME [--role Reader] [--scope ARM-ID]
-    aml device deny CODE --data-dir DIR
-    aml device list --data-dir DIR
-    aml alias enable|disable|status [--python PATH]
-
-Admin commands open the server's database directly (same --data-dir/--db as the server); the
-running server picks changes up within seconds. Secrets and tokens are printed once, never stored.
+Each command group lives in its own module of this package and registers its commands on the parser;
+`main` parses, runs the command's handler (a thin call into the public SDK) and prints its result
+with `--query` and `--output`. Errors are one `ERROR:` line with what to do and a non-zero exit
+status; `--debug` adds the traceback. Only argparse is imported to build the parser, so
+`aml --help` stays fast; the SDK, rich and jmespath load when a command needs them.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import importlib
+import os
 import sys
-from typing import Sequence
+from typing import Any, Iterator, Sequence
+
+from azuremlcore._cli._base import CLIError, Outcome, Spec, new_parser
+
+# Command groups in the order `aml --help` lists them, by section.
+_MODULES = ("folder", "workspace", "experiment", "run", "admin", "computetarget", "environment", "model", "service",
+            "datastore", "alias", "completion")
+_SECTIONS = ("Workspaces and runs", "Assets", "Server administration (on the server's host)", "This machine")
+
+DESCRIPTION = """\
+The command line of azuremlcore, with the commands and options of the Azure ML v1 CLI (az ml ...).
+
+Commands work on a workspace named with -w/-g, or the one in .azureml/config.json of the current
+folder or a parent (aml folder attach writes it): embedded on this machine, or on a server
+(aml login saves the server's token)."""
 
 
-def _add_store_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", required=True, help="the server's data folder")
-    p.add_argument("--db", default=None, help="database URL when not SQLite in the data dir")
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `aml` parser: with `argv`, only the group it names is built (argparse's parsers are slow to make,
+    mostly gettext lookups, so building all ~70 of them would double the time of a command); without it,
+    or when argv names no group, every group is built (shell completion, the docs, usage errors)."""
+    modules = [importlib.import_module(f"azuremlcore._cli.{name}") for name in _MODULES]
+    top = {name: (module, section, help) for module in modules for name, (section, help) in module.TOP.items()}
+    parser = new_parser("aml", DESCRIPTION + "\n\n" + _listing(top))
+    parser.add_argument("--version", dest="_show_version", action="store_true", help="show the version and exit")
+    parser.epilog = ("Global arguments of every command: -o/--output table|json|jsonc|tsv|yaml|none, --query JMESPATH,"
+                     "\n--only-show-errors, --verbose, --debug. `aml <group> -h` lists a group's commands.")
+    # The groups are listed by section in the description instead of argparse's single block.
+    sub = parser.add_subparsers(metavar="<group>", dest="_top", help=argparse.SUPPRESS)
+    parser.usage = "aml [-h] [--version] <group> [<command>] [ARGS]"  # after add_subparsers: it derives their prog
+    words = [a for a in (argv or ()) if not a.startswith("-")]
+    if argv is not None and not words:
+        return parser  # `aml`, `aml --help`, `aml --version`: no group needed
+    wanted = top.get(words[0]) if words else None
+    for module in ([wanted[0]] if wanted else modules):
+        module.register(sub)
+    return parser
 
 
-def _identity(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from azuremlcore._store.sql import SqlWorkspaceStore
-    from azuremlcore.server.config import ServerConfig
-    from azuremlcore.server.security.identity import IdentityStore
-
-    cfg = ServerConfig(data_dir=args.data_dir, db_url=args.db)
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    return IdentityStore(SqlWorkspaceStore(cfg.database_url)._engine)
-
-
-def _device(args: argparse.Namespace, ident) -> int:  # type: ignore[no-untyped-def]
-    from azuremlcore.server.security.device import DeviceCodes, display_user_code
-
-    devices = DeviceCodes(ident._engine)
-    if args.action == "list":
-        import time
-
-        for p in devices.pending():
-            left = max(0, int(p.expires_time / 1000 - time.time()))
-            print(f"{display_user_code(p.user_code)}  client {p.client_id}  expires in {left} s")
-        return 0
-    if args.action == "deny":
-        ok = devices.deny(args.code)
-        print(f"refused {args.code}" if ok else f"no waiting sign-in with code {args.code}", file=sys.stderr)
-        return 0 if ok else 1
-    pid = ident.create_user(args.user)
-    if not devices.approve(args.code, pid):
-        print(f"no waiting sign-in with code {args.code} (unknown, used or expired): start again on the device",
-              file=sys.stderr)
-        return 1
-    if args.role:
-        ident.grant(pid, args.scope, args.role)
-    print(f"signed the device in as {pid}", file=sys.stderr)
-    return 0
+def _listing(top: dict[str, tuple[Any, str, str]]) -> str:
+    """The groups and top-level commands, by section (argparse would list them in one block)."""
+    lines = []
+    for section in _SECTIONS:
+        names = [n for n, (_, sec, _) in top.items() if sec == section]
+        if names:
+            lines.append(f"{section}:")
+            lines += [f"  {n:<15}{top[n][2]}" for n in names]
+    return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aml", description="azuremlcore workspace server and its administration")
-    sub = p.add_subparsers(dest="command", required=True)
+def _version() -> str:
+    import azuremlcore
 
-    s = sub.add_parser("server", help="run the workspace server")
-    _add_store_args(s)
-    s.add_argument("--artifact-root", default=None, help="folder for artifacts (default: DATA_DIR/artifacts)")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=5000)
-    s.add_argument("--azure-tenant", default=None, help="also accept Azure AD tokens of this tenant")
-    s.add_argument("--azure-audience", default="https://ml.azure.com")
-    s.add_argument("--tls-cert", default=None, help="serve https with this certificate (PEM)")
-    s.add_argument("--tls-key", default=None, help="the certificate's private key (PEM)")
-    s.add_argument("--access-log", action="store_true", help="log each request (paths only, never tokens)")
-    s.add_argument("--threadpool", action="store_true", help="run store calls in worker threads")
-    s.add_argument("--bootstrap-admin", default=None, metavar="USER",
-                   help="create USER as Owner of everything and print a token (first start)")
-
-    sp = sub.add_parser("sp", help="service principals").add_subparsers(dest="action", required=True)
-    c = sp.add_parser("create", help="create a service principal and print its id and secret")
-    _add_store_args(c)
-    c.add_argument("--name", required=True)
-    c.add_argument("--role", default=None, choices=["Reader", "Contributor", "Owner"])
-    c.add_argument("--scope", default="/")
-
-    tk = sub.add_parser("token", help="user tokens").add_subparsers(dest="action", required=True)
-    c = tk.add_parser("create", help="create a user token (printed once)")
-    _add_store_args(c)
-    c.add_argument("--user", required=True)
-    c.add_argument("--role", default=None, choices=["Reader", "Contributor", "Owner"])
-    c.add_argument("--scope", default="/")
-    c.add_argument("--days", type=int, default=90, help="lifetime in days (0: no expiry)")
-    r = tk.add_parser("revoke", help="revoke all tokens of a user")
-    _add_store_args(r)
-    r.add_argument("--user", required=True)
-
-    ro = sub.add_parser("role", help="role assignments").add_subparsers(dest="action", required=True)
-    for name in ("grant", "revoke"):
-        c = ro.add_parser(name)
-        _add_store_args(c)
-        c.add_argument("--principal", required=True, help="'user:NAME', 'sp:CLIENT-ID' or 'aad:OBJECT-ID'")
-        c.add_argument("--scope", required=True, help="'/' or an ARM id (prefix) of workspaces")
-        if name == "grant":
-            c.add_argument("--role", required=True, choices=["Reader", "Contributor", "Owner"])
-
-    pr = sub.add_parser("principals", help="list principals and their roles")
-    _add_store_args(pr)
-
-    dv = sub.add_parser("device", help="device-code sign-ins (InteractiveLoginAuthentication)").add_subparsers(
-        dest="action", required=True)
-    c = dv.add_parser("approve", help="sign the device showing CODE in as a user")
-    _add_store_args(c)
-    c.add_argument("code")
-    c.add_argument("--user", required=True)
-    c.add_argument("--role", default=None, choices=["Reader", "Contributor", "Owner"])
-    c.add_argument("--scope", default="/")
-    c = dv.add_parser("deny", help="refuse the device showing CODE")
-    _add_store_args(c)
-    c.add_argument("code")
-    c = dv.add_parser("list", help="codes waiting for approval")
-    _add_store_args(c)
-
-    lg = sub.add_parser("login", help="save a user token for a server")
-    lg.add_argument("--endpoint", required=True)
-    lg.add_argument("--token", default=None, help="the token (default: read from stdin)")
-
-    from azuremlcore._cli import alias
-
-    alias.add_parser(sub)
-    return p
+    return f"aml {azuremlcore.__version__} (amlcore-open)\nPython {sys.version.split()[0]} ({sys.executable})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `aml` console script."""
-    args = _parser().parse_args(argv)
-    if args.command == "server":
-        from azuremlcore.server import ServerConfig, serve
+    """Entry point of the `aml` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "_ARGCOMPLETE" in os.environ:  # shell completion asks: answer and exit (argcomplete loads only then)
+        import argcomplete
 
-        cfg = ServerConfig(data_dir=args.data_dir, db_url=args.db, artifact_root=args.artifact_root,
-                           azure_tenant=args.azure_tenant, azure_audience=args.azure_audience)
-        if args.bootstrap_admin:
-            ident = _identity(args)
-            ident.grant(f"user:{args.bootstrap_admin}", "/", "Owner")
-            print(f"admin token for {args.bootstrap_admin}: {ident.create_user_token(args.bootstrap_admin)}",
-                  file=sys.stderr)
-        print(f"aml server: data in {cfg.data_dir}, listening on http://{args.host}:{args.port}", file=sys.stderr,
-              flush=True)
-        serve(cfg, host=args.host, port=args.port, access_log=args.access_log, threadpool=args.threadpool,
-              tls_cert=args.tls_cert, tls_key=args.tls_key)
+        argcomplete.autocomplete(build_parser())
+    parser = build_parser(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the command's own parser, so the message names the command and its help
+            getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # -h, or a usage error already reported on stderr
+        return exc.code if isinstance(exc.code, int) else 2
+    if getattr(args, "_show_version", False):
+        print(_version())
         return 0
-    if args.command == "alias":
-        from azuremlcore._cli import alias
+    spec: Spec | None = getattr(args, "_spec", None)
+    if spec is None:  # `aml` or `aml <group>` alone: what there is to run
+        getattr(args, "_group", parser).print_help()
+        return 0
+    return _run(spec, args)
 
-        return alias.run(args)
-    if args.command == "login":
-        from azuremlcore.authentication import save_login
 
-        token = args.token or sys.stdin.readline().strip()
-        print(f"saved login for {args.endpoint} in {save_login(args.endpoint, token)}")
-        return 0
-    ident = _identity(args)
-    if args.command == "device":
-        return _device(args, ident)
-    if args.command == "sp":
-        client_id, secret = ident.create_service_principal(args.name)
-        if args.role:
-            ident.grant(f"sp:{client_id}", args.scope, args.role)
-        print(json.dumps({"client_id": client_id, "client_secret": secret, "principal": f"sp:{client_id}"}, indent=2))
-        return 0
-    if args.command == "token":
-        if args.action == "revoke":
-            print(f"revoked {ident.revoke_user_tokens(args.user)} token(s) of {args.user}")
-            return 0
-        token = ident.create_user_token(args.user, days=args.days or None)
-        if args.role:
-            ident.grant(f"user:{args.user}", args.scope, args.role)
-        print(token)
-        return 0
-    if args.command == "role":
-        if args.action == "grant":
-            ident.grant(args.principal, args.scope, args.role)
+def _run(spec: Spec, args: argparse.Namespace) -> int:
+    # --endpoint sets $AZUREMLCORE_ENDPOINT for the SDK; put it back afterwards (main() also runs in-process).
+    endpoint = os.environ.get("AZUREMLCORE_ENDPOINT")
+    try:
+        with _logging(args):
+            return _call(spec, args)
+    finally:
+        if endpoint is None:
+            os.environ.pop("AZUREMLCORE_ENDPOINT", None)
         else:
-            ident.revoke(args.principal, args.scope)
-        return 0
-    if args.command == "principals":
-        print(json.dumps(ident.list_principals(), indent=2))
-        return 0
-    return 2
+            os.environ["AZUREMLCORE_ENDPOINT"] = endpoint
+
+
+def _call(spec: Spec, args: argparse.Namespace) -> int:
+    import contextlib
+
+    try:
+        if spec.raw:
+            return int(spec.handler(args) or 0)
+        # Only the result goes to stdout; what the SDK prints meanwhile goes to stderr (streaming commands
+        # write the run's log to stdout themselves).
+        quiet = contextlib.nullcontext() if spec.streams else contextlib.redirect_stdout(sys.stderr)
+        with quiet:
+            result = spec.handler(args)
+        outcome = result if isinstance(result, Outcome) else Outcome(result)
+        _print(outcome.data, spec, args)
+        if outcome.error:
+            _error(outcome.error, args, traceback=False)
+        return outcome.code
+    except KeyboardInterrupt:
+        _error("Interrupted.", args, traceback=False)
+        return 130
+    except CLIError as exc:
+        _error(str(exc), args)
+        return exc.code
+    except SystemExit as exc:  # a helper gave up with a message (aml alias on a broken interpreter)
+        if isinstance(exc.code, int) or exc.code is None:
+            return exc.code or 0
+        _error(str(exc.code), args)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line (and a traceback with --debug)
+        from azuremlcore.exceptions import AzureMLException
+
+        if isinstance(exc, AzureMLException):
+            _error(exc.message or str(exc), args)
+        else:
+            _error(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", args)
+        return 1
+
+
+def _print(data: Any, spec: Spec, args: argparse.Namespace) -> None:
+    from azuremlcore._cli._output import plain, query, render
+
+    if data is None:
+        return
+    data = plain(data)
+    if args.query:
+        data = query(data, args.query)
+    text = render(data, args.output, None if args.query else spec.table)
+    if text:
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:  # `aml run list | head`: the reader has gone; not an error
+            sys.stdout = open(os.devnull, "w")
+
+
+def _error(message: str, args: argparse.Namespace, traceback: bool = True) -> None:
+    if traceback and getattr(args, "debug", False):
+        import traceback as tb
+
+        tb.print_exc()
+    print("ERROR: " + " ".join(str(message).split()), file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _logging(args: argparse.Namespace) -> Iterator[None]:
+    """--debug: every log record; --verbose: INFO and up; --only-show-errors: no warnings. Undone afterwards."""
+    import logging
+    import warnings
+
+    root, handler, old_level = logging.getLogger(), None, logging.getLogger().level
+    debug, verbose, quiet = (getattr(args, a, False) for a in ("debug", "verbose", "only_show_errors"))
+    if debug or verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG if debug else logging.INFO)
+    elif quiet:
+        logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            if quiet:
+                warnings.simplefilter("ignore")
+            yield
+    finally:
+        if handler is not None:
+            root.removeHandler(handler)
+            root.setLevel(old_level)
+        elif quiet:
+            logging.disable(logging.NOTSET)
 
 
 if __name__ == "__main__":

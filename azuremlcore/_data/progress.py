@@ -1,9 +1,21 @@
-"""Progress reporting for long transfers: tqdm when installed, else a plain counter on stderr."""
+"""Progress reporting for long transfers: tqdm when installed, else a plain counter on stderr.
+
+An application may draw the bars itself (`aml` uses rich): `use_bars(make)` installs a factory
+called as `make(total, desc)` that returns an object with `update(n)` and `close()`.
+"""
 from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
+
+_make_bar: Callable[[int, str], Any] | None = None
+
+
+def use_bars(make: Callable[[int, str], Any] | None) -> None:
+    """Draw transfer progress with `make(total, desc)` from now on (None: back to tqdm or the counter)."""
+    global _make_bar
+    _make_bar = make
 
 
 class Progress:
@@ -15,6 +27,9 @@ class Progress:
         self._last = 0.0
         self._enabled = enabled and total > 1
         if not self._enabled:
+            return
+        if _make_bar is not None:
+            self._bar = _make_bar(total, desc)
             return
         try:
             from tqdm.auto import tqdm

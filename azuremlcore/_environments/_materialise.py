@@ -39,7 +39,7 @@ from azuremlcore.exceptions import UserErrorException
 __all__ = ["MaterialisedEnv", "materialise", "describe", "azuremlcore_home", "EnvironmentBuildError", "sdk_dir"]
 
 # Bump when the layout of a built env changes, so that old cache entries are not reused.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 MARKER = "azuremlcore-env.json"
 FREEZE_FILE = "azuremlcore-freeze.txt"
 BUILD_LOG = "azuremlcore-build.log"
@@ -423,15 +423,34 @@ def _user_managed(env: EnvSpec, log: Log) -> MaterialisedEnv:
 
 def _check_mlflow(env: EnvSpec, res: _Resolved) -> None:
     """Refuse an MLflow the bridge cannot serve before anything is built (the job would fail at its first call)."""
-    try:
-        from azuremlcore._environments._mlflow_support import check_mlflow_requirement
-    except ImportError:  # pragma: no cover - the support table lands with the bridge's version work
-        return
+    from azuremlcore._environments._mlflow_support import check_mlflow_requirement
+
     for req in res.requirements:
         if pip_name(req) in ("mlflow", "mlflow-skinny"):
             problem = check_mlflow_requirement(req)
             if problem:
                 raise UserErrorException(f"Environment {env.name!r}: {problem}")
+
+
+def _add_companions(res: _Resolved, python_version: str) -> None:
+    """Add what the environment's MLflow needs to work there, unless the spec names those packages itself.
+
+    MLflow before 2.16 needs ``pkg_resources`` (setuptools<81); MLflow 3 saves scikit-learn models with
+    skops by default, which mlflow-skinny (what ``azureml-mlflow`` becomes) does not bring.
+    """
+    from azuremlcore._environments._mlflow_support import companion_requirements
+
+    names = {pip_name(r) for r in res.requirements}
+    extra: list[str] = []
+    for req in res.requirements:
+        extra += companion_requirements(req)
+    if "scikit-learn" in names and "mlflow-skinny" in names and _version_tuple(python_version)[:2] >= (3, 10):
+        extra.append("skops")  # MLflow 3 (Python 3.10+) logs sklearn models as skops files
+    for req in extra:
+        if pip_name(req) not in names:
+            names.add(pip_name(req))
+            res.requirements.append(req)
+            res.notes.append(f"{req!r}: added for MLflow in this environment")
 
 
 def _check_spec(env: EnvSpec) -> _Resolved:
@@ -459,6 +478,7 @@ def _plan(env: EnvSpec) -> tuple[_Resolved, str, str, list[str], str]:
     """Everything decided before building: resolution, interpreter, SDK requirements and cache key."""
     res = _check_spec(env)
     python, version = find_interpreter(res.python_request)
+    _add_companions(res, version)
     sdk_reqs = sdk_requirements(version)
     user_names = {pip_name(r) for r in res.requirements}
     sdk_reqs = [r for r in sdk_reqs if pip_name(r) not in user_names]  # the user's pin wins
@@ -565,7 +585,9 @@ def _build(env: EnvSpec, res: _Resolved, python: str, version: str, sdk_reqs: li
         req_file = build_dir / "azuremlcore-requirements.txt"
         req_file.write_text("\n".join([*res.pip_options, *res.requirements, *sdk_reqs]) + "\n")
         if uv is not None:
-            _run([uv, "pip", "install", "--no-config", "--python", str(target_python), "-r", str(req_file)], lines,
+            # Bytecode compiled once here: every job then imports MLflow & co. fast (also with PYTHONDONTWRITEBYTECODE).
+            _run([uv, "pip", "install", "--no-config", "--compile-bytecode", "--python", str(target_python), "-r",
+                  str(req_file)], lines,
                  "installing packages", env=uv_env, cwd=cwd, emit=emit)
             frozen = _run([uv, "pip", "freeze", "--no-config", "--python", str(target_python)], lines,
                           "listing installed packages", env=uv_env, cwd=cwd, emit=emit,

@@ -37,6 +37,8 @@ FALLBACK_ENTRY_POINTS: dict[str, dict[str, str]] = {
 }
 # Fallback when the SDK's own metadata cannot be read (e.g. running from a source tree).
 _SDK_REQUIREMENTS_FALLBACK = ("SQLAlchemy>=2.0", "alembic>=1.12", "pydantic>=2.5", "requests>=2.31", "PyYAML>=6")
+# Requirements only the host needs: uv builds environments, the rest serve the `aml` command line.
+_NOT_IN_JOBS = frozenset({"uv", "jmespath", "rich", "argcomplete"})
 # What the in-job part needs on Pythons older than the SDK's own floor (pydantic reads `X | None` annotations).
 _OLD_PYTHON_REQUIREMENTS = ("eval-type-backport>=0.2",)
 
@@ -86,7 +88,7 @@ def pip_name(req: str) -> str:
 
 
 def sdk_requirements(python_version: str) -> list[str]:
-    """The SDK's runtime requirements (no uv) for an env on ``python_version``.
+    """The SDK's runtime requirements (not uv nor the command line's) for an env on ``python_version``.
 
     On this interpreter's own minor version they are pinned to the versions installed here, so code
     inside the run behaves the same; on other Pythons uv picks versions that support that Python.
@@ -99,7 +101,7 @@ def sdk_requirements(python_version: str) -> list[str]:
     for extra in _SDK_REQUIREMENTS_FALLBACK:  # e.g. PyYAML before the packaging metadata lists it
         if pip_name(extra) not in names:
             reqs.append(extra)
-    reqs = [r for r in reqs if pip_name(r) != "uv"]
+    reqs = [r for r in reqs if pip_name(r) not in _NOT_IN_JOBS]
     import sys
 
     major_minor = tuple(int(x) for x in python_version.split(".")[:2])

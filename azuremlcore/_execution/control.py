@@ -71,6 +71,12 @@ def record_if_runner_died(store: "WorkspaceStore", rec: "RunRecord") -> "RunReco
         return rec
     from azuremlcore._timeutil import now_ms
 
+    if rec.status == "CancelRequested":
+        # It was asked to stop: a runner that died of the SIGTERM before it could record Canceled (a run
+        # cancelled while its runner was still starting) was cancelled, not killed by accident.
+        t = now_ms()
+        return store.update_run(rec.id, status="Canceled", end_time=t, **({"start_time": t} if rec.start_time is None
+                                                                           else {}))
     message = (f"The run's runner process (pid {pid}) ended without recording a result: it was killed, ran out "
                "of memory, or the machine restarted. Resubmit the run; its log so far is in user_logs/std_log.txt.")
     return store.update_run(rec.id, status="Failed", end_time=now_ms(),

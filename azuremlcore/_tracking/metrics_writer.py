@@ -34,6 +34,7 @@ WRITE_INTERVAL_S = 0.2
 DEFAULT_BATCH = 10_000
 _RETRY_S = 0.5
 _MAX_ATTEMPTS = 20
+_AUTH_ATTEMPTS = 4
 
 
 class MetricsWriter:
@@ -106,7 +107,10 @@ class MetricsWriter:
                 self._store.log_metrics(batch)
                 return
             except Exception as exc:  # noqa: BLE001 - a transient store error must not kill the thread
-                if getattr(exc, "http_status", 500) < 500 or attempt == _MAX_ATTEMPTS - 1:
+                status = getattr(exc, "http_status", 500)
+                # 401: a run token can expire between its renewal and this request; the next try takes the new one.
+                transient = status >= 500 or (status == 401 and attempt < _AUTH_ATTEMPTS - 1)
+                if not transient or attempt == _MAX_ATTEMPTS - 1:
                     _log.error("Dropped %d metric values: %s", len(batch), exc)
                     with self._cond:
                         self._errors.append(exc)

@@ -111,6 +111,20 @@ def _handlers() -> dict[tuple[str, str], tuple[Any, bool, Callable[[Any, Any], d
     return _table
 
 
+def _check_run_registration(pr: Any, path: str, msg: Any) -> None:
+    """A run token may register its own run's models (as `run.register_model` does in a job), nothing else.
+
+    It may create a registered model name and a version whose run is its own run; any other change to
+    the registry needs a user or service token.
+    """
+    if path.endswith("/registered-models/create"):
+        return
+    if path.endswith("/model-versions/create") and getattr(msg, "run_id", "") and msg.run_id == pr.run_id:
+        return
+    raise AuthError(403, "A run token can only register models of its own run (create a registered model, or a "
+                         "version whose run_id is the run's own); use a user or service token for other changes.")
+
+
 async def _endpoint(request: Request) -> Response:
     p = request.path_params
     path = "/" + request.url.path.split("/mlflow/", 1)[1]
@@ -131,8 +145,9 @@ async def _endpoint(request: Request) -> Response:
             return error("INVALID_PARAMETER_VALUE", f"Malformed request for {path}: {exc}")
         if writes:
             if pr.kind == "run":
-                raise AuthError(403, "A run token cannot change the model registry; use a user or service token.")
-            st.auth.require(pr, arm_id(ws.subscription_id, ws.resource_group, ws.name), ws.id, WRITE)
+                _check_run_registration(pr, path, msg)
+            else:
+                st.auth.require(pr, arm_id(ws.subscription_id, ws.resource_group, ws.name), ws.id, WRITE)
         try:
             return ok(rewrite(handler(_registry(st, ws.id), msg), st, ws.id))
         except MlflowException as exc:
