@@ -474,9 +474,12 @@ def _check_spec(env: EnvSpec) -> _Resolved:
     return res
 
 
-def _plan(env: EnvSpec) -> tuple[_Resolved, str, str, list[str], str]:
-    """Everything decided before building: resolution, interpreter, SDK requirements and cache key."""
-    res = _check_spec(env)
+def _plan(env: Any) -> tuple[_Resolved, str, str, list[str], str]:
+    """Everything decided before building: resolution, interpreter, SDK requirements and cache key.
+
+    `env` is an EnvSpec, an environment definition, or an Environment.
+    """
+    res = _check_spec(env_spec(env))
     python, version = find_interpreter(res.python_request)
     _add_companions(res, version)
     sdk_reqs = sdk_requirements(version)
