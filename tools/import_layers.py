@@ -7,8 +7,8 @@ A *loop* is a strongly connected group of two or more files (each reaches every 
 imports); a loop *across folders* has files in more than one folder. An *upward import* goes from
 a file on a lower floor of `LAYERS` to one on a higher floor. Imports made only for type hints
 (under ``TYPE_CHECKING``) are left out of the first line, as the contracts in setup.cfg leave them
-out, and counted in the second; imports inside functions count. The floors here and the `[importlinter]` contracts say the same thing:
-change both together.
+out, and counted in the second; imports inside functions count. The floors here and the
+`[importlinter]` contracts say the same thing: change both together.
 """
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ import grimp
 
 PACKAGES = ("azuremlcore", "azuremlmlflow")
 
-# Floors, top to bottom: (name, module prefixes). A module belongs to the first floor with a prefix
-# that is the module itself or one of its packages; whatever matches none is a public face.
+# Floors, top to bottom: (name, module prefixes). A module is on the floor of the longest prefix that
+# is the module itself or one of its packages: below `azuremlcore` that is the public faces unless a
+# more specific prefix (a machinery folder, a leaf, ...) names it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # _startup is the start-of-process hook (.pth, job bootstrap): an entry point, like the CLI.
     ("applications", ("azuremlcore._cli", "azuremlcore.server", "azuremlcore._startup")),
