@@ -171,13 +171,12 @@ class InteractiveLoginAuthentication(AbstractAuthentication):
         self._signed_in = False
 
     def _get_token(self) -> AccessToken:
-        if not self.force:
-            token = os.environ.get("AZUREMLCORE_TOKEN") or _saved_login(self._endpoint)
-            if token:
-                return AccessToken(token, _expiry_of(token))
+        known = self._known_token()
+        if known is not None:
+            return known
         with self._lock:
             if self._cached and self._cached.expires_on - 60 > time.time():
-                return self._cached
+                return self._cached  # another thread signed in while this one waited for the lock
             if not (self.force or self.tenant_id is not None or _interactive() or self._signed_in):
                 raise AuthenticationException(
                     f"No login for workspace server {self._endpoint or '(unknown)'}: run "
@@ -193,6 +192,17 @@ class InteractiveLoginAuthentication(AbstractAuthentication):
             self._cached = AccessToken(result["access_token"], int(time.time()) + int(result.get("expires_in", 3600)))
             return self._cached
 
+    def _known_token(self) -> AccessToken | None:
+        """$AZUREMLCORE_TOKEN or the saved login (unless force), else this object's unexpired sign-in."""
+        if not self.force:
+            token = os.environ.get("AZUREMLCORE_TOKEN") or _saved_login(self._endpoint)
+            if token:
+                return AccessToken(token, _expiry_of(token))
+        with self._lock:
+            if self._cached and self._cached.expires_on - 60 > time.time():
+                return self._cached
+        return None
+
     def _silent(self) -> AccessToken | None:
         """A token obtained without asking anyone, else None: never prints a code or waits for a person.
 
@@ -202,13 +212,10 @@ class InteractiveLoginAuthentication(AbstractAuthentication):
         """
         if self.force and not self._signed_in:
             return None  # force=True: only a sign-in of this object counts
-        if not self.force:
-            token = os.environ.get("AZUREMLCORE_TOKEN") or _saved_login(self._endpoint)
-            if token:
-                return AccessToken(token, _expiry_of(token))
+        known = self._known_token()
+        if known is not None:
+            return known
         with self._lock:
-            if self._cached and self._cached.expires_on - 60 > time.time():
-                return self._cached
             try:
                 authority = _issuer_url(self.tenant_id, self._endpoint, "InteractiveLoginAuthentication")
             except AuthenticationException:

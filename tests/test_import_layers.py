@@ -1,7 +1,7 @@
 """The direction of imports: the import-linter contracts of setup.cfg hold, and no loop crosses a folder.
 
 `lint-imports` checks the layers, the bridge's place and the loops inside folders; the count of
-tools/import_layers.py adds what import-linter has no contract for: no loop between files of
+bench/import_layers.py adds what import-linter has no contract for: no loop between files of
 different folders anywhere (loops among files of one folder, like the azureml.core mirrors, are
 allowed) and no upward import at all.
 """
@@ -23,11 +23,11 @@ def test_import_linter_contracts_are_kept() -> None:
 
 
 def test_no_loop_across_folders_and_no_upward_import() -> None:
-    sys.path.insert(0, str(REPO / "tools"))
+    sys.path.insert(0, str(REPO / "bench"))
     try:
         import import_layers
     finally:
-        sys.path.remove(str(REPO / "tools"))
+        sys.path.remove(str(REPO / "bench"))
     report = import_layers.measure()
     assert report.cross_folder_loops == [], report.cross_folder_loops
     assert report.upward == [], report.upward

@@ -6,7 +6,7 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from azuremlcore._execution.slots import pid_alive
+from azuremlcore._execution.slots import kill_run_groups, pid_alive
 from azuremlcore._store.records import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -36,14 +36,7 @@ def cancel_run(store: "WorkspaceStore", run_id: str) -> None:
                 return
             time.sleep(0.05)
     # The runner is gone (or did not answer): end what it left behind and record the outcome ourselves.
-    runner = store.get_run(run_id).details.get("_runner") or {}
-    for key in ("scriptPgid", "pgid"):
-        pgid = runner.get(key)
-        if pgid and pid_alive(pgid):
-            try:
-                os.killpg(int(pgid), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    kill_run_groups(store.get_run(run_id).details.get("_runner") or {})
     rec = store.get_run(run_id)
     if rec.status not in TERMINAL_STATUSES:
         from azuremlcore._timeutil import now_ms

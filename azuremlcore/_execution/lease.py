@@ -115,17 +115,11 @@ def reap(store: "WorkspaceStore", rec: "RunRecord") -> "RunRecord":
 
 def _stop_leftovers(runner: dict[str, Any]) -> None:
     # A script whose runner is gone would run on unobserved, holding a node: stop it when it is here.
-    from azuremlcore._execution.slots import pid_alive
+    from azuremlcore._execution.slots import kill_run_groups
 
     if runner.get("host") != socket.gethostname():
         return
-    for key in ("scriptPgid", "pgid"):
-        pgid = runner.get(key)
-        if pgid and pid_alive(pgid):
-            try:
-                os.killpg(int(pgid), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    kill_run_groups(runner)
 
 
 def sweep(store: Any, run_type: str | None = None) -> list[str]:

@@ -69,6 +69,19 @@ def busy_slots(folder: Path) -> int:
     return busy
 
 
+def kill_run_groups(runner: dict[str, Any]) -> None:
+    """SIGKILL the process groups a run's runner recorded (the script's, then the runner's), where still alive."""
+    import signal
+
+    for key in ("scriptPgid", "pgid"):
+        pgid = runner.get(key)
+        if pgid and pid_alive(pgid):
+            try:
+                os.killpg(int(pgid), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
 def pid_alive(pid: int | None) -> bool:
     """Whether a process exists and is not a zombie."""
     if not pid:

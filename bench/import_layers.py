@@ -1,7 +1,7 @@
 """Count import loops and upward imports in azuremlcore and azuremlmlflow (the graph import-linter checks).
 
-    python tools/import_layers.py            # the figures, without and with type-hint imports
-    python tools/import_layers.py -v         # ... and every loop and upward import
+    python bench/import_layers.py            # the figures, without and with type-hint imports
+    python bench/import_layers.py -v         # ... and every loop and upward import
 
 A *loop* is a strongly connected group of two or more files (each reaches every other through
 imports); a loop *across folders* has files in more than one folder. An *upward import* goes from
