@@ -20,7 +20,7 @@ def _venv(folder: Path, with_sdk: bool) -> tuple[Path, Path]:
 
     uv = uv_binary()
     if uv is None:
-        pytest.skip("uv is not installed")
+        pytest.skip(reason="uv is not installed")
     subprocess.run([uv, "venv", "-q", str(folder)], check=True, env=dict(os.environ, UV_PYTHON_DOWNLOADS="never"))
     python = folder / "bin" / "python"
     purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],

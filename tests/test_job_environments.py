@@ -154,7 +154,7 @@ def test_job_on_python_38(experiment: Any, tmp_path: Path) -> None:
     try:
         find_interpreter("3.8")
     except EnvironmentBuildError:
-        pytest.skip("no Python 3.8 on this machine")
+        pytest.skip(reason="no Python 3.8 on this machine")
     src = _src(tmp_path, """\
         import sys
         from azuremlcore import Run

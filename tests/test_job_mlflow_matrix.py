@@ -95,7 +95,7 @@ def _python38(folder: Path, ws: Any) -> Any:
     try:
         find_interpreter("3.8")
     except EnvironmentBuildError:
-        pytest.skip("no Python 3.8 on this machine")
+        pytest.skip(reason="no Python 3.8 on this machine")
     env = Environment("py38")
     env.python.conda_dependencies = CondaDependencies.create(python_version="3.8",
                                                                   pip_packages=["mlflow-skinny", "numpy", "pandas"])

@@ -23,7 +23,7 @@ def _stock_server(folder: Path) -> tuple[subprocess.Popen, str]:
     try:
         import mlflow.server  # noqa: F401
     except ImportError:
-        pytest.skip("stock `mlflow server` is not importable here (mlflow-skinny has no server); "
+        pytest.skip(reason="stock `mlflow server` is not importable here (mlflow-skinny has no server); "
                     "`make test-mlflow-full` runs this under full mlflow")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",

@@ -79,7 +79,7 @@ def test_plain_mlflow_script_under_each_version(case: Case, workspaces: tuple[An
     try:
         python = venv_python(case, _uv())
     except ValueError as exc:
-        pytest.skip(str(exc))
+        pytest.skip(reason=str(exc))
     got = _run_script(python, tmp_path / "result.json", [ws.get_mlflow_tracking_uri() for ws in workspaces],
                       azuremlcore_home)
     assert got["python"] == case.python
