@@ -1,34 +1,57 @@
-"""The workspace server against the stock `mlflow server`: same client, same machine, same run.
+"""The workspace server against FastTrackML and the stock `mlflow server`: same client, same machine, same run.
 
-The stock server is pip-installed in its own venv (~/.cache/azuremlcore-bench/mlflow-venv, made on
-first use) and runs with SQLite and one worker (its best setting here). Both are driven by this
-venv's MLflow client. Prints each measure and the ratio (azuremlcore / stock; for times and
-memory, stock / azuremlcore, so above 1 is always better for azuremlcore). The same client against
-a do-nothing endpoint gives its own cost, hence the best ratio any server could show ("ceiling").
-Sizes: BENCH_SERVER_SCALE=0.1 for a quick run.
+Three servers, each started, measured idle, then driven by this venv's stock MLflow client:
+
+* `aml server` (this checkout), SQLite in its data dir, every request authenticated with a bearer token;
+* FastTrackML 0.6 (G-Research's MLflow-compatible server in Go), pip-installed with its `fml`
+  binary into its own venv (~/.cache/azuremlcore-bench/fasttrackml-venv, made on first use), SQLite;
+* stock MLflow (~/.cache/azuremlcore-bench/mlflow-venv, made on first use), SQLite, one worker
+  (its best setting here).
+
+The same client against a do-nothing endpoint gives its own cost per measure ("client alone"),
+so the best any server could show. Prints each measure for the three servers side by side, the
+ratios of aml server to each baseline (above 1 is better for aml server, for rates and times
+alike) and aml server's share of the client-alone ceiling.
+
+Environment:
+  BENCH_SERVER_SCALE=0.1     a quick run (sizes scale; 1 = the issue's harness: 10k log_metric
+                             calls, 100k points in batches, 100k history, 500 runs, 10k async calls)
+  BENCH_SERVER_ONLY=aml,fasttrackml,stock   which servers (all by default)
+  BENCH_SERVER_REVERSE=1     start and drive the servers in reverse order
+  BENCH_SERVER_POSTGRES_URL=postgresql://user@host:port/db   aml server and FastTrackML on
+                             PostgreSQL (a database of their own each, created and dropped here)
 """
 from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import requests
 
 SCALE = float(os.environ.get("BENCH_SERVER_SCALE", "1"))
-N_LOG_METRIC = int(1000 * SCALE)
-N_BATCH_POINTS = int(50_000 * SCALE)
-N_HISTORY = int(100_000 * SCALE)
-N_RUNS = int(500 * SCALE)
-VENV = Path(os.environ.get("BENCH_MLFLOW_VENV", Path.home() / ".cache" / "azuremlcore-bench" / "mlflow-venv"))
+N_LOG_METRIC = max(100, int(10_000 * SCALE))
+N_BATCH_POINTS = max(1000, int(100_000 * SCALE))
+N_HISTORY = max(1000, int(100_000 * SCALE))
+N_RUNS = max(20, int(500 * SCALE))
+N_ASYNC = max(100, int(10_000 * SCALE))
+CACHE = Path.home() / ".cache" / "azuremlcore-bench"
+MLFLOW_VENV = Path(os.environ.get("BENCH_MLFLOW_VENV", CACHE / "mlflow-venv"))
+FML_VENV = Path(os.environ.get("BENCH_FASTTRACKML_VENV", CACHE / "fasttrackml-venv"))
+POSTGRES = os.environ.get("BENCH_SERVER_POSTGRES_URL")
 ARM = "/subscriptions/bench/resourceGroups/bench/providers/Microsoft.MachineLearningServices/workspaces/bench"
+AML, FML, STOCK = "aml server", "FastTrackML 0.6", "stock mlflow"
+SEARCH_FILTER = "metrics.m0 > 0.5 and params.p1 = 'b'"
+SEARCH_ORDER = ["metrics.m2 DESC"]
 
 
 def _port() -> int:
@@ -37,7 +60,8 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> float:
+def _wait(url: str, proc: subprocess.Popen, timeout: float = 180) -> float:
+    """Seconds from now until url answers 200 (polled every 10 ms)."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
         if proc.poll() is not None:
@@ -47,72 +71,129 @@ def _wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> float:
                 return time.perf_counter() - t0
         except requests.RequestException:
             pass
-        time.sleep(0.05)
+        time.sleep(0.01)
     raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            out.extend(int(c) for c in (task / "children").read_text().split())
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return out
+
+
+def _tree(pid: int) -> list[int]:
+    todo, seen = [pid], []
+    while todo:
+        p = todo.pop()
+        seen.append(p)
+        todo.extend(_children(p))
+    return seen
 
 
 def _pss_kib(pid: int) -> int:
     """PSS of a process and all its descendants, from /proc/<pid>/smaps_rollup."""
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
+    total = 0
+    for p in _tree(pid):
         try:
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     total += int(line.split()[1])
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total
 
 
-def _process_count(pid: int) -> int:
-    n, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        n += 1
+def _venv(path: Path, exe: str, package: str) -> Path:
+    """A baseline's own venv, made with pip on first use; returns its executable."""
+    found = path / "bin" / exe
+    if not found.exists():
+        print(f"installing {package} into {path} (first run only)...", flush=True)
+        subprocess.check_call([sys.executable, "-m", "venv", str(path)])
+        subprocess.check_call([str(path / "bin" / "pip"), "install", "-q", package])
+    return found
+
+
+def _pg_database(name: str) -> str:
+    """A fresh PostgreSQL database of that name next to BENCH_SERVER_POSTGRES_URL's; returns its URL."""
+    import sqlalchemy as sa
+
+    base = POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1)  # type: ignore[union-attr]
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    return POSTGRES.rsplit("/", 1)[0] + "/" + name  # type: ignore[union-attr]
+
+
+@dataclass
+class Server:
+    """One running server: its process, the tracking URI the client uses, and its figures."""
+
+    name: str
+    proc: subprocess.Popen
+    uri: str
+    health: str
+    token: str | None = None
+    figures: dict[str, float] = field(default_factory=dict)
+
+    def session(self) -> requests.Session:
+        s = requests.Session()
+        if self.token:
+            s.headers["Authorization"] = f"Bearer {self.token}"
+        return s
+
+    def stop(self) -> None:
+        self.proc.terminate()
         try:
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return n
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
 
 
-def ensure_mlflow_venv() -> Path:
-    """The stock MLflow's venv, created with pip on first use."""
-    exe = VENV / "bin" / "mlflow"
-    if not exe.exists():
-        print(f"installing stock mlflow into {VENV} (first run only)...", flush=True)
-        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
-        subprocess.check_call([str(VENV / "bin" / "pip"), "install", "-q", "mlflow"])
-    return exe
+def _launch(name: str, cmd: list[str], base: str, uri: str, **kw: Any) -> Server:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, **kw)
+    server = Server(name, proc, uri, base + "/health")
+    server.figures["start-up s"] = _wait(server.health, proc)
+    return server
 
 
-def start_stock(work: Path) -> tuple[subprocess.Popen, str, float]:
-    exe = ensure_mlflow_venv()
+def start_stock(work: Path) -> Server:
+    exe = _venv(MLFLOW_VENV, "mlflow", "mlflow")
     port = _port()
-    proc = subprocess.Popen([str(exe), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
-                             "--artifacts-destination", str(work / "mlartifacts"), "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    startup = _wait(f"http://127.0.0.1:{port}/health", proc)
-    return proc, f"http://127.0.0.1:{port}", startup
+    base = f"http://127.0.0.1:{port}"
+    return _launch(STOCK, [str(exe), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
+                           "--artifacts-destination", str(work / "mlartifacts"), "--host", "127.0.0.1",
+                           "--port", str(port), "--workers", "1"], base, base)
 
 
-def start_ours(work: Path) -> tuple[subprocess.Popen, str, float, str]:
+def start_fml(work: Path) -> Server:
+    exe = _venv(FML_VENV, "fml", "fasttrackml")
+    port = _port()
+    base = f"http://127.0.0.1:{port}"
+    db = _pg_database("bench_fml") if POSTGRES else f"sqlite://{work / 'fml.db'}"
+    return _launch(FML, [str(exe), "server", "--listen-address", f"127.0.0.1:{port}", "--database-uri", db,
+                         "--default-artifact-root", str(work / "fml-artifacts")], base, base,
+                   cwd=str(work))
+
+
+def start_aml(work: Path) -> Server:
     aml = [sys.executable, "-m", "azuremlcore._cli.main"]
     data = work / "aml"
-    token = subprocess.check_output(aml + ["token", "create", "--data-dir", str(data), "--user", "bench",
+    db = ["--db", _pg_database("bench_aml")] if POSTGRES else []
+    token = subprocess.check_output(aml + ["token", "create", "--data-dir", str(data), *db, "--user", "bench",
                                            "--role", "Owner"], text=True).strip()
     port = _port()
-    proc = subprocess.Popen(aml + ["server", "--data-dir", str(data), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    startup = _wait(f"http://127.0.0.1:{port}/health", proc)
-    requests.put(f"http://127.0.0.1:{port}{ARM}", json={"exist_ok": True},
-                 headers={"Authorization": f"Bearer {token}"}).raise_for_status()
-    return proc, f"http://127.0.0.1:{port}{ARM}", startup, token
+    base = f"http://127.0.0.1:{port}"
+    server = _launch(AML, aml + ["server", "--data-dir", str(data), *db, "--port", str(port)], base, base + ARM)
+    server.token = token
+    server.session().put(server.uri, json={"exist_ok": True}).raise_for_status()
+    return server
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -121,18 +202,24 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
-def _raw_history(uri: str, run_id: str, key: str) -> list:
-    session = requests.Session()
-    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        session.headers["Authorization"] = f"Bearer {token}"
-    points: list = []
-    page_token = None
+def first_request(server: Server) -> float:
+    """Seconds the first MLflow request (create_experiment) takes after start-up, connection already open."""
+    s = server.session()
+    s.get(server.health).raise_for_status()
+    t0 = time.perf_counter()
+    r = s.post(f"{server.uri}/api/2.0/mlflow/experiments/create", json={"name": f"first-{time.time_ns()}"})
+    dt = time.perf_counter() - t0
+    r.raise_for_status()
+    return dt
+
+
+def _raw_history(server: Server, run_id: str, key: str) -> list:
+    session, points, page_token = server.session(), [], None
     while True:
-        params = {"run_id": run_id, "metric_key": key, "max_results": 25_000}
+        params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": 25_000}
         if page_token:
             params["page_token"] = page_token
-        r = session.get(f"{uri}/api/2.0/mlflow/metrics/get-history", params=params)
+        r = session.get(f"{server.uri}/api/2.0/mlflow/metrics/get-history", params=params)
         r.raise_for_status()
         body = r.json()
         points.extend(body.get("metrics", []))
@@ -141,12 +228,30 @@ def _raw_history(uri: str, run_id: str, key: str) -> list:
             return points
 
 
-def workload(uri: str) -> dict[str, float]:
-    """The measures, with this venv's MLflow client against uri."""
+def _runs_with_params_and_metrics(client: Any, exp: str, rng: random.Random) -> dict[str, tuple]:
+    """Create N_RUNS runs, each with 5 params and 5 metrics (one log_batch); returns what the search must find."""
+    from mlflow.entities import Metric, Param
+
+    now, made = int(time.time() * 1000), {}
+    for i in range(N_RUNS):
+        run_id = client.create_run(exp).info.run_id
+        values = [rng.random() for _ in range(5)]
+        params = [Param(f"p{j}", "abc"[(i + j) % 3]) for j in range(5)]
+        client.log_batch(run_id, metrics=[Metric(f"m{j}", v, now, 0) for j, v in enumerate(values)], params=params)
+        made[run_id] = (values, {p.key: p.value for p in params})
+    return made
+
+
+def workload(server: Server) -> dict[str, float]:
+    """The measures, with this venv's MLflow client against the server."""
     from mlflow import MlflowClient
     from mlflow.entities import Metric
 
-    client = MlflowClient(tracking_uri=uri)
+    if server.token:
+        os.environ["MLFLOW_TRACKING_TOKEN"] = server.token
+    else:
+        os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+    client = MlflowClient(tracking_uri=server.uri)
     out: dict[str, float] = {}
     exp = client.create_experiment(f"bench-{time.time_ns()}")
     run_id = client.create_run(exp).info.run_id
@@ -156,22 +261,36 @@ def workload(uri: str) -> dict[str, float]:
 
     def batches(key: str, n: int) -> None:
         for start in range(0, n, 1000):
-            client.log_batch(run_id, metrics=[Metric(key, float(i), now + i, i) for i in range(start, min(n, start + 1000))])
+            client.log_batch(run_id, metrics=[Metric(key, float(i), now + i, i)
+                                              for i in range(start, min(n, start + 1000))])
     out["log_batch points/s"] = N_BATCH_POINTS / _timed(lambda: batches("b", N_BATCH_POINTS))
     batches("h", N_HISTORY)
     hist: list = []
-    out[f"get_metric_history {N_HISTORY} points s"] = _timed(lambda: hist.extend(client.get_metric_history(run_id, "h")))
+    out[f"history {N_HISTORY} points s"] = _timed(lambda: hist.extend(client.get_metric_history(run_id, "h")))
     assert len(hist) == N_HISTORY, len(hist)
     # The same history as raw HTTP pages (JSON decoded, no MLflow entities): the server's part alone,
     # since the client's protobuf parsing of 100k points costs seconds whichever server answers.
     raw: list = []
-    out[f"history pages, raw HTTP, {N_HISTORY} points s"] = _timed(lambda: raw.extend(_raw_history(uri, run_id, "h")))
+    out[f"history {N_HISTORY}, raw HTTP pages s"] = _timed(lambda: raw.extend(_raw_history(server, run_id, "h")))
     assert len(raw) == N_HISTORY, len(raw)
     exp2 = client.create_experiment(f"runs-{time.time_ns()}")
-    out[f"create {N_RUNS} runs s"] = _timed(lambda: [client.create_run(exp2) for _ in range(N_RUNS)])
+    made: dict[str, tuple] = {}
+    out[f"create {N_RUNS} runs (5 params, 5 metrics) s"] = _timed(
+        lambda: made.update(_runs_with_params_and_metrics(client, exp2, random.Random(7))))
     found: list = []
-    out[f"search {N_RUNS} runs s"] = _timed(lambda: found.extend(client.search_runs([exp2], max_results=N_RUNS)))
-    assert len(found) == N_RUNS
+    out[f"filtered search, {N_RUNS} runs s"] = _timed(lambda: found.extend(client.search_runs(
+        [exp2], SEARCH_FILTER, max_results=N_RUNS, order_by=SEARCH_ORDER)))
+    expected = sorted((rid for rid, (m, p) in made.items() if m[0] > 0.5 and p["p1"] == "b"),
+                      key=lambda rid: -made[rid][0][2])
+    assert [r.info.run_id for r in found] == expected, (len(found), len(expected))
+    run2 = client.create_run(exp).info.run_id
+
+    def async_calls() -> None:
+        ops = [client.log_metric(run2, "a", float(i), now + i, i, synchronous=False) for i in range(N_ASYNC)]
+        for op in ops:
+            op.wait()
+    out["async log_metric calls/s"] = N_ASYNC / _timed(async_calls)
+    assert len(client.get_metric_history(run2, "a")) == N_ASYNC
     return out
 
 
@@ -204,8 +323,11 @@ def _serve_null(port: int) -> None:
                 port=port, log_level="warning", access_log=False)
 
 
-def _null_server() -> tuple[str, Callable[[], None]]:
-    """What the same client costs with a server that costs nothing: (url, stop)."""
+def client_floor() -> dict[str, float]:
+    """The client's own cost per measure (against the null server), so the best figure any server could reach."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
     port = _port()
     proc = subprocess.Popen([sys.executable, __file__, "--null-server", str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
@@ -219,72 +341,85 @@ def _null_server() -> tuple[str, Callable[[], None]]:
             if proc.poll() is not None or time.perf_counter() - t0 > 60:
                 raise RuntimeError("the null server did not start") from None
             time.sleep(0.05)
-
-    def stop() -> None:
-        proc.terminate()
-        proc.wait(10)
-    return url, stop
-
-
-def client_floor() -> dict[str, float]:
-    """The client's own cost per measure (against the null server), so the best ratio any server could reach."""
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric
-
-    url, stop = _null_server()
+    os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
     try:
         client, now, out = MlflowClient(tracking_uri=url), int(time.time() * 1000), {}
         client.log_metric("r", "warm-up", 0.0, now, 0)
-        n = min(N_LOG_METRIC, 500)
-        out["log_metric calls/s"] = n / _timed(lambda: [client.log_metric("r", "m", float(i), now + i, i) for i in range(n)])
-        n = min(N_BATCH_POINTS, 20_000)
+        n = min(N_LOG_METRIC, 2000)
+        out["log_metric calls/s"] = n / _timed(lambda: [client.log_metric("r", "m", float(i), now + i, i)
+                                                        for i in range(n)])
+        n = min(N_BATCH_POINTS, 50_000)
         out["log_batch points/s"] = n / _timed(lambda: [client.log_batch("r", metrics=[
             Metric("b", float(i), now + i, i) for i in range(s, s + 1000)]) for s in range(0, n, 1000)])
         hist: list = []
-        out[f"get_metric_history {N_HISTORY} points s"] = _timed(lambda: hist.extend(client.get_metric_history("r", "h")))
+        out[f"history {N_HISTORY} points s"] = _timed(lambda: hist.extend(client.get_metric_history("r", "h")))
         return out
     finally:
-        stop()
+        proc.terminate()
+        proc.wait(10)
+
+
+STARTERS = {AML: start_aml, FML: start_fml, STOCK: start_stock}
+KEYS = {"aml": AML, "fasttrackml": FML, "stock": STOCK}
+
+
+def _ratio(key: str, ours: float | None, theirs: float | None) -> str:
+    if not ours or not theirs:
+        return ""
+    return f"{(ours / theirs) if key.endswith('/s') else (theirs / ours):.2f}x"
+
+
+def report(results: dict[str, dict[str, float]], floor: dict[str, float]) -> None:
+    """The side-by-side table: each figure, aml server's advantage over each baseline, its share of the ceiling."""
+    names = [n for n in (AML, FML, STOCK) if n in results]
+    keys: list[str] = []
+    for n in names:
+        keys.extend(k for k in results[n] if k not in keys)
+    head = f"{'measure':42}" + "".join(f"{n:>17}" for n in names)
+    head += "".join(f"{'vs ' + n.split()[0]:>14}" for n in names[1:] if AML in names) + f"{'client alone':>14}{'aml/client':>11}"
+    print(head)
+    for k in keys:
+        row = f"{k:42}" + "".join(f"{results[n].get(k, float('nan')):17.3f}" for n in names)
+        if AML in names:
+            row += "".join(f"{_ratio(k, results[AML].get(k), results[n].get(k)):>14}" for n in names[1:])
+        if k in floor:
+            share = results.get(AML, {}).get(k)
+            pct = (share / floor[k] if k.endswith("/s") else floor[k] / share) if share else float("nan")
+            row += f"{floor[k]:14.3f}{pct:10.0%} "
+        print(row)
+    print("vs X: aml server's advantage over X (above 1 is better, for rates and times alike); aml/client: its "
+          "share of what the same client reaches against a server that does nothing (100% = the ceiling).")
 
 
 def main() -> int:
+    only = [KEYS[s.strip()] for s in os.environ.get("BENCH_SERVER_ONLY", "aml,fasttrackml,stock").split(",")
+            if s.strip()]
+    order = [n for n in (AML, FML, STOCK) if n in only]
+    if os.environ.get("BENCH_SERVER_REVERSE"):
+        order.reverse()
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
     results: dict[str, dict[str, float]] = {}
-    procs: list[subprocess.Popen] = []
+    print(f"scale {SCALE}: {N_LOG_METRIC} log_metric, {N_BATCH_POINTS} batch points, {N_HISTORY} history, "
+          f"{N_RUNS} runs, {N_ASYNC} async; order {', '.join(order)}; "
+          f"database {'PostgreSQL' if POSTGRES else 'SQLite'}", flush=True)
     try:
-        stock, stock_url, stock_start = start_stock(work)
-        procs.append(stock)
-        time.sleep(2)
-        results["stock mlflow server"] = {"start-up s": stock_start, "idle PSS MiB": _pss_kib(stock.pid) / 1024,
-                                          "processes": _process_count(stock.pid)}
-        ours, our_uri, our_start, token = start_ours(work)
-        procs.append(ours)
-        time.sleep(2)
-        results["aml server"] = {"start-up s": our_start, "idle PSS MiB": _pss_kib(ours.pid) / 1024,
-                                 "processes": _process_count(ours.pid)}
-        results["stock mlflow server"].update(workload(stock_url))
-        os.environ["MLFLOW_TRACKING_TOKEN"] = token
-        results["aml server"].update(workload(our_uri))
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
+        for name in order:
+            server = STARTERS[name](work)
             try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+                time.sleep(2)  # settled: what an idle server holds
+                server.figures["idle PSS MiB"] = _pss_kib(server.proc.pid) / 1024
+                server.figures["processes"] = len(_tree(server.proc.pid))
+                server.figures["first request s"] = first_request(server)
+                server.figures.update(workload(server))
+                results[name] = server.figures
+                print(f"{name}: {json.dumps({k: round(v, 4) for k, v in server.figures.items()})}", flush=True)
+            finally:
+                server.stop()
+    finally:
         shutil.rmtree(work, ignore_errors=True)
-    results["client alone (null server)"] = floor = client_floor()
-    a, s = results["aml server"], results["stock mlflow server"]
-
-    def ratio(k: str, ours: float) -> float:
-        return (ours / s[k]) if k.endswith("/s") else (s[k] / ours if ours else float("inf"))
-    print(f"{'measure':44} {'aml server':>11} {'stock mlflow':>13} {'advantage':>10} {'client alone':>13} {'ceiling':>8}")
-    for k in s:
-        extra = f" {floor[k]:13.2f} {ratio(k, floor[k]):7.1f}x" if k in floor else ""
-        print(f"{k:44} {a[k]:11.2f} {s[k]:13.2f} {ratio(k, a[k]):9.1f}x{extra}")
-    print("ceiling: the advantage a server costing nothing would show, given this client's own cost")
-    print(json.dumps(results))
+    floor = client_floor()
+    report(results, floor)
+    print(json.dumps({"results": results, "client alone": floor}))
     return 0
 
 

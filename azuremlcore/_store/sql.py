@@ -609,3 +609,15 @@ class SqlWorkspaceStore:
         with self._write() as conn:
             if conn.execute(s.delete().where(s.c.workspace_id == workspace_id, s.c.name == name)).rowcount == 0:
                 raise NotFoundError(f"Secret '{name}' does not exist in this workspace.")
+
+    # ------------------------------------------------------------------ searching runs by their values
+    def find_runs(self, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
+                  clauses: list[Any], order: list[Any], limit: int, offset: int = 0) -> list[RunRecord]:
+        """Runs of the experiments matching every `run_search.Clause`, ordered by the `run_search.Order` terms
+        (then newest first), one page; with tags, properties and params."""
+        from azuremlcore._store import run_search
+
+        with self._read() as conn:
+            rows = run_search.search_runs(conn, workspace_id, experiment_ids, lifecycle_stage, clauses, order,
+                                          limit, offset)
+            return self._runs(conn, rows)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import posixpath
+import re
 from typing import Any
 
 from starlette.responses import Response
@@ -35,6 +37,25 @@ ACCESS: dict[str, dict[str, str]] = {
     "/logged-models/{model_id}/tags": {"PATCH": W}, "/logged-models/{model_id}/tags/{tag_key}": {"DELETE": W},
     "/logged-models/{model_id}/params": {"POST": W},
 }
+
+
+_NAME = re.compile(r"^[/\w.\- :]*$")
+#: Names already found plain (at most 10,000 remembered): the common case costs one set look-up.
+GOOD_NAMES: set[str] = set()
+
+
+def plain_name(name: Any) -> bool:
+    """Whether a metric, param or tag name keeps MLflow's rules (characters, no path tricks, 250 characters)."""
+    if name in GOOD_NAMES:
+        return True
+    if not isinstance(name, str) or not name or len(name) > 250 or not _NAME.match(name):
+        return False
+    norm = posixpath.normpath(name)
+    if norm != name or norm == "." or norm.startswith("..") or norm.startswith("/"):
+        return False
+    if len(GOOD_NAMES) < 10_000:
+        GOOD_NAMES.add(name)
+    return True
 
 
 def error(code: str, message: str, status: int | None = None) -> Response:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import posixpath
 import re
 from typing import Any, Callable
 
@@ -25,34 +24,20 @@ from azuremlcore._config import arm_id
 from azuremlcore._store.artifacts import clean_name
 from azuremlcore._store.errors import NotFoundError, StoreError
 from azuremlcore._store.records import MetricPoint
-from azuremlcore.server import mlflow_models
+from azuremlcore.server import _mlflow_tracking, mlflow_models
 from azuremlcore.server._common import WS_PATH, resolve_workspace
 # What the full path (_mlflow_handlers) shares with this module lives below both (no import loop).
 from azuremlcore.server._mlflow_common import (  # noqa: F401 - ACCESS, error, ok, rewrite are used from here too
-    ACCESS, HISTORY_PAGE, LOGGED_MODEL_KIND, RUN, R, W, error, logged_model_source_run, metric_history, ok, rewrite)
+    ACCESS, GOOD_NAMES, HISTORY_PAGE, LOGGED_MODEL_KIND, RUN, R, W, error, logged_model_source_run, metric_history, ok,
+    plain_name, rewrite)
 from azuremlcore.server.limits import parse_json
 from azuremlcore.server.security.authz import READ, WRITE, AuthError
 
 # ---------------------------------------------------------------------- hot paths, no MLflow import
-_NAME = re.compile(r"^[/\w.\- :]*$")
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _INT64 = 1 << 63
 _METRIC_FIELDS = frozenset({"key", "value", "timestamp", "step"})
-_good_names: set[str] = set()
-
-
-def _plain_name(name: Any) -> bool:
-    # MLflow's metric-name rules (characters, no path tricks, 250 characters); remembered once seen.
-    if name in _good_names:
-        return True
-    if not isinstance(name, str) or not name or len(name) > 250 or not _NAME.match(name):
-        return False
-    norm = posixpath.normpath(name)
-    if norm != name or norm == "." or norm.startswith("..") or norm.startswith("/"):
-        return False
-    if len(_good_names) < 10_000:
-        _good_names.add(name)
-    return True
+_good_names = GOOD_NAMES
 
 
 def _plain_point(run_id: str, d: Any) -> MetricPoint | None:
@@ -60,7 +45,7 @@ def _plain_point(run_id: str, d: Any) -> MetricPoint | None:
     if type(d) is not dict or not d.keys() <= _METRIC_FIELDS:
         return None
     key, v, ts, step = d.get("key"), d.get("value"), d.get("timestamp"), d.get("step", 0)
-    if key not in _good_names and not _plain_name(key):
+    if key not in _good_names and not plain_name(key):
         return None
     if type(v) is not float:  # the common case costs one check; ints and the JSON names of NaN/inf follow
         if type(v) is int:
@@ -225,6 +210,11 @@ async def _endpoint(request: Request) -> Response:
                                                         "supplied.")
         if isinstance(msg, mlflow_models.GetMetricHistory):
             return history(st, ws, msg.run_id or msg.run_uuid or "", msg.metric_key, msg.max_results, msg.page_token)
+        native = _mlflow_tracking.HANDLERS.get(path)
+        if native is not None:
+            answer = native(st, pr, ws, msg, p)
+            if answer is not None:
+                return answer
         from azuremlcore.server import _mlflow_handlers  # MLflow loads here, on the first such request
 
         return _mlflow_handlers.dispatch(path, request, body, st, pr, ws)

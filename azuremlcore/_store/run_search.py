@@ -1,0 +1,118 @@
+"""Searching runs in SQL: comparisons of latest metrics, params, tags and run columns, ordered and paged.
+
+The terms (`Clause`, `Order`) are plain data; readers of a search grammar (the server's MLflow
+route) build them. A run's metric is its latest point of that key, MLflow's rule: the max by
+(step, timestamp, value), NaN lowest; a NaN latest value matches no comparison. Each metric, param
+or tag term is one correlated look-up per candidate run on an index whose leading columns are
+(run_id, key), so the cost is a few index seeks per run, whatever the size of the histories.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from azuremlcore._store import schema as t
+
+_RUN_COLUMN = {"run_id": "id", "run_name": "display_name", "status": "status", "user_id": "submitted_by",
+               "end_time": "end_time"}
+METRIC_KINDS = ("scalar", "list")
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One comparison: kind is metric, param, tag or attribute; op one of = != > >= < <= LIKE ILIKE IN, NOT IN."""
+
+    kind: str
+    key: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Order:
+    """One order term (kind and key as in Clause); runs without the value come last either way."""
+
+    kind: str
+    key: str
+    ascending: bool = True
+
+
+def _latest_metric(key: str) -> Any:
+    m = t.metrics
+    return (sa.select(sa.case((m.c.is_nan == sa.true(), sa.null()), else_=m.c.value))
+            .where(m.c.run_id == t.runs.c.id, m.c.key == key, m.c.value.is_not(None), m.c.kind.in_(METRIC_KINDS))
+            .order_by(m.c.step.desc(), m.c.timestamp.desc(), m.c.is_nan.asc(), m.c.value.desc(), m.c.id.desc())
+            .limit(1).scalar_subquery())
+
+
+def _attribute(kind: str, key: str) -> Any:
+    ra = t.run_attributes
+    return sa.select(ra.c.value).where(ra.c.run_id == t.runs.c.id, ra.c.kind == kind, ra.c.key == key) \
+        .scalar_subquery()
+
+
+def _term(kind: str, key: str) -> Any:
+    if kind == "metric":
+        return _latest_metric(key)
+    if kind in ("param", "tag"):
+        return _attribute(kind, key)
+    if key == "start_time":
+        return sa.func.coalesce(t.runs.c.start_time, t.runs.c.created_time)
+    if key == "run_name":
+        return sa.func.coalesce(t.runs.c.display_name, t.runs.c.id)
+    return t.runs.c[_RUN_COLUMN[key]]
+
+
+def _like(term: Any, pattern: str, dialect: str) -> Any:
+    if dialect != "sqlite":
+        return term.like(pattern)
+    # SQLite's LIKE ignores ASCII case; MLflow's LIKE does not, so it becomes GLOB (same wildcards, renamed).
+    glob = "".join({"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}.get(c, c) for c in pattern)
+    return term.op("GLOB")(glob)
+
+
+def condition(clause: Clause, dialect: str) -> Any:
+    """The SQL condition of one clause."""
+    term, v, op = _term(clause.kind, clause.key), clause.value, clause.op
+    if op == "=":
+        return term == v
+    if op == "!=":
+        return term != v
+    if op == ">":
+        return term > v
+    if op == ">=":
+        return term >= v
+    if op == "<":
+        return term < v
+    if op == "<=":
+        return term <= v
+    if op == "LIKE":
+        return _like(term, v, dialect)
+    if op == "ILIKE":
+        return sa.func.lower(term).like(str(v).lower())
+    if op == "IN":
+        return term.in_(list(v))
+    if op == "NOT IN":
+        return term.not_in(list(v))
+    raise ValueError(f"Unknown comparison {op!r}")
+
+
+def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
+                clauses: list[Clause], order: list[Order], limit: int, offset: int) -> list[Any]:
+    """Run rows matching every clause, in order (then start time, newest first, then id), one page."""
+    r = t.runs
+    dialect = conn.dialect.name
+    q = sa.select(r).where(r.c.workspace_id == workspace_id, r.c.experiment_id.in_(experiment_ids))
+    if lifecycle_stage is not None:
+        q = q.where(r.c.lifecycle_stage == lifecycle_stage)
+    for clause in clauses:
+        q = q.where(condition(clause, dialect))
+    keys: list[Any] = []
+    for o in order:
+        term = _term(o.kind, o.key)
+        keys.append(sa.case((term.is_(None), 1), else_=0))  # runs without the value last, in both directions
+        keys.append(term.asc() if o.ascending else term.desc())
+    keys += [_term("attribute", "start_time").desc(), r.c.id.asc()]
+    return conn.execute(q.order_by(*keys).limit(limit).offset(offset)).all()
