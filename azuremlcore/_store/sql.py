@@ -463,6 +463,22 @@ class SqlWorkspaceStore:
         finally:
             cur.close()
 
+    def metric_page(self, run_id: str, key: str, after_id: int, limit: int) -> list[tuple[int, float, bool, int, int]]:
+        """(id, value, is_nan, timestamp, step) of a key's float points with id > after_id, in logging order.
+
+        Driver-level SQL on the index (run_id, key, id): SQLAlchemy's row objects cost half of a 100k-point read.
+        """
+        ph = "?" if self._engine.dialect.name == "sqlite" else "%s"
+        with self._engine.connect() as sa_conn:
+            cur = sa_conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(f'SELECT id, "value", is_nan, "timestamp", step FROM metrics WHERE run_id = {ph} AND '
+                            f'"key" = {ph} AND id > {ph} AND "value" IS NOT NULL ORDER BY id LIMIT {int(limit)}',
+                            (run_id, key, after_id))
+                return cur.fetchall()
+            finally:
+                cur.close()
+
     def latest_metrics(self, run_ids: list[str], kinds: Iterable[str] = ("scalar", "list")) -> list[MetricPoint]:
         """One point per (run, key) among the float points of those kinds: MLflow's latest value.
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.responses import Response
 
+from azuremlcore.server._json import dumps
+
 _HTTP = {"RESOURCE_DOES_NOT_EXIST": 404, "RESOURCE_ALREADY_EXISTS": 400, "INVALID_PARAMETER_VALUE": 400,
          "PERMISSION_DENIED": 403, "UNAUTHENTICATED": 401, "INVALID_STATE": 400, "BAD_REQUEST": 400,
          "REQUEST_LIMIT_EXCEEDED": 429, "NOT_IMPLEMENTED": 501, "ENDPOINT_NOT_FOUND": 404}
@@ -82,27 +84,17 @@ def metric_history(store: Any, run_id: str, key: str, max_results: int | None, p
 
     page_token is one this function gave (a row id in digits; check it with `page_token_ok`).
     """
-    import sqlalchemy as sa
-
-    from azuremlcore._store import schema as t
-
-    mt = t.metrics
     limit = max_results or HISTORY_PAGE
-    after = int(page_token) if page_token else 0
-    q = (sa.select(mt.c.id, mt.c.value, mt.c.is_nan, mt.c.timestamp, mt.c.step)
-         .where(mt.c.run_id == run_id, mt.c.key == key, mt.c.value.is_not(None), mt.c.id > after)
-         .order_by(mt.c.id).limit(limit + 1))
-    with store._engine.connect() as conn:
-        rows = conn.execute(q).all()
-    head = '{"key":' + json.dumps(key) + ',"value":'
-    finite, parts = math.isfinite, []
+    rows = store.metric_page(run_id, key, int(page_token) if page_token else 0, limit + 1)
+    finite, points = math.isfinite, []
     for _id, value, is_nan, ts, step in rows[:limit]:
-        v = '"NaN"' if is_nan else (repr(value) if finite(value) else ('"Infinity"' if value > 0 else '"-Infinity"'))
-        parts.append(f'{head}{v},"timestamp":{ts},"step":{step}}}')
-    text = '{"metrics":[' + ",".join(parts) + "]"
+        # Only NaN and the infinities need MLflow's spelling as strings; orjson writes the rest.
+        v = "NaN" if is_nan else (value if finite(value) else ("Infinity" if value > 0 else "-Infinity"))
+        points.append({"key": key, "value": v, "timestamp": ts, "step": step})
+    out: dict[str, Any] = {"metrics": points}
     if len(rows) > limit:
-        text += f',"next_page_token":"{rows[limit - 1][0]}"'
-    return text + "}"
+        out["next_page_token"] = str(rows[limit - 1][0])
+    return dumps(out)
 
 
 def logged_model_source_run(st: Any, ws: Any, model_id: str) -> str | None:

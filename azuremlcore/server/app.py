@@ -98,10 +98,12 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     app.include_router(routes_jobs.router)
     import importlib.util
 
+    front: Any = app
     if importlib.util.find_spec("mlflow") is not None:  # without mlflow the workspace API still works
-        from azuremlcore.server import routes_mlflow  # light: MLflow itself loads on the first MLflow request
+        from azuremlcore.server import routes_mlflow  # light: MLflow itself loads only for rare MLflow requests
 
         routes_mlflow.install(app)
+        front = routes_mlflow.Front(app)
         from azuremlcore.server import routes_registry  # the model registry routes go in front of MLflow's
 
         routes_registry.install(app)
@@ -123,7 +125,7 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     from azuremlcore.server.security.ratelimit import Limit, RateLimiter
 
     limiter = RateLimiter({name: Limit(burst, per_minute) for name, (burst, per_minute) in config.rate_limits.items()})
-    guarded = GuardMiddleware(app, state.auth, config.max_json_bytes, limiter)
+    guarded = GuardMiddleware(front, state.auth, config.max_json_bytes, limiter)
     guarded.state = state  # type: ignore[attr-defined]
     guarded.fastapi = app  # type: ignore[attr-defined]
     return guarded
