@@ -182,10 +182,12 @@ def start_fml(work: Path) -> Server:
                    cwd=str(work))
 
 
-def start_aml(work: Path) -> Server:
+def start_aml(work: Path, db_url: str | None = None) -> Server:
+    """aml server on <work>/aml (db_url, or a fresh PostgreSQL database with BENCH_SERVER_POSTGRES_URL, or SQLite)."""
     aml = [sys.executable, "-m", "azuremlcore._cli.main"]
     data = work / "aml"
-    db = ["--db", _pg_database("bench_aml")] if POSTGRES else []
+    db_url = db_url or (_pg_database("bench_aml") if POSTGRES else None)
+    db = ["--db", db_url] if db_url else []
     token = subprocess.check_output(aml + ["token", "create", "--data-dir", str(data), *db, "--user", "bench",
                                            "--role", "Owner"], text=True).strip()
     port = _port()

@@ -69,6 +69,7 @@ runs = sa.Table(
     sa.Column("lifecycle_stage", sa.String(16), nullable=False, default="active"),
     sa.Column("details_json", sa.Text, nullable=False, default="{}"),
     sa.Index("ix_runs_experiment_created", "experiment_id", "created_time"),
+    sa.Index("ix_runs_experiment_number", "experiment_id", "number"),  # the next run number: one seek
 )
 
 # Tags (mutable), properties (write-once, Azure ML) and params (write-once, MLflow) share one shape.
