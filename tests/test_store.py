@@ -83,3 +83,29 @@ def test_run_numbers_increase_per_experiment(store, ws_id):
     nums = [store.create_run(RunRecord(id=f"r{i}", workspace_id=ws_id, experiment_id=e.id)).number
             for i, e in enumerate([e1, e1, e2, e1])]
     assert nums == [1, 2, 1, 3]
+
+
+def test_upgrade_to_0004_fills_latest_metrics_from_stored_points(tmp_path):
+    import math
+
+    from azuremlcore._store.records import MetricPoint
+
+    s = SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}")
+    ws = s.create_workspace(WorkspaceRecord(id="", subscription_id="s", resource_group="r", name="w")).id
+    exp = s.create_experiment(ws, "e").id
+    s.create_run(RunRecord(id="r1", workspace_id=ws, experiment_id=exp, status="Running"))
+    s.log_metrics([MetricPoint("r1", "a", "scalar", v, None, step, ts)
+                   for v, step, ts in ((1.0, 0, 5), (3.0, 2, 1), (2.0, 2, 1), (math.nan, 2, 1), (9.0, 1, 9))])
+    s.log_metrics([MetricPoint("r1", "s", "text", None, '"x"', 0, 1)])
+    expected = s.latest_metrics(["r1"])
+    s.close()
+    con = sqlite3.connect(tmp_path / "old.db")  # back to 0003: no table, no index
+    con.execute("DROP TABLE latest_metrics")
+    con.execute("DROP INDEX ix_runs_experiment_number")
+    con.execute("UPDATE alembic_version SET version_num = '0003'")
+    con.commit()
+    con.close()
+    s = SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}")
+    assert s.latest_metrics(["r1"]) == expected
+    assert [(p.key, p.value, p.step) for p in expected] == [("a", 3.0, 2)]
+    s.close()

@@ -2,9 +2,14 @@
 
 The terms (`Clause`, `Order`) are plain data; readers of a search grammar (the server's MLflow
 route) build them. A run's metric is its latest point of that key, MLflow's rule: the max by
-(step, timestamp, value), NaN lowest; a NaN latest value matches no comparison. Each metric, param
-or tag term is one correlated look-up per candidate run on an index whose leading columns are
-(run_id, key), so the cost is a few index seeks per run, whatever the size of the histories.
+(step, timestamp, value), NaN lowest; a NaN latest value matches no comparison. Metric values come
+from `latest_metrics` (one row per run and key), params and tags from `run_attributes`: each term is
+one primary-key seek per candidate run, whatever the size of the histories.
+
+Ordered by a metric within one experiment (what a leaderboard asks), the search walks that key's
+values in order on `ix_latest_metrics_order` and stops once the page is full, so it reads about
+page size / selectivity rows instead of every run of the experiment (`EXPLAIN QUERY PLAN` in
+bench/bench_scale.py shows the plan). Runs without the value follow, from a second query.
 """
 from __future__ import annotations
 
@@ -40,17 +45,15 @@ class Order:
 
 
 def _latest_metric(key: str) -> Any:
-    m = t.metrics
-    return (sa.select(sa.case((m.c.is_nan == sa.true(), sa.null()), else_=m.c.value))
-            .where(m.c.run_id == t.runs.c.id, m.c.key == key, m.c.value.is_not(None), m.c.kind.in_(METRIC_KINDS))
-            .order_by(m.c.step.desc(), m.c.timestamp.desc(), m.c.is_nan.asc(), m.c.value.desc(), m.c.id.desc())
-            .limit(1).scalar_subquery())
+    lm = t.latest_metrics.alias()  # its own alias: the walk below also reads latest_metrics
+    return (sa.select(sa.case((lm.c.is_nan == sa.true(), sa.null()), else_=lm.c.value))
+            .where(lm.c.run_id == t.runs.c.id, lm.c.key == key).correlate(t.runs).scalar_subquery())
 
 
 def _attribute(kind: str, key: str) -> Any:
     ra = t.run_attributes
     return sa.select(ra.c.value).where(ra.c.run_id == t.runs.c.id, ra.c.kind == kind, ra.c.key == key) \
-        .scalar_subquery()
+        .correlate(t.runs).scalar_subquery()
 
 
 def _term(kind: str, key: str) -> Any:
@@ -99,20 +102,44 @@ def condition(clause: Clause, dialect: str) -> Any:
     raise ValueError(f"Unknown comparison {op!r}")
 
 
-def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
-                clauses: list[Clause], order: list[Order], limit: int, offset: int) -> list[Any]:
-    """Run rows matching every clause, in order (then start time, newest first, then id), one page."""
+def _base(workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None, clauses: list[Clause],
+          dialect: str) -> Any:
     r = t.runs
-    dialect = conn.dialect.name
     q = sa.select(r).where(r.c.workspace_id == workspace_id, r.c.experiment_id.in_(experiment_ids))
     if lifecycle_stage is not None:
         q = q.where(r.c.lifecycle_stage == lifecycle_stage)
     for clause in clauses:
         q = q.where(condition(clause, dialect))
+    return q
+
+
+def _order_keys(order: list[Order]) -> list[Any]:
     keys: list[Any] = []
     for o in order:
         term = _term(o.kind, o.key)
         keys.append(sa.case((term.is_(None), 1), else_=0))  # runs without the value last, in both directions
         keys.append(term.asc() if o.ascending else term.desc())
-    keys += [_term("attribute", "start_time").desc(), r.c.id.asc()]
-    return conn.execute(q.order_by(*keys).limit(limit).offset(offset)).all()
+    return keys + [_term("attribute", "start_time").desc(), t.runs.c.id.asc()]
+
+
+def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
+                clauses: list[Clause], order: list[Order], limit: int, offset: int) -> list[Any]:
+    """Run rows matching every clause, in order (then start time, newest first, then id), one page."""
+    dialect = conn.dialect.name
+    q = _base(workspace_id, experiment_ids, lifecycle_stage, clauses, dialect)
+    if not (order and order[0].kind == "metric" and len(experiment_ids) == 1):
+        return conn.execute(q.order_by(*_order_keys(order)).limit(limit).offset(offset)).all()
+    # Walk the first order key's values on ix_latest_metrics_order (the latest_metrics row drives the join,
+    # so the page ends the walk), then the runs without a (non-NaN) value of it.
+    first, lm, want = order[0], t.latest_metrics, offset + limit
+    value = lm.c.value.asc() if first.ascending else lm.c.value.desc()
+    walked = (q.join_from(lm, t.runs, lm.c.run_id == t.runs.c.id)
+              .where(lm.c.experiment_id == experiment_ids[0], lm.c.key == first.key, lm.c.is_nan == sa.false())
+              .order_by(value, *_order_keys(order[1:])).limit(want))
+    rows = conn.execute(walked).all()
+    if len(rows) < want:
+        has_value = sa.exists().where(lm.c.run_id == t.runs.c.id, lm.c.key == first.key,
+                                      lm.c.is_nan == sa.false()).correlate(t.runs)
+        rest = q.where(~has_value).order_by(*_order_keys(order[1:])).limit(want - len(rows))
+        rows += conn.execute(rest).all()
+    return rows[offset:]

@@ -101,6 +101,25 @@ metrics = sa.Table(
     sa.Index("ix_metrics_run_key_step_ts", "run_id", "key", "step", "timestamp"),
 )
 
+# Each run's latest float point per key (MLflow's "latest": max by step, timestamp, value; NaN lowest), kept by
+# every metric write in the same transaction, so searches filter and order runs by a metric with index seeks
+# instead of ranking whole histories. experiment_id is the run's (never changes): searches walk one
+# experiment's values of one key in order on ix_latest_metrics_order and stop at the page's end.
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", sa.String(256), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("experiment_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("value", sa.Float(precision=53), nullable=False),
+    sa.Column("is_nan", sa.Boolean, nullable=False, default=False),
+    sa.Column("value_json", sa.Text),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Index("ix_latest_metrics_order", "experiment_id", "key", "value"),
+)
+
 # Versioned named things of a workspace: environments, models, datasets, datastores, compute targets.
 assets = sa.Table(
     "assets",

@@ -57,6 +57,38 @@ def _loads(text: str | None) -> Any:
     return json.loads(text) if text else {}
 
 
+_LATEST_KINDS = frozenset({"scalar", "list"})
+
+
+def _raise_latest(cur: Any, ph: str, rows: list[tuple]) -> None:
+    """Keep latest_metrics: each (run, key)'s best new point replaces the stored one when it ranks at least as high.
+
+    rows are metrics rows as inserted: (run_id, key, kind, value, is_nan, value_json, step, timestamp).
+    Rank: (step, timestamp, not NaN, value), as `latest_metrics` orders; a tie goes to the newer point.
+    """
+    best: dict[tuple[str, str], tuple] = {}
+    for row in rows:
+        if row[2] not in _LATEST_KINDS or row[3] is None:
+            continue
+        k = (row[0], row[1])
+        old = best.get(k)
+        if old is None or (row[6], row[7], not row[4], row[3]) >= (old[6], old[7], not old[4], old[3]):
+            best[k] = row
+    if not best:
+        return
+    # One upsert per (run, key) of the batch (a batch is usually a handful of keys), on the table's primary key.
+    rank_new = 'excluded.step, excluded."timestamp", CASE WHEN excluded.is_nan THEN 0 ELSE 1 END, excluded."value"'
+    rank_old = ('latest_metrics.step, latest_metrics."timestamp", CASE WHEN latest_metrics.is_nan THEN 0 ELSE 1 END, '
+                'latest_metrics."value"')
+    cur.executemany(
+        f'INSERT INTO latest_metrics (run_id, "key", experiment_id, kind, "value", is_nan, value_json, step, '
+        f'"timestamp") SELECT {ph}, {ph}, experiment_id, {ph}, {ph}, {ph}, {ph}, {ph}, {ph} FROM runs WHERE id = {ph} '
+        f'ON CONFLICT (run_id, "key") DO UPDATE SET kind = excluded.kind, "value" = excluded."value", '
+        f'is_nan = excluded.is_nan, value_json = excluded.value_json, step = excluded.step, '
+        f'"timestamp" = excluded."timestamp" WHERE ({rank_new}) >= ({rank_old})',
+        [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[0]) for r in best.values()])
+
+
 class SqlWorkspaceStore:
     """WorkspaceStore on a SQL database; safe for many threads and processes at once."""
 
@@ -258,7 +290,7 @@ class SqlWorkspaceStore:
         run_ids = [r.id for r in conn.execute(sa.select(t.runs.c.id).where(t.runs.c.experiment_id.in_(exp_ids)))]
         for chunk in range(0, len(run_ids), 500):
             ids = run_ids[chunk:chunk + 500]
-            for table in (t.metrics, t.run_attributes):
+            for table in (t.metrics, t.latest_metrics, t.run_attributes):
                 conn.execute(table.delete().where(table.c.run_id.in_(ids)))
         conn.execute(t.runs.delete().where(t.runs.c.experiment_id.in_(exp_ids)))
         conn.execute(t.experiment_tags.delete().where(t.experiment_tags.c.experiment_id.in_(exp_ids)))
@@ -396,6 +428,13 @@ class SqlWorkspaceStore:
         rows = self._metric_rows(points)
         with self._write() as conn:
             conn.execute(t.metrics.insert(), rows)
+            ph = "?" if conn.dialect.name == "sqlite" else "%s"
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                _raise_latest(cur, ph, [(r["run_id"], r["key"], r["kind"], r["value"], r["is_nan"], r["value_json"],
+                                         r["step"], r["timestamp"]) for r in rows])
+            finally:
+                cur.close()
 
     def log_metrics_unique(self, run_id: str, points: list[MetricPoint], *,
                            lifecycle_stage: str | None = None) -> int:
@@ -459,6 +498,7 @@ class SqlWorkspaceStore:
                 cur.executemany(
                     f'INSERT INTO metrics (run_id, "key", kind, "value", is_nan, value_json, step, "timestamp") '
                     f'VALUES ({", ".join([ph] * 8)})', rows)
+                _raise_latest(cur, ph, rows)
             return len(rows)
         finally:
             cur.close()
@@ -485,6 +525,14 @@ class SqlWorkspaceStore:
         Latest is the max by (step, timestamp, value), NaN lowest; of identical points the last logged.
         Reads only those rows (one SQL query per 500 runs), never a run's whole history into Python.
         """
+        if set(kinds) == _LATEST_KINDS:
+            lm = t.latest_metrics
+            with self._read() as conn:
+                return [MetricPoint(r.run_id, r.key, r.kind, math.nan if r.is_nan else r.value, r.value_json, r.step,
+                                    r.timestamp)
+                        for i in range(0, len(run_ids), 500)
+                        for r in conn.execute(sa.select(lm).where(lm.c.run_id.in_(run_ids[i:i + 500]))
+                                              .order_by(lm.c.run_id, lm.c.key))]
         m = t.metrics
         rank = sa.func.row_number().over(
             partition_by=(m.c.run_id, m.c.key),
