@@ -57,7 +57,7 @@ def _bulk_runs(store: Any, ws_id: str, exp_id: str, n: int, start: int, with_val
     ids: list[str] = []
     now = int(time.time() * 1000)
     for chunk in range(0, n, 2000):
-        runs, attrs, points = [], [], []
+        runs, attrs, points, latest = [], [], [], []
         for i in range(chunk, min(n, chunk + 2000)):
             rid = uuid.uuid4().hex
             ids.append(rid)
@@ -70,8 +70,11 @@ def _bulk_runs(store: Any, ws_id: str, exp_id: str, n: int, start: int, with_val
             if with_values:
                 attrs.extend({"run_id": rid, "kind": "param", "key": f"p{j}", "value": "abc"[(i + j) % 3]}
                              for j in range(5))
-                points.extend({"run_id": rid, "key": f"m{j}", "kind": "scalar", "value": rng.random(),
-                               "is_nan": False, "value_json": None, "step": 0, "timestamp": now} for j in range(5))
+                values = [{"run_id": rid, "key": f"m{j}", "kind": "scalar", "value": rng.random(), "is_nan": False,
+                           "value_json": None, "step": 0, "timestamp": now} for j in range(5)]
+                points.extend(values)
+                # What the store's metric writes keep (one point per key here, so it is the latest).
+                latest.extend(dict(v, experiment_id=exp_id) for v in values)
             per_key = points_per_run // 5
             for j in range(5 if per_key else 0):
                 points.extend({"run_id": rid, "key": f"k{j}", "kind": "scalar", "value": float(s), "is_nan": False,
@@ -81,6 +84,8 @@ def _bulk_runs(store: Any, ws_id: str, exp_id: str, n: int, start: int, with_val
             conn.execute(t.run_attributes.insert(), attrs)
             if points:
                 conn.execute(sa.insert(t.metrics), points)
+            if latest:
+                conn.execute(sa.insert(t.latest_metrics), latest)
     return ids
 
 
@@ -94,29 +99,31 @@ def _best(fn: Any, n: int = 3) -> float:
 
 
 def _plan(store: Any, ws_id: str, exp_id: str) -> str:
-    from azuremlcore._store import run_search
+    """EXPLAIN QUERY PLAN of the statements the search runs (captured as the store executes them)."""
+    from sqlalchemy import event
+
     from azuremlcore.server import _mlflow_search as grammar
 
     if store._engine.dialect.name != "sqlite":
-        return "(EXPLAIN on PostgreSQL: run the query printed by SQLAlchemy's echo)"
-    import sqlalchemy as sa
+        return "    (SQLite only; on PostgreSQL use EXPLAIN on the statements of SQLAlchemy's echo)"
+    seen: list[tuple[str, Any]] = []
 
-    from azuremlcore._store import schema as t
-
-    r = t.runs
-    clauses = grammar.parse_filter(b.SEARCH_FILTER)
-    order = grammar.parse_order_by(b.SEARCH_ORDER)
-    q = sa.select(r.c.id).where(r.c.workspace_id == ws_id, r.c.experiment_id.in_([exp_id]),
-                                r.c.lifecycle_stage == "active")
-    for c in clauses:
-        q = q.where(run_search.condition(c, "sqlite"))
-    keys: list[Any] = []
-    for o in order:
-        term = run_search._term(o.kind, o.key)
-        keys += [sa.case((term.is_(None), 1), else_=0), term.desc()]
-    sql = str(q.order_by(*keys).limit(100).compile(store._engine, compile_kwargs={"literal_binds": True}))
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM runs" in statement.replace("\n", " "):
+            seen.append((statement, parameters))
+    event.listen(store._engine, "before_cursor_execute", capture)
+    try:
+        store.find_runs(ws_id, [exp_id], "active", grammar.parse_filter(b.SEARCH_FILTER),
+                        grammar.parse_order_by(b.SEARCH_ORDER), 100)
+    finally:
+        event.remove(store._engine, "before_cursor_execute", capture)
+    out = []
     with store._engine.connect() as conn:
-        return "\n".join("    " + str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        for statement, parameters in seen:
+            out.append("  statement:")
+            out.extend("    " + str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                                             parameters))
+    return "\n".join(out)
 
 
 def main() -> int:

@@ -73,6 +73,9 @@ def summarize(raw: Path, top: int = 25) -> None:
     print("inclusive:")
     for f, n in inclusive.most_common(top):
         print(f"  {n / total:6.1%}  {f}")
+    print("inclusive, this project's functions:")
+    for f, n in [(f, n) for f, n in inclusive.most_common() if "azuremlcore/" in f and "_cli/" not in f][:top]:
+        print(f"  {n / total:6.1%}  {f}")
     print("self, by line:")
     for f, n in leaves.most_common(top):
         print(f"  {n / total:6.1%}  {f}")

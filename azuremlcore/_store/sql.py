@@ -318,18 +318,31 @@ class SqlWorkspaceStore:
 
     def create_run(self, record: RunRecord) -> RunRecord:
         """Insert a run; its number is the next in its experiment."""
+        record.created_time = record.created_time or now_ms()
+        # Driver-level SQL, two statements: the run (numbered in the same INSERT, on ix_runs_experiment_number)
+        # and its attributes. Through SQLAlchemy's statement building this was a fifth of creating an MLflow run.
+        columns = ("id", "workspace_id", "experiment_id", "details_json", *(c for c in _RUN_COLUMNS if c != "number"))
+        values = (record.id, record.workspace_id, record.experiment_id, json.dumps(record.details),
+                  *(getattr(record, c) for c in _RUN_COLUMNS if c != "number"))
+        attributes = [(record.id, kind, k, v) for kind, found in (("tag", record.tags), ("property", record.properties),
+                                                                  ("param", record.params)) for k, v in found.items()]
         with self._write() as conn:
-            if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == record.id)).first():
-                raise AlreadyExistsError(f"Run {record.id} already exists.")
-            record.created_time = record.created_time or now_ms()
-            record.number = (conn.execute(sa.select(sa.func.max(t.runs.c.number)).where(
-                t.runs.c.experiment_id == record.experiment_id)).scalar() or 0) + 1
-            conn.execute(t.runs.insert().values(id=record.id, workspace_id=record.workspace_id,
-                                                experiment_id=record.experiment_id,
-                                                details_json=json.dumps(record.details),
-                                                **{c: getattr(record, c) for c in _RUN_COLUMNS}))
-            for kind, values in (("tag", record.tags), ("property", record.properties), ("param", record.params)):
-                self._put_attributes(conn, record.id, kind, values)
+            ph = "?" if conn.dialect.name == "sqlite" else "%s"
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(f"SELECT 1 FROM runs WHERE id = {ph}", (record.id,))
+                if cur.fetchone() is not None:
+                    raise AlreadyExistsError(f"Run {record.id} already exists.")
+                names = ", ".join(f'"{c}"' for c in columns)
+                cur.execute(f'INSERT INTO runs ({names}, "number") SELECT {", ".join([ph] * len(values))}, '
+                            f'COALESCE(MAX("number"), 0) + 1 FROM runs WHERE experiment_id = {ph} RETURNING "number"',
+                            (*values, record.experiment_id))
+                record.number = cur.fetchone()[0]
+                if attributes:
+                    cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES '
+                                    f'({ph}, {ph}, {ph}, {ph})', attributes)
+            finally:
+                cur.close()
         return record
 
     def get_run(self, run_id: str) -> RunRecord:
