@@ -109,7 +109,7 @@ def _plan(store: Any, ws_id: str, exp_id: str) -> str:
     seen: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM runs" in statement.replace("\n", " "):
+        if statement.lstrip().upper().startswith("SELECT"):
             seen.append((statement, parameters))
     event.listen(store._engine, "before_cursor_execute", capture)
     try:
