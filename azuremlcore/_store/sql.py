@@ -89,6 +89,27 @@ def _raise_latest(cur: Any, ph: str, rows: list[tuple]) -> None:
         [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[0]) for r in best.values()])
 
 
+def _put_run_values(cur: Any, ph: str, run_id: str, params: dict[str, str], tags: dict[str, str]) -> None:
+    """Params (write-once: a changed value raises InvalidValueError) and tags (replaced) of a run, driver-level."""
+    if params:
+        cur.execute(f'SELECT "key", "value" FROM run_attributes WHERE run_id = {ph} AND kind = {ph} AND "key" IN '
+                    f'({", ".join([ph] * len(params))})', (run_id, "param", *params))
+        stored = dict(cur.fetchall())
+        for k, v in params.items():
+            if k in stored and stored[k] != v:
+                raise InvalidValueError(f"Changing param '{k}' of run {run_id} from {stored[k]!r} to {v!r} is not "
+                                        "allowed: params are write-once. Use a tag for values that change.")
+        new = [(run_id, "param", k, v) for k, v in params.items() if k not in stored]
+        if new:
+            cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
+                            new)
+    if tags:
+        cur.execute(f'DELETE FROM run_attributes WHERE run_id = {ph} AND kind = {ph} AND "key" IN '
+                    f'({", ".join([ph] * len(tags))})', (run_id, "tag", *tags))
+        cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
+                        [(run_id, "tag", k, v) for k, v in tags.items()])
+
+
 class SqlWorkspaceStore:
     """WorkspaceStore on a SQL database; safe for many threads and processes at once."""
 
@@ -458,13 +479,15 @@ class SqlWorkspaceStore:
             finally:
                 cur.close()
 
-    def log_metrics_unique(self, run_id: str, points: list[MetricPoint], *,
-                           lifecycle_stage: str | None = None) -> int:
+    def log_metrics_unique(self, run_id: str, points: list[MetricPoint], *, lifecycle_stage: str | None = None,
+                           params: dict[str, str] | None = None, tags: dict[str, str] | None = None) -> int:
         """Store points of one run in one transaction, skipping those identical in (key, value, step, timestamp)
         to a stored point or to an earlier point of the list, so a retried batch adds nothing.
 
+        params (write-once) and tags (set) are stored in the same transaction, before the points.
         Returns how many points were stored. A missing run raises NotFoundError; with lifecycle_stage,
-        a run in another stage raises InvalidValueError and nothing is stored.
+        a run in another stage raises InvalidValueError, as does a param changing its stored value;
+        then nothing is stored.
         """
         if any(p.run_id != run_id for p in points):
             raise InvalidValueError(f"Every point must belong to run {run_id}.")
@@ -475,17 +498,19 @@ class SqlWorkspaceStore:
                 con = sa_conn.connection.driver_connection
                 con.execute("BEGIN IMMEDIATE")
                 try:
-                    stored = self._insert_unique(con, "?", run_id, points, lifecycle_stage)
+                    stored = self._insert_unique(con, "?", run_id, points, lifecycle_stage, params, tags)
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
                 con.execute("COMMIT")
                 return stored
         with self._write() as conn:
-            return self._insert_unique(conn.connection.driver_connection, "%s", run_id, points, lifecycle_stage)
+            return self._insert_unique(conn.connection.driver_connection, "%s", run_id, points, lifecycle_stage,
+                                       params, tags)
 
     @staticmethod
-    def _insert_unique(con: Any, ph: str, run_id: str, points: list[MetricPoint], lifecycle_stage: str | None) -> int:
+    def _insert_unique(con: Any, ph: str, run_id: str, points: list[MetricPoint], lifecycle_stage: str | None,
+                       params: dict[str, str] | None = None, tags: dict[str, str] | None = None) -> int:
         # Driver-level SQL: no statement building per call and rows go to the driver's executemany as
         # tuples. Identifiers are quoted for both databases; ph is the driver's placeholder.
         cur = con.cursor()
@@ -498,6 +523,8 @@ class SqlWorkspaceStore:
             if lifecycle_stage is not None and stage != lifecycle_stage:
                 raise InvalidValueError(f"The run {run_id} must be in the '{lifecycle_stage}' state. "
                                         f"Current state is {stage}.")
+            if params or tags:
+                _put_run_values(cur, ph, run_id, params or {}, tags or {})
             if not points:
                 return 0
             keys = sorted({p.key for p in points})

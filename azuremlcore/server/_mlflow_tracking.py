@@ -281,18 +281,33 @@ def _params_plain(params: list[mm.Param]) -> dict[str, str] | None:
     return out
 
 
+def _log_values(st: Any, pr: Any, ws: Any, run_id: str, params: dict[str, str], tags: dict[str, str],
+                points: list[MetricPoint]) -> Response:
+    """Params, tags and points of an active run in one transaction (the run name tag renames the run first)."""
+    st.check_run_write(pr, ws, run_id)
+    if RUN_NAME_TAG in tags:
+        failed = _write_attributes(st, pr, ws, run_id, {}, {RUN_NAME_TAG: tags.pop(RUN_NAME_TAG)})
+        if failed is not None:
+            return failed
+    try:
+        st.store.log_metrics_unique(run_id, points, lifecycle_stage="active", params=params, tags=tags)
+    except InvalidValueError as exc:
+        return error("INVALID_PARAMETER_VALUE", str(exc))
+    return ok("{}")
+
+
 def _log_param(st: Any, pr: Any, ws: Any, m: mm.LogParam, p: dict) -> Response | None:
     params = _params_plain([mm.Param(key=m.key, value=m.value)])
     if params is None:
         return None
-    return _write_attributes(st, pr, ws, m.run_id or m.run_uuid or "", params, {}) or ok("{}")
+    return _log_values(st, pr, ws, m.run_id or m.run_uuid or "", params, {}, [])
 
 
 def _set_tag(st: Any, pr: Any, ws: Any, m: mm.SetTag, p: dict) -> Response | None:
     tags = _tags_plain([mm.Tag(key=m.key, value=m.value)])
     if tags is None:
         return None
-    return _write_attributes(st, pr, ws, m.run_id or m.run_uuid or "", {}, tags) or ok("{}")
+    return _log_values(st, pr, ws, m.run_id or m.run_uuid or "", {}, tags, [])
 
 
 def _log_batch(st: Any, pr: Any, ws: Any, m: mm.LogBatch, p: dict) -> Response | None:
@@ -300,18 +315,9 @@ def _log_batch(st: Any, pr: Any, ws: Any, m: mm.LogBatch, p: dict) -> Response |
     params, tags = _params_plain(m.params), _tags_plain(m.tags)
     if params is None or tags is None or any(not _plain(x.key) or getattr(x, "model_id", None) for x in m.metrics):
         return None
-    failed = _write_attributes(st, pr, ws, run_id, params, tags) if (params or tags or not m.metrics) else None
-    if failed is not None:
-        return failed
-    if m.metrics:
-        try:
-            st.check_run_write(pr, ws, run_id)
-            st.store.log_metrics_unique(run_id, [MetricPoint(run_id, x.key, "scalar", float(x.value), None,
-                                                             int(x.step or 0), int(x.timestamp)) for x in m.metrics],
-                                        lifecycle_stage="active")
-        except InvalidValueError as exc:
-            return error("INVALID_PARAMETER_VALUE", str(exc))
-    return ok("{}")
+    points = [MetricPoint(run_id, x.key, "scalar", float(x.value), None, int(x.step or 0), int(x.timestamp))
+              for x in m.metrics]
+    return _log_values(st, pr, ws, run_id, params, tags, points)
 
 
 def _offset(token: str | None) -> int | None:
