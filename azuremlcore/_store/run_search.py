@@ -9,7 +9,8 @@ one primary-key seek per candidate run, whatever the size of the histories.
 Ordered by a metric within one experiment (what a leaderboard asks), the search walks that key's
 values in order on `ix_latest_metrics_order` and stops once the page is full, so it reads about
 page size / selectivity rows instead of every run of the experiment (`EXPLAIN QUERY PLAN` in
-bench/bench_scale.py shows the plan). Runs without the value follow, from a second query.
+bench/bench_scale.py shows the plan). Runs without the value follow, from a second query, run only
+when the page is not full and two index-only counts say such runs exist.
 """
 from __future__ import annotations
 
@@ -122,6 +123,15 @@ def _order_keys(order: list[Order]) -> list[Any]:
     return keys + [_term("attribute", "start_time").desc(), t.runs.c.id.asc()]
 
 
+def _some_without(conn: sa.Connection, experiment_id: str, key: str) -> bool:
+    """Whether a run of the experiment lacks a (non-NaN) latest value of key: two counts, both on indexes alone."""
+    r, lm = t.runs, t.latest_metrics
+    runs = conn.execute(sa.select(sa.func.count()).where(r.c.experiment_id == experiment_id)).scalar() or 0
+    values = conn.execute(sa.select(sa.func.count()).where(lm.c.experiment_id == experiment_id, lm.c.key == key,
+                                                           lm.c.is_nan == sa.false())).scalar() or 0
+    return values < runs
+
+
 def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
                 clauses: list[Clause], order: list[Order], limit: int, offset: int) -> list[Any]:
     """Run rows matching every clause, in order (then start time, newest first, then id), one page."""
@@ -137,7 +147,7 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
               .where(lm.c.experiment_id == experiment_ids[0], lm.c.key == first.key, lm.c.is_nan == sa.false())
               .order_by(value, *_order_keys(order[1:])).limit(want))
     rows = conn.execute(walked).all()
-    if len(rows) < want:
+    if len(rows) < want and _some_without(conn, experiment_ids[0], first.key):
         has_value = sa.exists().where(lm.c.run_id == t.runs.c.id, lm.c.key == first.key,
                                       lm.c.is_nan == sa.false()).correlate(t.runs)
         rest = q.where(~has_value).order_by(*_order_keys(order[1:])).limit(want - len(rows))

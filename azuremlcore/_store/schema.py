@@ -117,7 +117,7 @@ latest_metrics = sa.Table(
     sa.Column("value_json", sa.Text),
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
-    sa.Index("ix_latest_metrics_order", "experiment_id", "key", "value"),
+    sa.Index("ix_latest_metrics_order", "experiment_id", "key", "is_nan", "value"),
 )
 
 # Versioned named things of a workspace: environments, models, datasets, datastores, compute targets.

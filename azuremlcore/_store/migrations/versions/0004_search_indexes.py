@@ -50,7 +50,7 @@ def upgrade() -> None:
             sa.Column("value_json", sa.Text),
             sa.Column("step", sa.BigInteger, nullable=False),
             sa.Column("timestamp", sa.BigInteger, nullable=False))
-        op.create_index("ix_latest_metrics_order", "latest_metrics", ["experiment_id", "key", "value"])
+        op.create_index("ix_latest_metrics_order", "latest_metrics", ["experiment_id", "key", "is_nan", "value"])
         op.execute(_BACKFILL)
 
 
