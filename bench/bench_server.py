@@ -1,6 +1,8 @@
 """The workspace server against FastTrackML and the stock `mlflow server`: same client, same machine, same run.
 
-Three servers, each started, measured idle, then driven by this venv's stock MLflow client:
+Three servers, each started and measured idle, then driven by this venv's stock MLflow client, one
+measure for each server in turn (so the shared machine's load moves every server's figure of a
+measure alike):
 
 * `aml server` (this checkout), SQLite in its data dir, every request authenticated with a bearer token;
 * FastTrackML 0.6 (G-Research's MLflow-compatible server in Go), pip-installed with its `fml`
@@ -35,7 +37,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import requests
 
@@ -248,58 +250,70 @@ def _runs_with_params_and_metrics(client: Any, exp: str, rng: random.Random) -> 
     return made
 
 
-def workload(server: Server) -> dict[str, float]:
-    """The measures, with this venv's MLflow client against the server."""
+def workload(server: Server) -> Iterator[dict[str, float]]:
+    """The measures, with this venv's MLflow client against the server: yields after each one (its figure).
+
+    main() drives the servers' workloads in turns, one measure each, so the machine's load (shared,
+    noisy) moves every server's figure of a measure alike.
+    """
     from mlflow import MlflowClient
     from mlflow.entities import Metric
 
-    if server.token:
-        os.environ["MLFLOW_TRACKING_TOKEN"] = server.token
-    else:
-        os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+    def token() -> None:  # the client reads it at each request; other servers' turns change it
+        if server.token:
+            os.environ["MLFLOW_TRACKING_TOKEN"] = server.token
+        else:
+            os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+    token()
     client = MlflowClient(tracking_uri=server.uri)
-    out: dict[str, float] = {}
     exp = client.create_experiment(f"bench-{time.time_ns()}")
     run_id = client.create_run(exp).info.run_id
     now = int(time.time() * 1000)
     n_calls = min(N_LOG_METRIC, STOCK_MAX_CALLS) if server.name == STOCK else N_LOG_METRIC
     n_async = min(N_ASYNC, STOCK_MAX_CALLS) if server.name == STOCK else N_ASYNC
     dt = _timed(lambda: [client.log_metric(run_id, "m", float(i), now + i, i) for i in range(n_calls)])
-    out["log_metric calls/s"] = n_calls / dt
+    yield {"log_metric calls/s": n_calls / dt}
+    token()
 
     def batches(key: str, n: int) -> None:
         for start in range(0, n, 1000):
             client.log_batch(run_id, metrics=[Metric(key, float(i), now + i, i)
                                               for i in range(start, min(n, start + 1000))])
-    out["log_batch points/s"] = N_BATCH_POINTS / _timed(lambda: batches("b", N_BATCH_POINTS))
+    yield {"log_batch points/s": N_BATCH_POINTS / _timed(lambda: batches("b", N_BATCH_POINTS))}
+    token()
     batches("h", N_HISTORY)
     hist: list = []
-    out[f"history {N_HISTORY} points s"] = _timed(lambda: hist.extend(client.get_metric_history(run_id, "h")))
+    out = {f"history {N_HISTORY} points s": _timed(lambda: hist.extend(client.get_metric_history(run_id, "h")))}
     assert len(hist) == N_HISTORY, len(hist)
     # The same history as raw HTTP pages (JSON decoded, no MLflow entities): the server's part alone,
     # since the client's protobuf parsing of 100k points costs seconds whichever server answers.
     raw: list = []
     out[f"history {N_HISTORY}, raw HTTP pages s"] = _timed(lambda: raw.extend(_raw_history(server, run_id, "h")))
     assert len(raw) == N_HISTORY, len(raw)
+    yield out
+    token()
     exp2 = client.create_experiment(f"runs-{time.time_ns()}")
     made: dict[str, tuple] = {}
-    out[f"create {N_RUNS} runs (5 params, 5 metrics) s"] = _timed(
-        lambda: made.update(_runs_with_params_and_metrics(client, exp2, random.Random(7))))
+    yield {f"create {N_RUNS} runs (5 params, 5 metrics) s": _timed(
+        lambda: made.update(_runs_with_params_and_metrics(client, exp2, random.Random(7))))}
+    token()
     found: list = []
-    out[f"filtered search, {N_RUNS} runs s"] = _timed(lambda: found.extend(client.search_runs(
-        [exp2], SEARCH_FILTER, max_results=N_RUNS, order_by=SEARCH_ORDER)))
+    out = {f"filtered search, {N_RUNS} runs s": _timed(lambda: found.extend(client.search_runs(
+        [exp2], SEARCH_FILTER, max_results=N_RUNS, order_by=SEARCH_ORDER)))}
     expected = sorted((rid for rid, (m, p) in made.items() if m[0] > 0.5 and p["p1"] == "b"),
                       key=lambda rid: -made[rid][0][2])
     assert [r.info.run_id for r in found] == expected, (len(found), len(expected))
+    yield out
+    token()
     run2 = client.create_run(exp).info.run_id
 
     def async_calls() -> None:
         ops = [client.log_metric(run2, "a", float(i), now + i, i, synchronous=False) for i in range(n_async)]
         for op in ops:
             op.wait()
-    out["async log_metric calls/s"] = n_async / _timed(async_calls)
+    out = {"async log_metric calls/s": n_async / _timed(async_calls)}
     assert len(client.get_metric_history(run2, "a")) == n_async
-    return out
+    yield out
 
 
 def _serve_null(port: int) -> None:
@@ -410,20 +424,28 @@ def main() -> int:
     print(f"scale {SCALE}: {N_LOG_METRIC} log_metric, {N_BATCH_POINTS} batch points, {N_HISTORY} history, "
           f"{N_RUNS} runs, {N_ASYNC} async; order {', '.join(order)}; "
           f"database {'PostgreSQL' if POSTGRES else 'SQLite'}", flush=True)
+    servers: list[Server] = []
     try:
-        for name in order:
+        for name in order:  # started one after the other, measured alone, then left idle
             server = STARTERS[name](work)
-            try:
-                time.sleep(2)  # settled: what an idle server holds
-                server.figures["idle PSS MiB"] = _pss_kib(server.proc.pid) / 1024
-                server.figures["processes"] = len(_tree(server.proc.pid))
-                server.figures["first request s"] = first_request(server)
-                server.figures.update(workload(server))
-                results[name] = server.figures
-                print(f"{name}: {json.dumps({k: round(v, 4) for k, v in server.figures.items()})}", flush=True)
-            finally:
-                server.stop()
+            servers.append(server)
+            time.sleep(2)  # settled: what an idle server holds
+            server.figures["idle PSS MiB"] = _pss_kib(server.proc.pid) / 1024
+            server.figures["processes"] = len(_tree(server.proc.pid))
+            server.figures["first request s"] = first_request(server)
+        runs = [(server, workload(server)) for server in servers]
+        while runs:  # one measure per server in turn
+            for server, steps in list(runs):
+                try:
+                    server.figures.update(next(steps))
+                except StopIteration:
+                    runs.remove((server, steps))
+        for server in servers:
+            results[server.name] = server.figures
+            print(f"{server.name}: {json.dumps({k: round(v, 4) for k, v in server.figures.items()})}", flush=True)
     finally:
+        for server in servers:
+            server.stop()
         shutil.rmtree(work, ignore_errors=True)
     floor = client_floor()
     report(results, floor)
