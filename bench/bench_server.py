@@ -250,8 +250,9 @@ def _runs_with_params_and_metrics(client: Any, exp: str, rng: random.Random) -> 
     return made
 
 
-def workload(server: Server) -> Iterator[dict[str, float]]:
-    """The measures, with this venv's MLflow client against the server: yields after each one (its figure).
+def workload(server: Server) -> Iterator[dict[str, Any]]:
+    """The measures, with this venv's MLflow client against the server: yields after each one (its figure, or a
+    rate's slice as (count, seconds)).
 
     main() drives the servers' workloads in turns, one measure each, so the machine's load (shared,
     noisy) moves every server's figure of a measure alike.
@@ -271,16 +272,20 @@ def workload(server: Server) -> Iterator[dict[str, float]]:
     now = int(time.time() * 1000)
     n_calls = min(N_LOG_METRIC, STOCK_MAX_CALLS) if server.name == STOCK else N_LOG_METRIC
     n_async = min(N_ASYNC, STOCK_MAX_CALLS) if server.name == STOCK else N_ASYNC
-    dt = _timed(lambda: [client.log_metric(run_id, "m", float(i), now + i, i) for i in range(n_calls)])
-    yield {"log_metric calls/s": n_calls / dt}
-    token()
+    # Rates in ten slices, each server's slice in turn: load that comes and goes hits all servers alike.
+    for part in _slices(n_calls):
+        yield {"log_metric calls/s": (len(part), _timed(
+            lambda: [client.log_metric(run_id, "m", float(i), now + i, i) for i in part]))}
+        token()
 
-    def batches(key: str, n: int) -> None:
-        for start in range(0, n, 1000):
+    def batches(key: str, n: int, start: int = 0) -> None:
+        for first in range(start, start + n, 1000):
             client.log_batch(run_id, metrics=[Metric(key, float(i), now + i, i)
-                                              for i in range(start, min(n, start + 1000))])
-    yield {"log_batch points/s": N_BATCH_POINTS / _timed(lambda: batches("b", N_BATCH_POINTS))}
-    token()
+                                              for i in range(first, min(start + n, first + 1000))])
+    for part in _slices(N_BATCH_POINTS // 1000):
+        yield {"log_batch points/s": (len(part) * 1000, _timed(lambda: batches("b", len(part) * 1000,
+                                                                            part[0] * 1000)))}
+        token()
     batches("h", N_HISTORY)
     hist: list = []
     out = {f"history {N_HISTORY} points s": _timed(lambda: hist.extend(client.get_metric_history(run_id, "h")))}
@@ -307,13 +312,19 @@ def workload(server: Server) -> Iterator[dict[str, float]]:
     token()
     run2 = client.create_run(exp).info.run_id
 
-    def async_calls() -> None:
-        ops = [client.log_metric(run2, "a", float(i), now + i, i, synchronous=False) for i in range(n_async)]
+    def async_calls(part: range) -> None:
+        ops = [client.log_metric(run2, "a", float(i), now + i, i, synchronous=False) for i in part]
         for op in ops:
             op.wait()
-    out = {"async log_metric calls/s": n_async / _timed(async_calls)}
+    for part in _slices(n_async):
+        yield {"async log_metric calls/s": (len(part), _timed(lambda: async_calls(part)))}
+        token()
     assert len(client.get_metric_history(run2, "a")) == n_async
-    yield out
+
+
+def _slices(n: int, parts: int = 10) -> list[range]:
+    step = max(1, n // parts)
+    return [range(i, min(n, i + step)) for i in range(0, n, step)]
 
 
 def _serve_null(port: int) -> None:
@@ -345,40 +356,31 @@ def _serve_null(port: int) -> None:
                 port=port, log_level="warning", access_log=False)
 
 
-def client_floor() -> dict[str, float]:
-    """The client's own cost per measure (against the null server), so the best figure any server could reach."""
+NULL = "client alone"
+
+
+def start_null(work: Path) -> Server:
+    """The do-nothing endpoint (its own process, so it takes no GIL time from the client)."""
+    port = _port()
+    base = f"http://127.0.0.1:{port}"
+    return _launch(NULL, [sys.executable, __file__, "--null-server", str(port)], base, base)
+
+
+def null_workload(server: Server) -> Iterator[dict[str, Any]]:
+    """The client's own cost for the measures the ceiling is about, sliced and taken in turn with the servers'."""
     from mlflow import MlflowClient
     from mlflow.entities import Metric
 
-    port = _port()
-    proc = subprocess.Popen([sys.executable, __file__, "--null-server", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    t0 = time.perf_counter()
-    while True:
-        try:
-            requests.post(f"{url}/ping", timeout=1)
-            break
-        except requests.RequestException:
-            if proc.poll() is not None or time.perf_counter() - t0 > 60:
-                raise RuntimeError("the null server did not start") from None
-            time.sleep(0.05)
     os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
-    try:
-        client, now, out = MlflowClient(tracking_uri=url), int(time.time() * 1000), {}
-        client.log_metric("r", "warm-up", 0.0, now, 0)
-        n = min(N_LOG_METRIC, 2000)
-        out["log_metric calls/s"] = n / _timed(lambda: [client.log_metric("r", "m", float(i), now + i, i)
-                                                        for i in range(n)])
-        n = min(N_BATCH_POINTS, 50_000)
-        out["log_batch points/s"] = n / _timed(lambda: [client.log_batch("r", metrics=[
-            Metric("b", float(i), now + i, i) for i in range(s, s + 1000)]) for s in range(0, n, 1000)])
-        hist: list = []
-        out[f"history {N_HISTORY} points s"] = _timed(lambda: hist.extend(client.get_metric_history("r", "h")))
-        return out
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    client, now = MlflowClient(tracking_uri=server.uri), int(time.time() * 1000)
+    for part in _slices(N_LOG_METRIC):
+        yield {"log_metric calls/s": (len(part), _timed(
+            lambda: [client.log_metric("r", "m", float(i), now + i, i) for i in part]))}
+    for part in _slices(N_BATCH_POINTS // 1000):
+        yield {"log_batch points/s": (len(part) * 1000, _timed(lambda: [client.log_batch("r", metrics=[
+            Metric("b", float(i), now + i, i) for i in range(k * 1000, k * 1000 + 1000)]) for k in part]))}
+    hist: list = []
+    yield {f"history {N_HISTORY} points s": _timed(lambda: hist.extend(client.get_metric_history("r", "h")))}
 
 
 STARTERS = {AML: start_aml, FML: start_fml, STOCK: start_stock}
@@ -421,6 +423,7 @@ def main() -> int:
         order.reverse()
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
     results: dict[str, dict[str, float]] = {}
+    floor: dict[str, float] = {}
     print(f"scale {SCALE}: {N_LOG_METRIC} log_metric, {N_BATCH_POINTS} batch points, {N_HISTORY} history, "
           f"{N_RUNS} runs, {N_ASYNC} async; order {', '.join(order)}; "
           f"database {'PostgreSQL' if POSTGRES else 'SQLite'}", flush=True)
@@ -433,21 +436,31 @@ def main() -> int:
             server.figures["idle PSS MiB"] = _pss_kib(server.proc.pid) / 1024
             server.figures["processes"] = len(_tree(server.proc.pid))
             server.figures["first request s"] = first_request(server)
-        runs = [(server, workload(server)) for server in servers]
-        while runs:  # one measure per server in turn
+        null = start_null(work)
+        servers.append(null)
+        runs = [(server, null_workload(server) if server is null else workload(server)) for server in servers]
+        sums: dict[tuple[str, str], list[float]] = {}
+        while runs:  # one measure (or one slice of a rate) per server in turn
             for server, steps in list(runs):
                 try:
-                    server.figures.update(next(steps))
+                    for key, value in next(steps).items():
+                        if isinstance(value, tuple):  # (count, seconds) of a slice: the rate of all slices
+                            total = sums.setdefault((server.name, key), [0.0, 0.0])
+                            total[0] += value[0]
+                            total[1] += value[1]
+                            server.figures[key] = total[0] / total[1]
+                        else:
+                            server.figures[key] = value
                 except StopIteration:
                     runs.remove((server, steps))
-        for server in servers:
+        floor = {k: v for k, v in null.figures.items() if k != "start-up s"}
+        for server in servers[:-1]:
             results[server.name] = server.figures
             print(f"{server.name}: {json.dumps({k: round(v, 4) for k, v in server.figures.items()})}", flush=True)
     finally:
         for server in servers:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    floor = client_floor()
     report(results, floor)
     print(json.dumps({"results": results, "client alone": floor}))
     return 0
