@@ -19,7 +19,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from azuremlcore._store import schema as t
 
 _RUN_COLUMN = {"run_id": "id", "run_name": "display_name", "status": "status", "user_id": "submitted_by",
                "end_time": "end_time"}
@@ -45,111 +44,112 @@ class Order:
     ascending: bool = True
 
 
-def _latest_metric(key: str) -> Any:
-    lm = t.latest_metrics.alias()  # its own alias: the walk below also reads latest_metrics
-    return (sa.select(sa.case((lm.c.is_nan == sa.true(), sa.null()), else_=lm.c.value))
-            .where(lm.c.run_id == t.runs.c.id, lm.c.key == key).correlate(t.runs).scalar_subquery())
+class _Sql:
+    """SQL text and its parameters, built together (the driver's placeholder: ? for SQLite, %s for psycopg).
+
+    Written as text, not SQLAlchemy expressions: compiling a search's statement is a one-off cost per
+    shape of search, and a search is often the first of its shape (measured: the first search of a
+    server took twice the time of the next ones).
+    """
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect, self.ph, self.params = dialect, "?" if dialect == "sqlite" else "%s", []  # type: list[Any]
+        self._aliases = 0
+
+    def value(self, v: Any) -> str:
+        self.params.append(v)
+        return self.ph
+
+    def alias(self) -> str:
+        self._aliases += 1
+        return f"s{self._aliases}"
+
+    def term(self, kind: str, key: str) -> str:
+        if kind == "metric":
+            a = self.alias()
+            return (f'(SELECT CASE WHEN {a}.is_nan THEN NULL ELSE {a}."value" END FROM latest_metrics {a} '
+                    f'WHERE {a}.run_id = runs.id AND {a}."key" = {self.value(key)})')
+        if kind in ("param", "tag"):
+            a = self.alias()
+            return (f'(SELECT {a}."value" FROM run_attributes {a} WHERE {a}.run_id = runs.id AND '
+                    f'{a}.kind = {self.value(kind)} AND {a}."key" = {self.value(key)})')
+        if key == "start_time":
+            return "COALESCE(runs.start_time, runs.created_time)"
+        if key == "run_name":
+            return "COALESCE(runs.display_name, runs.id)"
+        return f"runs.{_RUN_COLUMN[key]}"
+
+    def condition(self, clause: Clause) -> str:
+        term, v, op = self.term(clause.kind, clause.key), clause.value, clause.op
+        if op in ("=", "!=", ">", ">=", "<", "<="):
+            return f"{term} {op} {self.value(v)}"
+        if op == "LIKE":
+            if self.dialect != "sqlite":
+                return f"{term} LIKE {self.value(v)}"
+            # SQLite's LIKE ignores ASCII case; MLflow's LIKE does not: GLOB, same wildcards renamed.
+            glob = "".join({"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}.get(c, c) for c in str(v))
+            return f"{term} GLOB {self.value(glob)}"
+        if op == "ILIKE":
+            return f"LOWER({term}) LIKE {self.value(str(v).lower())}"
+        if op in ("IN", "NOT IN"):
+            if not v:
+                return "1 = 0" if op == "IN" else "1 = 1"
+            return f"{term} {op} ({', '.join(self.value(x) for x in v)})"
+        raise ValueError(f"Unknown comparison {op!r}")
+
+    def order(self, order: list[Order]) -> str:
+        keys: list[str] = []
+        for o in order:
+            # Runs without the value last, in both directions. Each use of a term binds its own parameters, in
+            # the order they appear in the text.
+            keys.append(f"CASE WHEN {self.term(o.kind, o.key)} IS NULL THEN 1 ELSE 0 END")
+            keys.append(f"{self.term(o.kind, o.key)} {'ASC' if o.ascending else 'DESC'}")
+        return ", ".join(keys + ["COALESCE(runs.start_time, runs.created_time) DESC", "runs.id ASC"])
+
+    def where(self, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
+              clauses: list[Clause]) -> str:
+        parts = [f"runs.workspace_id = {self.value(workspace_id)}",
+                 f"runs.experiment_id IN ({', '.join(self.value(e) for e in experiment_ids)})"]
+        if lifecycle_stage is not None:
+            parts.append(f"runs.lifecycle_stage = {self.value(lifecycle_stage)}")
+        parts += [self.condition(c) for c in clauses]
+        return " AND ".join(parts)
 
 
-def _attribute(kind: str, key: str) -> Any:
-    ra = t.run_attributes
-    return sa.select(ra.c.value).where(ra.c.run_id == t.runs.c.id, ra.c.kind == kind, ra.c.key == key) \
-        .correlate(t.runs).scalar_subquery()
-
-
-def _term(kind: str, key: str) -> Any:
-    if kind == "metric":
-        return _latest_metric(key)
-    if kind in ("param", "tag"):
-        return _attribute(kind, key)
-    if key == "start_time":
-        return sa.func.coalesce(t.runs.c.start_time, t.runs.c.created_time)
-    if key == "run_name":
-        return sa.func.coalesce(t.runs.c.display_name, t.runs.c.id)
-    return t.runs.c[_RUN_COLUMN[key]]
-
-
-def _like(term: Any, pattern: str, dialect: str) -> Any:
-    if dialect != "sqlite":
-        return term.like(pattern)
-    # SQLite's LIKE ignores ASCII case; MLflow's LIKE does not, so it becomes GLOB (same wildcards, renamed).
-    glob = "".join({"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}.get(c, c) for c in pattern)
-    return term.op("GLOB")(glob)
-
-
-def condition(clause: Clause, dialect: str) -> Any:
-    """The SQL condition of one clause."""
-    term, v, op = _term(clause.kind, clause.key), clause.value, clause.op
-    if op == "=":
-        return term == v
-    if op == "!=":
-        return term != v
-    if op == ">":
-        return term > v
-    if op == ">=":
-        return term >= v
-    if op == "<":
-        return term < v
-    if op == "<=":
-        return term <= v
-    if op == "LIKE":
-        return _like(term, v, dialect)
-    if op == "ILIKE":
-        return sa.func.lower(term).like(str(v).lower())
-    if op == "IN":
-        return term.in_(list(v))
-    if op == "NOT IN":
-        return term.not_in(list(v))
-    raise ValueError(f"Unknown comparison {op!r}")
-
-
-def _base(workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None, clauses: list[Clause],
-          dialect: str) -> Any:
-    r = t.runs
-    q = sa.select(r).where(r.c.workspace_id == workspace_id, r.c.experiment_id.in_(experiment_ids))
-    if lifecycle_stage is not None:
-        q = q.where(r.c.lifecycle_stage == lifecycle_stage)
-    for clause in clauses:
-        q = q.where(condition(clause, dialect))
-    return q
-
-
-def _order_keys(order: list[Order]) -> list[Any]:
-    keys: list[Any] = []
-    for o in order:
-        term = _term(o.kind, o.key)
-        keys.append(sa.case((term.is_(None), 1), else_=0))  # runs without the value last, in both directions
-        keys.append(term.asc() if o.ascending else term.desc())
-    return keys + [_term("attribute", "start_time").desc(), t.runs.c.id.asc()]
-
-
-def _some_without(conn: sa.Connection, experiment_id: str, key: str) -> bool:
+def _some_without(conn: sa.Connection, ph: str, experiment_id: str, key: str) -> bool:
     """Whether a run of the experiment lacks a (non-NaN) latest value of key: two counts, both on indexes alone."""
-    r, lm = t.runs, t.latest_metrics
-    runs = conn.execute(sa.select(sa.func.count()).where(r.c.experiment_id == experiment_id)).scalar() or 0
-    values = conn.execute(sa.select(sa.func.count()).where(lm.c.experiment_id == experiment_id, lm.c.key == key,
-                                                           lm.c.is_nan == sa.false())).scalar() or 0
-    return values < runs
+    runs = conn.exec_driver_sql(f"SELECT COUNT(*) FROM runs WHERE experiment_id = {ph}", (experiment_id,)).scalar()
+    values = conn.exec_driver_sql(f'SELECT COUNT(*) FROM latest_metrics WHERE experiment_id = {ph} AND "key" = {ph} '
+                                  f"AND is_nan = {ph}", (experiment_id, key, False)).scalar()
+    return (values or 0) < (runs or 0)
 
 
 def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
                 clauses: list[Clause], order: list[Order], limit: int, offset: int) -> list[Any]:
     """Run rows matching every clause, in order (then start time, newest first, then id), one page."""
+    if not experiment_ids:
+        return []
     dialect = conn.dialect.name
-    q = _base(workspace_id, experiment_ids, lifecycle_stage, clauses, dialect)
+    q = _Sql(dialect)
     if not (order and order[0].kind == "metric" and len(experiment_ids) == 1):
-        return conn.execute(q.order_by(*_order_keys(order)).limit(limit).offset(offset)).all()
+        where = q.where(workspace_id, experiment_ids, lifecycle_stage, clauses)
+        sql = f"SELECT runs.* FROM runs WHERE {where} ORDER BY {q.order(order)} " \
+              f"LIMIT {int(limit)} OFFSET {int(offset)}"
+        return conn.exec_driver_sql(sql, tuple(q.params)).all()
     # Walk the first order key's values on ix_latest_metrics_order (the latest_metrics row drives the join,
     # so the page ends the walk), then the runs without a (non-NaN) value of it.
-    first, lm, want = order[0], t.latest_metrics, offset + limit
-    value = lm.c.value.asc() if first.ascending else lm.c.value.desc()
-    walked = (q.join_from(lm, t.runs, lm.c.run_id == t.runs.c.id)
-              .where(lm.c.experiment_id == experiment_ids[0], lm.c.key == first.key, lm.c.is_nan == sa.false())
-              .order_by(value, *_order_keys(order[1:])).limit(want))
-    rows = conn.execute(walked).all()
-    if len(rows) < want and _some_without(conn, experiment_ids[0], first.key):
-        has_value = sa.exists().where(lm.c.run_id == t.runs.c.id, lm.c.key == first.key,
-                                      lm.c.is_nan == sa.false()).correlate(t.runs)
-        rest = q.where(~has_value).order_by(*_order_keys(order[1:])).limit(want - len(rows))
-        rows += conn.execute(rest).all()
+    first, want = order[0], offset + limit
+    head = (f"SELECT runs.* FROM latest_metrics w CROSS JOIN runs WHERE w.experiment_id = {q.value(experiment_ids[0])} "
+            f'AND w."key" = {q.value(first.key)} AND w.is_nan = {q.value(False)} AND runs.id = w.run_id AND ')
+    where = q.where(workspace_id, experiment_ids, lifecycle_stage, clauses)
+    sql = (f"{head}{where} ORDER BY w.\"value\" {'ASC' if first.ascending else 'DESC'}, {q.order(order[1:])} "
+           f"LIMIT {int(want)}")
+    rows = conn.exec_driver_sql(sql, tuple(q.params)).all()
+    if len(rows) < want and _some_without(conn, q.ph, experiment_ids[0], first.key):
+        r = _Sql(dialect)
+        where = r.where(workspace_id, experiment_ids, lifecycle_stage, clauses)
+        sql = (f"SELECT runs.* FROM runs WHERE {where} AND NOT EXISTS (SELECT 1 FROM latest_metrics h WHERE "
+               f'h.run_id = runs.id AND h."key" = {r.value(first.key)} AND h.is_nan = {r.value(False)}) '
+               f"ORDER BY {r.order(order[1:])} LIMIT {int(want - len(rows))}")
+        rows += conn.exec_driver_sql(sql, tuple(r.params)).all()
     return rows[offset:]
