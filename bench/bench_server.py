@@ -182,7 +182,8 @@ def start_fml(work: Path) -> Server:
     exe = _venv(FML_VENV, "fml", "fasttrackml")
     port = _port()
     base = f"http://127.0.0.1:{port}"
-    db = _pg_database("bench_fml") if POSTGRES else f"sqlite://{work / 'fml.db'}"
+    db = _pg_database("bench_fml").replace("postgresql://", "postgres://", 1) if POSTGRES \
+        else f"sqlite://{work / 'fml.db'}"
     return _launch(FML, [str(exe), "server", "--listen-address", f"127.0.0.1:{port}", "--database-uri", db,
                          "--default-artifact-root", str(work / "fml-artifacts")], base, base,
                    cwd=str(work))
