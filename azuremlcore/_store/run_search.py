@@ -108,8 +108,9 @@ class _Sql:
 
     def where(self, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
               clauses: list[Clause]) -> str:
-        parts = [f"runs.workspace_id = {self.value(workspace_id)}",
-                 f"runs.experiment_id IN ({', '.join(self.value(e) for e in experiment_ids)})"]
+        parts = [f"runs.workspace_id = {self.value(workspace_id)}"]
+        if experiment_ids:  # none: the caller restricts the experiment itself
+            parts.append(f"runs.experiment_id IN ({', '.join(self.value(e) for e in experiment_ids)})")
         if lifecycle_stage is not None:
             parts.append(f"runs.lifecycle_stage = {self.value(lifecycle_stage)}")
         parts += [self.condition(c) for c in clauses]
@@ -139,9 +140,11 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
     # Walk the first order key's values on ix_latest_metrics_order (the latest_metrics row drives the join,
     # so the page ends the walk), then the runs without a (non-NaN) value of it.
     first, want = order[0], offset + limit
+    # The run is found by its id (a run's experiment never changes, so w's experiment is the run's): with the
+    # experiment also a condition on runs, PostgreSQL scanned the experiment's runs for every walked row.
     head = (f"SELECT runs.* FROM latest_metrics w CROSS JOIN runs WHERE w.experiment_id = {q.value(experiment_ids[0])} "
             f'AND w."key" = {q.value(first.key)} AND w.is_nan = {q.value(False)} AND runs.id = w.run_id AND ')
-    where = q.where(workspace_id, experiment_ids, lifecycle_stage, clauses)
+    where = q.where(workspace_id, [], lifecycle_stage, clauses)
     sql = (f"{head}{where} ORDER BY w.\"value\" {'ASC' if first.ascending else 'DESC'}, {q.order(order[1:])} "
            f"LIMIT {int(want)}")
     rows = conn.exec_driver_sql(sql, tuple(q.params)).all()
