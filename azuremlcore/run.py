@@ -555,6 +555,12 @@ class Run(RunLoggingMixin, RunFilesMixin):
         """(Deprecated) Same as `get_context()`."""
         return cls.get_context(**kwargs)
 
+    def _repr_html_(self) -> str:
+        """The table a notebook shows for this run (with a link to its page)."""
+        from azuremlcore._html_repr import run_html
+
+        return run_html(self)
+
     def __repr__(self) -> str:
         return (f"Run(Experiment: {self._experiment.name},\nId: {self.id},\nType: {self.type},\n"
                 f"Status: {self.status})")

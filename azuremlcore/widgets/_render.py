@@ -1,0 +1,107 @@
+"""HTML and plain text of the run widget's data (from `_run_data.collect`); every value is escaped.
+
+The HTML is self-contained (inline styles, inline SVG charts, no script, no CDN): the live widget
+shows it in ipywidgets ``HTML`` parts, and the fallback displays the same markup as a static output.
+"""
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from azuremlcore.widgets._svg import line_chart
+
+_STATUS_COLOURS = {"Completed": "#107c10", "Failed": "#a4262c", "Canceled": "#8a8886", "Running": "#0078d4"}
+_TABLE = 'style="border-collapse:collapse;font-size:12px;margin:2px 0"'
+_CELL = 'style="border:1px solid #ddd;padding:2px 6px;text-align:left"'
+
+
+def esc(value: Any) -> str:
+    """Text of any value, HTML-escaped (quotes too, so it is safe inside attributes)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _link(url: str, text: str) -> str:
+    return f'<a href="{esc(url)}" target="_blank" rel="noopener">{esc(text)}</a>'
+
+
+def header_html(data: dict[str, Any], note: str = "") -> str:
+    """Status badge, run id, experiment, duration and the link to the run's page."""
+    colour = _STATUS_COLOURS.get(data["status"], "#ca5010")
+    badge = (f'<span class="aml-status" style="background:{colour};color:white;padding:1px 8px;'
+             f'border-radius:8px">{esc(data["status"])}</span>')
+    rows = [("Run", data["run_id"]), ("Experiment", data["experiment"]), ("Type", data["type"]),
+            ("Duration", data["duration"]), ("Target", data["run_properties"].get("target"))]
+    cells = "".join(f"<td {_CELL}><b>{esc(k)}</b> {esc(v)}</td>" for k, v in rows if v)
+    out = (f'<div class="aml-header">{badge} <table {_TABLE}><tr>{cells}</tr></table>'
+           f'{_link(data["workbench_run_details_uri"], "Run details page")}')
+    if data.get("error"):
+        out += f'<pre style="color:#a4262c;white-space:pre-wrap">{esc(json.dumps(data["error"], default=str))}</pre>'
+    if note:
+        out += f'<div style="color:#a4262c">{esc(note)}</div>'
+    return out + "</div>"
+
+
+def metrics_html(data: dict[str, Any]) -> str:
+    """A chart per metric logged more than once; a table of single values, rows and tables."""
+    charts, singles = [], []
+    for m in data["run_metrics"]:
+        if m["kind"] == "series":
+            values = m["series"][0]["data"]
+            charts.append(f'<div class="aml-metric" style="display:inline-block;margin:4px">'
+                          f'<div style="font-size:12px"><b>{esc(m["name"])}</b> last: {esc(_short(m["last"]))} '
+                          f'({len(values)} values)</div>{line_chart(values, m["name"])}</div>')
+        else:
+            value = m["value"] if m["kind"] == "table" else m["last"]
+            singles.append(f"<tr><td {_CELL}>{esc(m['name'])}</td><td {_CELL}>{esc(_short(value))}</td></tr>")
+    if not charts and not singles:
+        return '<div class="aml-metrics"><i>No metrics logged yet.</i></div>'
+    table = (f"<table {_TABLE}><tr><th {_CELL}>Metric</th><th {_CELL}>Value</th></tr>{''.join(singles)}</table>"
+             if singles else "")
+    return f'<div class="aml-metrics">{"".join(charts)}{table}</div>'
+
+
+def children_html(data: dict[str, Any]) -> str:
+    """A table of child runs: id, status, duration and each metric's last value."""
+    children = data["child_runs"]
+    if not children:
+        return '<div class="aml-children"><i>No child runs.</i></div>'
+    names = sorted({k for c in children for k in c["metrics"]})[:12]
+    head = "".join(f"<th {_CELL}>{esc(h)}</th>" for h in ["Run", "Status", "Duration", *names])
+    rows = []
+    for c in children:
+        cells = [c["name"], c["status"], c["duration"], *(_short(c["metrics"].get(n)) for n in names)]
+        rows.append("<tr>" + "".join(f"<td {_CELL}>{esc(v)}</td>" for v in cells) + "</tr>")
+    return f'<div class="aml-children"><table {_TABLE}><tr>{head}</tr>{"".join(rows)}</table></div>'
+
+
+def logs_html(data: dict[str, Any]) -> str:
+    """The tail of the run's logs in a scrolling box."""
+    text = data["run_logs"] or "No logs yet."
+    return (f'<pre class="aml-logs" style="max-height:240px;overflow:auto;font-size:11px;background:#f4f4f4;'
+            f'padding:4px;white-space:pre-wrap">{esc(text)}</pre>')
+
+
+def page_html(data: dict[str, Any], note: str = "") -> str:
+    """The whole widget as one static HTML block (the fallback, and the saved copy beside the live widget)."""
+    return (f'<div class="aml-run-details">{header_html(data, note)}<h4>Metrics</h4>{metrics_html(data)}'
+            f'<h4>Child runs</h4>{children_html(data)}<h4>Logs</h4>{logs_html(data)}</div>')
+
+
+def page_text(data: dict[str, Any]) -> str:
+    """The widget's data as plain text, for a terminal (outside IPython)."""
+    lines = [f"Run {data['run_id']} ({data['experiment']}): {data['status']}, duration {data['duration']}",
+             f"Details page: {data['workbench_run_details_uri']}"]
+    for m in data["run_metrics"]:
+        value = m["value"] if m["kind"] == "table" else m["last"]
+        count = f" ({len(m['series'][0]['data'])} values)" if m["kind"] == "series" else ""
+        lines.append(f"  {m['name']}: {_short(value)}{count}")
+    for c in data["child_runs"]:
+        lines.append(f"  child {c['name']}: {c['status']}, {c['duration']}")
+    return "\n".join(lines)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = f"{value:.6g}" if isinstance(value, float) else json.dumps(value, default=str) if isinstance(
+        value, (dict, list)) else "" if value is None else str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
