@@ -185,6 +185,22 @@ def test_a_finished_run_starts_no_refresher_and_stop_ends_one(experiment, shown:
     assert second is not None and not second.is_alive() and running._refresher is None
 
 
+def test_the_end_of_a_cell_catches_up(experiment, shown: Displayed,  # type: ignore[no-untyped-def]
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_details, "MIN_INTERVAL_S", 600)  # the thread stays asleep: only the hook refreshes
+    run = experiment.start_logging(outputs=False)
+    details = RunDetails(run)
+    details.show()
+    [view] = shown.objects
+    run.log("loss", 3.0)
+    run.complete()
+    run_details._catch_up_after_cell(None)  # what IPython's post_run_cell event calls
+    assert "Completed" in view.header.value and "loss" in view.metrics.value
+    assert shown.updates == [view]
+    details._refresher.join(timeout=60)
+    assert not details._refresher.is_alive() and not list(run_details._LIVE)
+
+
 def test_a_failing_refresh_is_shown_and_retried(experiment, shown: Displayed,  # type: ignore[no-untyped-def]
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     run = experiment.start_logging(outputs=False)

@@ -7,6 +7,7 @@ and outside IPython a plain-text summary is printed.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from azuremlcore.exceptions import UserErrorException
@@ -145,25 +146,73 @@ class _Refresher(threading.Thread):
         super().__init__(name=f"RunDetails-{details.run_instance.id}", daemon=True)
         self._details, self._view, self._handle, self._settings = details, view, handle, settings
         self._stopped = threading.Event()
+        self._poll_lock = threading.Lock()  # the thread and the end-of-cell catch-up poll one at a time
+        self._last: tuple | None = None
+
+    def start(self) -> None:
+        """Start polling, and catch up at the end of every cell (see `_catch_up_after_cell`)."""
+        _LIVE.add(self)
+        _hook_cells()
+        super().start()
 
     def stop(self) -> None:
         """Ask the thread to end (at once if it is waiting)."""
         self._stopped.set()
+        _LIVE.discard(self)
 
-    def run(self) -> None:
-        interval, last = MIN_INTERVAL_S, None
-        while not self._stopped.wait(interval) and not self._view.closed:
+    def poll_once(self) -> str:
+        """Refresh the view once: 'ended' (the run or this refresher), 'changed', 'same' or 'failed'."""
+        with self._poll_lock:
+            if self._stopped.is_set() or self._view.closed:
+                return "ended"
             try:
                 data = self._details.get_widget_data(self._settings)
             except Exception as exc:  # noqa: BLE001 - a server hiccup must not kill the widget; say so and retry
                 self._view.update(self._view.data, f"Could not refresh: {type(exc).__name__}: {exc}. Retrying.")
-                interval = min(interval * 2, MAX_INTERVAL_S)
-                continue
-            state = (data["status"], data["run_metrics"], data["child_runs"], data["run_logs"])
+                return "failed"
             self._view.update(data)
             if data["is_terminal"]:
                 if self._handle is not None:
                     self._handle.update(self._view)  # the saved HTML copy shows the end, too
+                self.stop()
+                return "ended"
+            state = (data["status"], data["run_metrics"], data["child_runs"], data["run_logs"])
+            changed, self._last = state != self._last, state
+            return "changed" if changed else "same"
+
+    def run(self) -> None:
+        interval = MIN_INTERVAL_S
+        while not self._stopped.wait(interval):
+            outcome = self.poll_once()
+            if outcome == "ended":
                 return
-            interval = MIN_INTERVAL_S if state != last else min(interval * _BACKOFF, MAX_INTERVAL_S)
-            last = state
+            if outcome == "changed":
+                interval = MIN_INTERVAL_S
+            else:  # quiet or failing: wait longer each time, up to MAX_INTERVAL_S
+                interval = min(interval * (2 if outcome == "failed" else _BACKOFF), MAX_INTERVAL_S)
+
+
+# Refreshers of runs still running, polled once more at the end of each cell (weak: a dropped widget goes).
+_LIVE: "weakref.WeakSet[_Refresher]" = weakref.WeakSet()
+
+
+def _catch_up_after_cell(*_: Any) -> None:
+    """IPython's post_run_cell: each live widget refreshes once before the cell's end is reported.
+
+    A message sent by the refresher thread between cells belongs to no cell, and a notebook runner
+    (nbclient, papermill) drops it: a run that ended while a cell waited for it would be saved
+    still showing Running. Polling here, inside the cell, saves the state the run ended in.
+    """
+    for refresher in list(_LIVE):
+        refresher.poll_once()
+
+
+def _hook_cells() -> None:
+    """Register `_catch_up_after_cell` with the running IPython (once)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and _catch_up_after_cell not in shell.events.callbacks.get("post_run_cell", []):
+        shell.events.register("post_run_cell", _catch_up_after_cell)
