@@ -80,7 +80,7 @@ def model_html(model: "Model") -> str:
     return table({"Name": model.name, "Version": model.version, "Framework": model.model_framework,
                   "Run": model.run_id, "Created": model.created_time.strftime("%Y-%m-%d %H:%M:%S UTC"),
                   "Details Page": Link(model_url(model), "Link to model"),
-                  "Docs Page": Link(DOCS + "data-and-models.md", "Link to Documentation")})
+                  "Docs Page": Link(DOCS + "data-and-models.md#models", "Link to Documentation")})
 
 
 def environment_html(env: "Environment") -> str:
@@ -88,4 +88,4 @@ def environment_html(env: "Environment") -> str:
     python = ("user-managed: " + env.python.interpreter_path if env.python.user_managed_dependencies
               else "built from conda_dependencies")
     return table({"Name": env.name, "Version": env.version, "Python": python, "Base image": env.docker.base_image,
-                  "Docs Page": Link(DOCS + "api.md#environment", "Link to Documentation")})
+                  "Docs Page": Link(DOCS + "jobs.md#environments", "Link to Documentation")})
