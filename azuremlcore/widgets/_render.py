@@ -84,8 +84,13 @@ def logs_html(data: dict[str, Any]) -> str:
 
 def page_html(data: dict[str, Any], note: str = "") -> str:
     """The whole widget as one static HTML block (the fallback, and the saved copy beside the live widget)."""
-    return (f'<div class="aml-run-details">{header_html(data, note)}<h4>Metrics</h4>{metrics_html(data)}'
-            f'<h4>Child runs</h4>{children_html(data)}<h4>Logs</h4>{logs_html(data)}</div>')
+    return join_parts(header_html(data, note), metrics_html(data), children_html(data), logs_html(data))
+
+
+def join_parts(header: str, metrics: str, children: str, logs: str) -> str:
+    """The four parts, already drawn, as one block with their headings."""
+    return (f'<div class="aml-run-details">{header}<h4>Metrics</h4>{metrics}'
+            f'<h4>Child runs</h4>{children}<h4>Logs</h4>{logs}</div>')
 
 
 def page_text(data: dict[str, Any]) -> str:

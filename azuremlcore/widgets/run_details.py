@@ -7,9 +7,11 @@ and outside IPython a plain-text summary is printed.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from azuremlcore._store.records import TERMINAL_STATUSES
 from azuremlcore.exceptions import UserErrorException
 from azuremlcore.widgets import _render
 from azuremlcore.widgets._run_data import LogTail, collect
@@ -24,6 +26,10 @@ __all__ = ["RunDetails"]
 MIN_INTERVAL_S = 1.5
 MAX_INTERVAL_S = 15.0
 _BACKOFF = 1.5
+# A refresh re-reads the run's metrics: on a run with millions of points that takes seconds, so the
+# pause after a refresh is at least this many times what it took (the widget then uses < 1/6 of a core).
+_COST_FACTOR = 5
+_CATCH_UP_WAIT_S = 30.0
 _INSTALL_HINT = "pip install 'amlcore-open[notebook]'"
 
 
@@ -31,9 +37,10 @@ class RunDetails:
     """A Jupyter widget showing a run's progress: status, duration, metric charts, child runs and its logs.
 
     `RunDetails(run).show()` displays it; while the run runs, a background thread refreshes it
-    (every 1.5 s while values change, backing off to 15 s while nothing does) and stops when the
-    run ends. The refresh does not need the kernel to be idle: a cell that blocks, such as
-    `run.wait_for_completion()`, runs while the widget above it keeps updating.
+    (every 1.5 s while values change, backing off to 15 s while nothing does, and pausing at least
+    five times as long as a refresh took) and stops when the run ends. The refresh does not need
+    the kernel to be idle: a cell that blocks, such as `run.wait_for_completion()`, runs while the
+    widget above it keeps updating.
     Without ipywidgets a static HTML snapshot is shown (call `show()` again to refresh it).
     """
 
@@ -122,11 +129,10 @@ class _View:
 
     def update(self, data: dict[str, Any], note: str = "") -> None:
         """Set each part's HTML (ipywidgets sends only the parts whose value changed)."""
-        self.header.value = _render.header_html(data, note)
-        self.metrics.value = _render.metrics_html(data)
-        self.children.value = _render.children_html(data)
-        self.logs.value = _render.logs_html(data)
-        self.data, self.html = data, _render.page_html(data, note)
+        parts = (_render.header_html(data, note), _render.metrics_html(data), _render.children_html(data),
+                 _render.logs_html(data))
+        self.header.value, self.metrics.value, self.children.value, self.logs.value = parts
+        self.data, self.html = data, _render.join_parts(*parts)
 
     @property
     def closed(self) -> bool:
@@ -160,29 +166,43 @@ class _Refresher(threading.Thread):
         self._stopped.set()
         _LIVE.discard(self)
 
-    def poll_once(self) -> str:
-        """Refresh the view once: 'ended' (the run or this refresher), 'changed', 'same' or 'failed'."""
-        with self._poll_lock:
-            if self._stopped.is_set() or self._view.closed:
-                return "ended"
-            try:
-                data = self._details.get_widget_data(self._settings)
-            except Exception as exc:  # noqa: BLE001 - a server hiccup must not kill the widget; say so and retry
-                self._view.update(self._view.data, f"Could not refresh: {type(exc).__name__}: {exc}. Retrying.")
-                return "failed"
-            self._view.update(data)
-            if data["is_terminal"]:
-                if self._handle is not None:
-                    self._handle.update(self._view)  # the saved HTML copy shows the end, too
-                self.stop()
-                return "ended"
-            state = (data["status"], data["run_metrics"], data["child_runs"], data["run_logs"])
-            changed, self._last = state != self._last, state
-            return "changed" if changed else "same"
+    def poll_once(self, only_if_ended: bool = False) -> str:
+        """Refresh the view once: 'ended' (the run or this refresher), 'changed', 'same' or 'failed'.
+
+        With `only_if_ended`, first read just the run's status and refresh only when the run has ended.
+        """
+        # The end-of-cell catch-up waits for a refresh under way, but not for a server that hangs.
+        if not self._poll_lock.acquire(timeout=_CATCH_UP_WAIT_S if only_if_ended else -1):
+            return "same"
+        try:
+            return self._poll(only_if_ended)
+        finally:
+            self._poll_lock.release()
+
+    def _poll(self, only_if_ended: bool) -> str:
+        if self._stopped.is_set() or self._view.closed:
+            return "ended"
+        try:
+            if only_if_ended and self._details.run_instance._refresh().status not in TERMINAL_STATUSES:
+                return "same"
+            data = self._details.get_widget_data(self._settings)
+        except Exception as exc:  # noqa: BLE001 - a server hiccup must not kill the widget; say so and retry
+            self._view.update(self._view.data, f"Could not refresh: {type(exc).__name__}: {exc}. Retrying.")
+            return "failed"
+        self._view.update(data)
+        if data["is_terminal"]:
+            if self._handle is not None:
+                self._handle.update(self._view)  # the saved HTML copy shows the end, too
+            self.stop()
+            return "ended"
+        state = (data["status"], data["run_metrics"], data["child_runs"], data["run_logs"])
+        changed, self._last = state != self._last, state
+        return "changed" if changed else "same"
 
     def run(self) -> None:
         interval = MIN_INTERVAL_S
         while not self._stopped.wait(interval):
+            began = time.monotonic()
             outcome = self.poll_once()
             if outcome == "ended":
                 return
@@ -190,6 +210,7 @@ class _Refresher(threading.Thread):
                 interval = MIN_INTERVAL_S
             else:  # quiet or failing: wait longer each time, up to MAX_INTERVAL_S
                 interval = min(interval * (2 if outcome == "failed" else _BACKOFF), MAX_INTERVAL_S)
+            interval = max(interval, _COST_FACTOR * (time.monotonic() - began))
 
 
 # Refreshers of runs still running, polled once more at the end of each cell (weak: a dropped widget goes).
@@ -204,7 +225,7 @@ def _catch_up_after_cell(*_: Any) -> None:
     still showing Running. Polling here, inside the cell, saves the state the run ended in.
     """
     for refresher in list(_LIVE):
-        refresher.poll_once()
+        refresher.poll_once(only_if_ended=True)  # a full refresh of a big run would slow every cell
 
 
 def _hook_cells() -> None:
