@@ -22,7 +22,9 @@ def esc(value: Any) -> str:
 
 
 def _link(url: str, text: str) -> str:
-    return f'<a href="{esc(url)}" target="_blank" rel="noopener">{esc(text)}</a>'
+    # Styled inline: widget front ends (JupyterLab's HTML widget) draw a bare <a> as plain text.
+    return (f'<a href="{esc(url)}" target="_blank" rel="noopener" style="color:#0078d4;text-decoration:underline">'
+            f'{esc(text)}</a>')
 
 
 def header_html(data: dict[str, Any], note: str = "") -> str:

@@ -9,8 +9,9 @@ import html
 import math
 from typing import Sequence
 
-WIDTH, HEIGHT = 260, 90
-_PAD_LEFT, _PAD_RIGHT, _PAD_Y = 4, 4, 6
+WIDTH, HEIGHT = 300, 90
+# The right gutter holds the highest and lowest values, clear of the line.
+_PAD_LEFT, _PAD_RIGHT, _PAD_Y = 4, 48, 6
 
 
 def downsample(values: Sequence[float], buckets: int) -> list[tuple[int, float]]:
@@ -66,8 +67,9 @@ def line_chart(values: Sequence[float], title: str, width: int = WIDTH, height: 
     else:
         line = f'<polyline fill="none" stroke="#0078d4" stroke-width="1.5" points="{body}"/>'
     return (head + line
-            + f'<text x="{width - 3}" y="11" text-anchor="end" font-size="9" fill="#666">{_fmt(max(ys))}</text>'
-            + f'<text x="{width - 3}" y="{height - 3}" text-anchor="end" font-size="9" fill="#666">'
+            + f'<text x="{width - 3}" y="{_PAD_Y + 4}" text-anchor="end" font-size="9" fill="#666">'
+              f'{_fmt(max(ys))}</text>'
+            + f'<text x="{width - 3}" y="{height - _PAD_Y}" text-anchor="end" font-size="9" fill="#666">'
               f'{_fmt(min(ys))}</text></svg>')
 
 
