@@ -48,7 +48,7 @@ class Displayed:
 def shown(monkeypatch: pytest.MonkeyPatch) -> Displayed:
     """`show()` displays into a recorder; the refresher polls every few milliseconds."""
     recorder = Displayed()
-    monkeypatch.setattr(run_details, "_ipython_display", lambda: recorder)
+    monkeypatch.setattr(run_details, "_ipython_display", lambda: recorder)  # as in a Jupyter kernel
     monkeypatch.setattr(run_details, "MIN_INTERVAL_S", 0.02)
     monkeypatch.setattr(run_details, "MAX_INTERVAL_S", 0.1)
     return recorder
@@ -122,6 +122,18 @@ def test_log_tail_follows_a_growing_log(experiment, tmp_path: Path) -> None:  # 
     run.complete()
 
 
+def test_a_failed_run_shows_its_error_and_many_metrics_stay_small(experiment) -> None:  # type: ignore[no-untyped-def]
+    from azuremlcore.widgets._render import MAX_CHARTS
+
+    run = experiment.start_logging(outputs=False)
+    for m in range(MAX_CHARTS + 5):
+        run.log_list(f"m{m:03d}", [1, 2, 3])
+    run.fail(error_details=ValueError("diverged at <step 3>"))
+    html = page_html(RunDetails(run).get_widget_data())
+    assert "Failed" in html and "diverged at &lt;step 3&gt;" in html
+    assert html.count("<svg") == MAX_CHARTS and f"m{MAX_CHARTS + 4:03d}" in html and "(last of 3 values)" in html
+
+
 def test_not_a_run_is_refused() -> None:
     from azuremlcore.exceptions import UserErrorException
 
@@ -130,12 +142,18 @@ def test_not_a_run_is_refused() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- showing
-def test_outside_ipython_show_prints_a_summary(experiment, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_outside_a_kernel_show_prints_a_summary(experiment, capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     run = _finished_run(experiment)
     RunDetails(run).show()
     out = capsys.readouterr().out
     assert f"Run {run.id}" in out and "Completed" in out and "loss: 0.0333333 (30 values)" in out
     assert "child trial-1: Completed" in out
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())  # IPython in a terminal: no kernel, no widgets
+    RunDetails(run).show()
+    assert f"Run {run.id}" in capsys.readouterr().out
 
 
 def test_without_ipywidgets_a_static_html_snapshot(experiment, shown: Displayed,  # type: ignore[no-untyped-def]

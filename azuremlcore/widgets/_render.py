@@ -12,6 +12,8 @@ from typing import Any
 from azuremlcore.widgets._svg import line_chart
 
 _STATUS_COLOURS = {"Completed": "#107c10", "Failed": "#a4262c", "Canceled": "#8a8886", "Running": "#0078d4"}
+# Charts drawn (in name order); further metrics get a row with their last value, to keep each refresh small.
+MAX_CHARTS = 48
 _TABLE = 'style="border-collapse:collapse;font-size:12px;margin:2px 0"'
 _CELL = 'style="border:1px solid #ddd;padding:2px 6px;text-align:left"'
 
@@ -48,7 +50,11 @@ def metrics_html(data: dict[str, Any]) -> str:
     """A chart per metric logged more than once; a table of single values, rows and tables."""
     charts, singles = [], []
     for m in data["run_metrics"]:
-        if m["kind"] == "series":
+        if m["kind"] == "series" and len(charts) >= MAX_CHARTS:
+            count = len(m["series"][0]["data"])
+            singles.append(f"<tr><td {_CELL}>{esc(m['name'])}</td><td {_CELL}>{esc(_short(m['last']))} "
+                           f"(last of {count} values)</td></tr>")
+        elif m["kind"] == "series":
             values = m["series"][0]["data"]
             charts.append(f'<div class="aml-metric" style="display:inline-block;margin:4px">'
                           f'<div style="font-size:12px"><b>{esc(m["name"])}</b> last: {esc(_short(m["last"]))} '

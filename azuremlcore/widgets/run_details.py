@@ -98,13 +98,13 @@ class RunDetails:
 
 
 def _ipython_display() -> Any:
-    """IPython's `display` when running in an IPython kernel or shell, else None."""
+    """IPython's `display` when running in a Jupyter kernel, else None (a script, or IPython in a terminal)."""
     try:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:
         return None
-    return display if get_ipython() is not None else None
+    return display if getattr(get_ipython(), "kernel", None) is not None else None
 
 
 class _View:
