@@ -69,8 +69,8 @@ def experiment_html(exp: "Experiment") -> str:
 
 
 def run_html(run: "Run") -> str:
-    """Experiment, id, type, status (as last read) and links to the run's page and the documentation."""
-    return table({"Experiment": run.experiment.name, "Id": run.id, "Type": run.type, "Status": run.status,
+    """Experiment, id, type, current status and links to the run's page and the documentation."""
+    return table({"Experiment": run.experiment.name, "Id": run.id, "Type": run.type, "Status": run.get_status(),
                   "Details Page": Link(run.get_portal_url(), "Link to run details"),
                   "Docs Page": Link(run.get_docs_url(), "Link to Documentation")})
 
