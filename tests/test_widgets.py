@@ -291,7 +291,7 @@ def test_html_reprs_name_their_objects_and_link_their_pages(workspace, experimen
     (tmp_path / "model.pkl").write_bytes(b"m")
     model = Model.register(workspace, model_path=str(tmp_path / "model.pkl"), model_name="m1")
     html = model._repr_html_()
-    assert "<td>m1</td>" in html and "<td>1</td>" in html and model.url in html
+    assert "<td>m1</td>" in html and "<td>1</td>" in html and "Link to model</a>" in html
     html = Environment('<img src=x onerror="alert(1)">')._repr_html_()
     assert "<img" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
 
