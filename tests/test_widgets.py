@@ -90,6 +90,7 @@ def test_line_chart_is_escaped_svg() -> None:
 # ---------------------------------------------------------------------------------------------- data
 def test_widget_data_of_a_finished_run(experiment) -> None:  # type: ignore[no-untyped-def]
     run = _finished_run(experiment)
+    run.tag("team", "<vision>")
     data = RunDetails(run).get_widget_data({"display": "full"})
     assert data["run_id"] == run.id and data["status"] == "Completed" and data["is_terminal"]
     assert data["workbench_run_details_uri"] == run.get_portal_url()
@@ -99,9 +100,11 @@ def test_widget_data_of_a_finished_run(experiment) -> None:  # type: ignore[no-u
     assert metrics["alpha"]["last"] == 0.5 and metrics["scores"]["kind"] == "table"
     [child] = data["child_runs"]
     assert child["name"] == "trial-1" and child["status"] == "Completed" and child["metrics"] == {"acc": 0.75}
+    assert child["url"] == run.get_portal_url().replace(run.id, child["run_id"])
     assert data["duration"].count(":") == 2
     html = page_html(data)
     assert "loss" in html and "<svg" in html and "trial-1" in html and "Completed" in html
+    assert "team: &lt;vision&gt;" in html and data["start_time_utc"] in html
 
 
 def test_log_tail_follows_a_growing_log(experiment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -34,11 +34,16 @@ def header_html(data: dict[str, Any], note: str = "") -> str:
     colour = _STATUS_COLOURS.get(data["status"], "#ca5010")
     badge = (f'<span class="aml-status" style="background:{colour};color:white;padding:1px 8px;'
              f'border-radius:8px">{esc(data["status"])}</span>')
+    props = data["run_properties"]
     rows = [("Run", data["run_id"]), ("Experiment", data["experiment"]), ("Type", data["type"]),
-            ("Duration", data["duration"]), ("Target", data["run_properties"].get("target"))]
+            ("Started", data.get("start_time_utc")), ("Duration", data["duration"]), ("Target", props.get("target"))]
     cells = "".join(f"<td {_CELL}><b>{esc(k)}</b> {esc(v)}</td>" for k, v in rows if v)
-    out = (f'<div class="aml-header">{badge} <table {_TABLE}><tr>{cells}</tr></table>'
-           f'{_link(data["workbench_run_details_uri"], "Run details page")}')
+    out = f'<div class="aml-header">{badge} <table {_TABLE}><tr>{cells}</tr></table>'
+    for title, pairs in (("Tags", props.get("tags")), ("Properties", props.get("properties"))):
+        if pairs:
+            shown = "".join(f"<td {_CELL}>{esc(k)}: {esc(_short(v))}</td>" for k, v in sorted(pairs.items())[:20])
+            out += f"<table {_TABLE}><tr><td {_CELL}><b>{title}</b></td>{shown}</tr></table>"
+    out += _link(data["workbench_run_details_uri"], "Run details page")
     if data.get("error"):
         out += f'<pre style="color:#a4262c;white-space:pre-wrap">{esc(json.dumps(data["error"], default=str))}</pre>'
     if note:
@@ -78,8 +83,9 @@ def children_html(data: dict[str, Any]) -> str:
     head = "".join(f"<th {_CELL}>{esc(h)}</th>" for h in ["Run", "Status", "Duration", *names])
     rows = []
     for c in children:
-        cells = [c["name"], c["status"], c["duration"], *(_short(c["metrics"].get(n)) for n in names)]
-        rows.append("<tr>" + "".join(f"<td {_CELL}>{esc(v)}</td>" for v in cells) + "</tr>")
+        cells = [c["status"], c["duration"], *(_short(c["metrics"].get(n)) for n in names)]
+        rows.append(f"<tr><td {_CELL}>{_link(c['url'], c['name'])}</td>"
+                    + "".join(f"<td {_CELL}>{esc(v)}</td>" for v in cells) + "</tr>")
     return f'<div class="aml-children"><table {_TABLE}><tr>{head}</tr>{"".join(rows)}</table></div>'
 
 

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from azuremlcore._store.records import TERMINAL_STATUSES
+from azuremlcore._timeutil import iso
 from azuremlcore._tracking.files_mixin import BUILD_LOG, STREAMED_LOG
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ def collect(run: "Run", logs: LogTail | None = None, widget_settings: dict | Non
     for child in _children(run):
         c = child._record
         children.append({"run_id": c.id, "name": c.display_name or c.id, "status": c.status,
+                         "url": child.get_portal_url(),
                          "duration": format_duration(duration_seconds(c.start_time, c.end_time,
                                                                       c.status in TERMINAL_STATUSES))})
     all_metrics = run.get_metrics(recursive=True) if children else {run.id: run.get_metrics()}
@@ -77,6 +79,7 @@ def collect(run: "Run", logs: LogTail | None = None, widget_settings: dict | Non
         "status": rec.status,
         "is_terminal": terminal,
         "start_time": rec.start_time,
+        "start_time_utc": iso(rec.start_time) if rec.start_time is not None else None,
         "end_time": rec.end_time if terminal else None,
         "duration": format_duration(duration_seconds(rec.start_time, rec.end_time, terminal)),
         "workbench_run_details_uri": run.get_portal_url(),
