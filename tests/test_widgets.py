@@ -104,7 +104,7 @@ def test_widget_data_of_a_finished_run(experiment) -> None:  # type: ignore[no-u
     assert data["duration"].count(":") == 2
     html = page_html(data)
     assert "loss" in html and "<svg" in html and "trial-1" in html and "Completed" in html
-    assert "team: &lt;vision&gt;" in html and data["start_time_utc"] in html
+    assert "team: &lt;vision&gt;" in html and data["start_time_utc"][:10] in html and " UTC</span>" in html
 
 
 def test_log_tail_follows_a_growing_log(experiment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Iterable
 
 from azuremlcore.widgets._svg import line_chart
 
@@ -29,6 +30,13 @@ def _link(url: str, text: str) -> str:
             f'{esc(text)}</a>')
 
 
+def _boxes(items: Iterable[str]) -> str:
+    """Small bordered boxes in a row that wraps to the output's width (a table row would overflow it)."""
+    box = '<span style="border:1px solid #ddd;padding:2px 6px;white-space:nowrap">'
+    inner = "".join(f"{box}{item}</span>" for item in items)
+    return f'<div style="display:flex;flex-wrap:wrap;gap:3px;margin:3px 0;font-size:12px">{inner}</div>'
+
+
 def header_html(data: dict[str, Any], note: str = "") -> str:
     """Status badge, run id, experiment, duration and the link to the run's page."""
     colour = _STATUS_COLOURS.get(data["status"], "#ca5010")
@@ -36,13 +44,11 @@ def header_html(data: dict[str, Any], note: str = "") -> str:
              f'border-radius:8px">{esc(data["status"])}</span>')
     props = data["run_properties"]
     rows = [("Run", data["run_id"]), ("Experiment", data["experiment"]), ("Type", data["type"]),
-            ("Started", data.get("start_time_utc")), ("Duration", data["duration"]), ("Target", props.get("target"))]
-    cells = "".join(f"<td {_CELL}><b>{esc(k)}</b> {esc(v)}</td>" for k, v in rows if v)
-    out = f'<div class="aml-header">{badge} <table {_TABLE}><tr>{cells}</tr></table>'
+            ("Started", _utc(data.get("start_time"))), ("Duration", data["duration"]), ("Target", props.get("target"))]
+    out = f'<div class="aml-header">{badge}' + _boxes((f"<b>{esc(k)}</b> {esc(v)}" for k, v in rows if v))
     for title, pairs in (("Tags", props.get("tags")), ("Properties", props.get("properties"))):
         if pairs:
-            shown = "".join(f"<td {_CELL}>{esc(k)}: {esc(_short(v))}</td>" for k, v in sorted(pairs.items())[:20])
-            out += f"<table {_TABLE}><tr><td {_CELL}><b>{title}</b></td>{shown}</tr></table>"
+            out += _boxes([f"<b>{title}</b>"] + [f"{esc(k)}: {esc(_short(v))}" for k, v in sorted(pairs.items())[:20]])
     out += _link(data["workbench_run_details_uri"], "Run details page")
     if data.get("error"):
         out += f'<pre style="color:#a4262c;white-space:pre-wrap">{esc(json.dumps(data["error"], default=str))}</pre>'
@@ -118,6 +124,13 @@ def page_text(data: dict[str, Any]) -> str:
     for c in data["child_runs"]:
         lines.append(f"  child {c['name']}: {c['status']}, {c['duration']}")
     return "\n".join(lines)
+
+
+def _utc(ms: int | None) -> str | None:
+    """Milliseconds since the epoch as 'YYYY-MM-DD HH:MM:SS UTC'."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _short(value: Any, limit: int = 80) -> str:
