@@ -137,6 +137,21 @@ def test_a_failed_run_shows_its_error_and_many_metrics_stay_small(experiment) ->
     assert html.count("<svg") == MAX_CHARTS and f"m{MAX_CHARTS + 4:03d}" in html and "(last of 3 values)" in html
 
 
+def test_a_sweep_lists_its_newest_children(experiment, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from azuremlcore.widgets import _run_data
+
+    monkeypatch.setattr(_run_data, "MAX_CHILDREN", 3)
+    run = experiment.start_logging(outputs=False)
+    for i in range(5):
+        child = run.child_run(name=f"t{i}")
+        child.log("acc", i / 10)
+        child.complete()
+    data = RunDetails(run).get_widget_data()
+    assert [c["name"] for c in data["child_runs"]] == ["t4", "t3", "t2"] and data["child_run_count"] == 5
+    assert data["child_runs"][0]["metrics"] == {"acc": 0.4}
+    assert "The newest 3 of 5 child runs." in page_html(data)
+
+
 def test_not_a_run_is_refused() -> None:
     from azuremlcore.exceptions import UserErrorException
 

@@ -92,7 +92,9 @@ def children_html(data: dict[str, Any]) -> str:
         cells = [c["status"], c["duration"], *(_short(c["metrics"].get(n)) for n in names)]
         rows.append(f"<tr><td {_CELL}>{_link(c['url'], c['name'])}</td>"
                     + "".join(f"<td {_CELL}>{esc(v)}</td>" for v in cells) + "</tr>")
-    return f'<div class="aml-children"><table {_TABLE}><tr>{head}</tr>{"".join(rows)}</table></div>'
+    total = data.get("child_run_count", len(children))
+    more = f"<div><i>The newest {len(children)} of {total} child runs.</i></div>" if total > len(children) else ""
+    return f'<div class="aml-children"><table {_TABLE}><tr>{head}</tr>{"".join(rows)}</table>{more}</div>'
 
 
 def logs_html(data: dict[str, Any]) -> str:

@@ -60,14 +60,16 @@ def collect(run: "Run", logs: LogTail | None = None, widget_settings: dict | Non
     """A snapshot of the run for the widget (keys as the real SDK's widget data: status, run_id, run_metrics, ...)."""
     rec = run._refresh()
     terminal = rec.status in TERMINAL_STATUSES
+    all_children = list(run.get_children())
     children = []
-    for child in _children(run):
+    for child in all_children[:MAX_CHILDREN]:
         c = child._record
         children.append({"run_id": c.id, "name": c.display_name or c.id, "status": c.status,
                          "url": child.get_portal_url(),
                          "duration": format_duration(duration_seconds(c.start_time, c.end_time,
                                                                       c.status in TERMINAL_STATUSES))})
-    all_metrics = run.get_metrics(recursive=True) if children else {run.id: run.get_metrics()}
+    # One read for the run and the children listed (not every descendant of a sweep of thousands).
+    all_metrics = run._metrics_of([rec.id] + [c["run_id"] for c in children], None, False)
     for child in children:
         child["metrics"] = {k: _last(v) for k, v in all_metrics.get(child["run_id"], {}).items()}
     error = rec.details.get("error")
@@ -88,19 +90,13 @@ def collect(run: "Run", logs: LogTail | None = None, widget_settings: dict | Non
         "error": error.get("error", error) if isinstance(error, dict) else error,
         "run_metrics": [_metric(name, value, rec.id) for name, value in sorted(all_metrics.get(rec.id, {}).items())],
         "child_runs": children,
+        "child_run_count": len(all_children),
         "run_logs": logs.read(run) if logs is not None else LogTail().read(run),
         "widget_settings": dict(widget_settings or {}),
         "loading": False,
     }
 
 
-def _children(run: "Run") -> list["Run"]:
-    out = []
-    for child in run.get_children():
-        out.append(child)
-        if len(out) >= MAX_CHILDREN:
-            break
-    return out
 
 
 def _metric(name: str, value: Any, run_id: str) -> dict[str, Any]:
