@@ -70,7 +70,11 @@ def experiment_html(exp: "Experiment") -> str:
 
 def run_html(run: "Run") -> str:
     """Experiment, id, type, current status and links to the run's page and the documentation."""
-    return table({"Experiment": run.experiment.name, "Id": run.id, "Type": run.type, "Status": run.get_status(),
+    try:
+        status = run.get_status()
+    except Exception:  # noqa: BLE001 - a display must not fail because the server is out of reach
+        status = run.status + " (as last read)"
+    return table({"Experiment": run.experiment.name, "Id": run.id, "Type": run.type, "Status": status,
                   "Details Page": Link(run.get_portal_url(), "Link to run details"),
                   "Docs Page": Link(run.get_docs_url(), "Link to Documentation")})
 
