@@ -45,7 +45,7 @@ class RunDetails:
     """
 
     def __init__(self, run_instance: "Run") -> None:
-        """Make a widget for `run_instance` (a Run from `experiment.submit`, `start_logging`, `Run(...)` or `get_runs`)."""
+        """Make a widget for `run_instance`: a Run from `experiment.submit`, `start_logging`, `Run(...)`, `get_runs`."""
         if not all(hasattr(run_instance, a) for a in ("get_metrics", "get_children", "_refresh", "get_portal_url")):
             raise UserErrorException(f"RunDetails needs a Run (from experiment.submit(), experiment.start_logging() "
                                      f"or Run(experiment, run_id)), not {type(run_instance).__name__}.")
@@ -55,7 +55,10 @@ class RunDetails:
         self._refresher: _Refresher | None = None
 
     def get_widget_data(self, widget_settings: dict | None = None) -> dict[str, Any]:
-        """What the widget shows, as a dict: status, duration, run_metrics, child_runs, run_logs, workbench_run_details_uri, ..."""
+        """What the widget shows, as a dict.
+
+        Keys: status, duration, run_metrics, child_runs, run_logs, workbench_run_details_uri, run_properties, ...
+        """
         with self._lock:
             return collect(self.run_instance, self._logs, widget_settings)
 
