@@ -463,8 +463,9 @@ class SqlWorkspaceStore:
         finally:
             cur.close()
 
-    def latest_metrics(self, run_ids: list[str], kinds: Iterable[str] = ("scalar", "list")) -> list[MetricPoint]:
-        """One point per (run, key) among the float points of those kinds: MLflow's latest value.
+    def latest_metrics(self, run_ids: list[str], kinds: Iterable[str] = ("scalar", "list"),
+                       keys: Iterable[str] | None = None) -> list[MetricPoint]:
+        """One point per (run, key) among the float points of those kinds (and keys): MLflow's latest value.
 
         Latest is the max by (step, timestamp, value), NaN lowest; of identical points the last logged.
         Reads only those rows (one SQL query per 500 runs), never a run's whole history into Python.
@@ -478,7 +479,8 @@ class SqlWorkspaceStore:
             for i in range(0, len(run_ids), 500):
                 inner = sa.select(m.c.run_id, m.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
                                   m.c.timestamp, rank.label("rank")).where(
-                    m.c.run_id.in_(run_ids[i:i + 500]), m.c.value.is_not(None), m.c.kind.in_(list(kinds))).subquery()
+                    m.c.run_id.in_(run_ids[i:i + 500]), m.c.value.is_not(None), m.c.kind.in_(list(kinds)),
+                    *([m.c.key.in_(list(keys))] if keys is not None else [])).subquery()
                 q = sa.select(inner).where(inner.c.rank == 1).order_by(inner.c.run_id, inner.c.key)
                 out.extend(MetricPoint(r.run_id, r.key, r.kind, math.nan if r.is_nan else r.value, r.value_json,
                                        r.step, r.timestamp) for r in conn.execute(q))
