@@ -16,8 +16,20 @@ from browser_support import ServerProcess, artifacts_dir, chromium_or_reason, op
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM, WHY = chromium_or_reason()
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360"
-                    "0000000200015e2e0d0a0000000049454e44ae426082")
+
+
+def _png(width: int = 160, height: int = 100) -> bytes:
+    """A small gradient image (PNG written by hand: no imaging library in the test environment)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 255 // width, y * 255 // height, 160))
+                    for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 @pytest.fixture
@@ -62,7 +74,7 @@ def _fill(ws, tmp_path: Path) -> dict:  # type: ignore[no-untyped-def]
     best = runs[0]
     best.log_table("confusion", {"label": ["cat", "dog"], "cat": [40, 3], "dog": [5, 52]})
     img = tmp_path / "curve.png"
-    img.write_bytes(PNG)
+    img.write_bytes(_png())
     best.log_image("curve", path=str(img))
     best.upload_file("outputs/model.txt", str(_write(tmp_path / "model.txt", "weights")))
     best.child_run(name="fold-1").complete()
@@ -79,8 +91,8 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    page.screenshot(path=str(artifacts_dir() / f"{name}.png"), full_page=True)
+def _shot(page, name: str, full_page: bool = True) -> None:  # type: ignore[no-untyped-def]
+    page.screenshot(path=str(artifacts_dir() / f"{name}.png"), full_page=full_page)
 
 
 def test_every_page_in_a_browser(chromium, server, tmp_path):
@@ -124,9 +136,9 @@ def test_every_page_in_a_browser(chromium, server, tmp_path):
             assert page.locator(".data-table tbody tr").count() == 2
             page.wait_for_function("[...document.querySelectorAll('#images img')].every(i => i.complete && i.naturalWidth > 0)")
             assert page.locator("#file-list a", has_text="outputs/model.txt").count() == 1
-            page.check('input[name="axis"][value="timestamp"]')
-            page.wait_for_function("document.querySelectorAll('.chart[data-drawn=\"1\"]').length == 2")
             _shot(page, "run")
+            page.check('input[name="axis"][value="timestamp"]')
+            page.wait_for_function("document.querySelectorAll('.chart[data-axis=\"timestamp\"]').length == 2")
 
             page.goto(exp.get_portal_url())
             for box in page.locator(".pick").all()[:5]:
@@ -147,7 +159,7 @@ def test_every_page_in_a_browser(chromium, server, tmp_path):
 
             page.goto(server.url + "/docs")
             page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
-            _shot(page, "api-docs")
+            _shot(page, "api-docs", full_page=False)
             watch.check()
         finally:
             context.close()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 if TYPE_CHECKING:
     from azuremlcore._store.sql import SqlWorkspaceStore
 
-# Kinds whose points are numbers on a history (rows, tables, images and documents are not charted).
+# Kinds whose points are numbers on a history (rows, tables, images and documents have no `value`).
 CHARTED_KINDS = ("scalar", "list")
 AXES = ("step", "timestamp")
 
@@ -72,26 +72,30 @@ def metric_buckets(store: "SqlWorkspaceStore", run_id: str, key: str, axis: str 
                    buckets: int = 1000) -> list[Bucket]:
     """The min and max value of each of `buckets` equal slices of the key's step (or timestamp) range.
 
-    Only numeric points of charted kinds count (NaN and strings are left out). Buckets with no points are
-    not returned; a history of at most `buckets` distinct x values comes back one point per bucket.
+    Only numbers count (NaN, strings, rows and documents have no `value`). Buckets without one are not
+    returned; a history of at most `buckets` distinct x values comes back one point per bucket.
     """
+    from azuremlcore._store import schema as t
+
     if axis not in AXES:
         raise ValueError(f"axis must be one of {AXES}, not {axis!r}")
     buckets = max(1, min(int(buckets), 10_000))
-    from azuremlcore._store import schema as t
-
     m = t.metrics
     x = m.c[axis]
-    where = (m.c.run_id == run_id, m.c.key == key, m.c.value.is_not(None), m.c.kind.in_(CHARTED_KINDS))
+    where = (m.c.run_id == run_id, m.c.key == key)
     with store._read() as conn:
-        lo, hi = conn.execute(sa.select(sa.func.min(x), sa.func.max(x)).where(*where)).one()
+        if axis == "step":
+            # Two seeks on the (run_id, key, step, timestamp) index; MIN()/MAX() would not use its order here.
+            lo = conn.execute(sa.select(x).where(*where).order_by(x).limit(1)).scalar()
+            hi = conn.execute(sa.select(x).where(*where).order_by(x.desc()).limit(1)).scalar()
+        else:
+            lo, hi = conn.execute(sa.select(sa.func.min(x), sa.func.max(x)).where(*where)).one()
         if lo is None:
             return []
         span = int(hi) - int(lo) + 1
-        # Integer arithmetic in the database: bucket = (x - lo) * n // span, in [0, n).
-        index = ((x - int(lo)) * buckets // span).label("b")
-        if span <= buckets:
-            index = (x - int(lo)).label("b")
+        # Integer arithmetic in the database: bucket = (x - lo) * n // span, in [0, n). Aggregates skip NULL values.
+        index = ((x - int(lo)) * buckets // span).label("b") if span > buckets else (x - int(lo)).label("b")
         q = (sa.select(index, sa.func.min(x), sa.func.max(x), sa.func.min(m.c.value), sa.func.max(m.c.value),
-                       sa.func.count()).where(*where).group_by(sa.text("b")).order_by(sa.text("b")))
-        return [Bucket(int(r[0]), int(r[1]), int(r[2]), float(r[3]), float(r[4]), int(r[5])) for r in conn.execute(q)]
+                       sa.func.count(m.c.value)).where(*where).group_by(sa.text("b")).order_by(sa.text("b")))
+        return [Bucket(int(r[0]), int(r[1]), int(r[2]), float(r[3]), float(r[4]), int(r[5]))
+                for r in conn.execute(q) if r[5]]

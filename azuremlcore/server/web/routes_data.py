@@ -39,6 +39,8 @@ async def series(request: Request, ws_id: str, key: str, runs: list[str] = Query
 
     Answers {"key", "axis", "series": [{"run", "x", "y"}]}; x is the step, or seconds on the time axis.
     """
+    from anyio import to_thread
+
     from azuremlcore._store.metric_views import AXES, metric_buckets
 
     if axis not in AXES:
@@ -51,7 +53,8 @@ async def series(request: Request, ws_id: str, key: str, runs: list[str] = Query
     out = []
     for run_id in ids:
         st.check_run_read(pr, rec, run_id)
-        buckets = await call(request, metric_buckets, st.store, run_id, key, axis, n)
+        # A history may hold millions of points: reduce it in a worker thread, never on the event loop.
+        buckets = await to_thread.run_sync(metric_buckets, st.store, run_id, key, axis, n)
         xs, ys = downsample.to_series(buckets, time_axis=axis == "timestamp")
         out.append({"run": run_id, "x": xs, "y": ys})
     return _etag_response(request, {"key": key, "axis": axis, "series": out})

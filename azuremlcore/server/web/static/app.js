@@ -56,6 +56,7 @@
       };
       plots.set(fig, new uPlot(opts, aligned, box));
       fig.dataset.points = String(aligned[0].length);
+      fig.dataset.axis = axis;
       fig.dataset.drawn = "1";
     } finally {
       delete fig.dataset.loading;
