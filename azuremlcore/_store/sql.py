@@ -308,6 +308,15 @@ class SqlWorkspaceStore:
                 raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
             return self._runs(conn, rows)[0]
 
+    def get_runs(self, run_ids: list[str]) -> list[RunRecord]:
+        """The runs of those ids that exist, in the order given (one query per 500 ids)."""
+        found: dict[str, RunRecord] = {}
+        with self._read() as conn:
+            for i in range(0, len(run_ids), 500):
+                rows = conn.execute(sa.select(t.runs).where(t.runs.c.id.in_(run_ids[i:i + 500]))).all()
+                found.update((r.id, r) for r in self._runs(conn, rows))
+        return [found[i] for i in run_ids if i in found]
+
     def update_run(self, run_id: str, **fields: object) -> RunRecord:
         """Change run columns; `details` is merged key by key into the stored details."""
         values = {k: v for k, v in fields.items() if k in _RUN_COLUMNS}

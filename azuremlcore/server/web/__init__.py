@@ -19,7 +19,16 @@ def install(app: Any) -> None:
 
     from azuremlcore.server.web import routes_data, routes_login, routes_pages
 
+    class Assets(StaticFiles):
+        """The package's static files; a URL with ?v=<content hash> (as pages link them) is cached for good."""
+
+        async def get_response(self, path: str, scope: Any) -> Any:
+            response = await super().get_response(path, scope)
+            if scope.get("query_string", b"").startswith(b"v=") and response.status_code == 200:
+                response.headers["cache-control"] = "public, max-age=31536000, immutable"
+            return response
+
     app.include_router(routes_login.router)
     app.include_router(routes_pages.router)
     app.include_router(routes_data.router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", Assets(directory=STATIC), name="static")

@@ -29,15 +29,15 @@ def to_series(buckets: Iterable["Bucket"], time_axis: bool = False) -> tuple[lis
     scale = 0.001 if time_axis else 1
     xs: list[float] = []
     ys: list[float] = []
-    for b in buckets:
-        if not (math.isfinite(b.y_min) and math.isfinite(b.y_max)):
+    for _, x_min, x_max, y_min, y_max, count in buckets:
+        if not (math.isfinite(y_min) and math.isfinite(y_max)):
             continue  # an infinity has no place on a chart (JSON cannot carry it either)
-        if b.count == 1 or b.y_min == b.y_max:
-            xs.append(b.x_min * scale)
-            ys.append(b.y_min)
+        if count == 1 or y_min == y_max:
+            xs.append(x_min * scale)
+            ys.append(y_min)
         else:
-            xs += [b.x_min * scale, b.x_max * scale]
-            ys += [b.y_min, b.y_max]
+            xs += [x_min * scale, x_max * scale]
+            ys += [y_min, y_max]
     return xs, ys
 
 

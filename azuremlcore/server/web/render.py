@@ -42,6 +42,15 @@ def number(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+@functools.lru_cache(maxsize=None)
+def asset(name: str) -> str:
+    """The URL of a static file with its content hash, so browsers cache it until it changes."""
+    import hashlib
+
+    digest = hashlib.sha256((_TEMPLATES.parent / "static" / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> Any:
     """The template environment (autoescaped), built once."""
@@ -50,7 +59,7 @@ def environment() -> Any:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters.update(when=when, duration=duration, number=number)
-    env.globals.update(version=__version__, TERMINAL=TERMINAL)
+    env.globals.update(version=__version__, TERMINAL=TERMINAL, asset=asset)
     return env
 
 

@@ -50,12 +50,13 @@ async def series(request: Request, ws_id: str, key: str, runs: list[str] = Query
     if len(ids) > _MAX_SERIES:
         raise InvalidValueError(f"At most {_MAX_SERIES} runs per request, not {len(ids)}.")
     n = downsample.buckets_for_width(width)
-    out = []
     for run_id in ids:
         st.check_run_read(pr, rec, run_id)
-        # A history may hold millions of points: reduce it in a worker thread, never on the event loop.
-        buckets = await to_thread.run_sync(metric_buckets, st.store, run_id, key, axis, n)
-        xs, ys = downsample.to_series(buckets, time_axis=axis == "timestamp")
+    # Histories may hold millions of points: reduce them in a worker thread, never on the event loop.
+    found = await to_thread.run_sync(metric_buckets, st.store, ids, key, axis, n)
+    out = []
+    for run_id in ids:
+        xs, ys = downsample.to_series(found[run_id], time_axis=axis == "timestamp")
         out.append({"run": run_id, "x": xs, "y": ys})
     return _etag_response(request, {"key": key, "axis": axis, "series": out})
 

@@ -59,10 +59,12 @@ async def api_docs(request: Request) -> Response:
     """The API reference (swagger-ui from the package's static files: works offline)."""
     from fastapi.openapi.docs import get_swagger_ui_html
 
+    from azuremlcore.server.web.render import asset
+
     return get_swagger_ui_html(openapi_url="/openapi.json", title="azuremlcore workspace server - API",
-                               swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-                               swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-                               swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png")
+                               swagger_js_url=asset("vendor/swagger-ui/swagger-ui-bundle.js"),
+                               swagger_css_url=asset("vendor/swagger-ui/swagger-ui.css"),
+                               swagger_favicon_url=asset("vendor/swagger-ui/favicon-32x32.png"))
 
 
 @router.get("/ui/workspaces", response_class=HTMLResponse)
@@ -198,13 +200,16 @@ async def compare(request: Request, ws_id: str, runs: list[str] = Query(default=
     ids = list(dict.fromkeys(i for chunk in runs for i in chunk.split(",") if i))[:_MAX_COMPARE]
     for run_id in ids:
         st.check_run_read(pr, rec, run_id)
-    records = [await call(request, st.store.get_run, i) for i in ids]
-    latest = await call(request, st.store.latest_metrics, ids) if ids else []
-    metric_names = sorted({p.key for p in latest})
+    from azuremlcore._store.metric_views import CHARTED_KINDS, metric_keys_of
+
+    records = await call(request, st.store.get_runs, ids)
+    summaries = await call(request, metric_keys_of, st.store, ids)
+    last = {(run_id, k.key): k.last_value for run_id, keys in summaries.items() for k in keys
+            if k.kind in CHARTED_KINDS and k.last_value is not None}
+    metric_names = sorted({key for _, key in last})
     param_names = sorted({k for r in records for k in r.params})
     metric = metric if metric in metric_names else (metric_names[0] if metric_names else "")
     param = param if param in param_names else (param_names[0] if param_names else "")
-    last = {(p.run_id, p.key): p.value for p in latest}
     points = [(r.id, r.params[param], last[(r.id, metric)]) for r in records
               if param in r.params and (r.id, metric) in last and _is_number(last[(r.id, metric)])]
     return page(request, "compare.html", ws=rec, runs=records, metric=metric, param=param, metric_names=metric_names,

@@ -1,8 +1,9 @@
 """The runs table of an experiment page: filter, sort and paginate on the server, with param and metric columns.
 
 An experiment may hold thousands of runs; the page gets one slice of them. Filtering and sorting work
-on the runs' records (one query for the experiment's runs with their attributes); the last value of a
-metric is read only for the runs on the page, or for every filtered run when the table is sorted by it.
+on the runs' records (one query for the experiment's runs with their attributes); the last logged value
+of a metric is read (by index seeks, never a history) only for the runs on the page, or for every
+filtered run when the table is sorted by it.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
+
+from azuremlcore._store.metric_views import CHARTED_KINDS, last_values, metric_keys_of
 
 if TYPE_CHECKING:
     from azuremlcore._store.records import RunRecord
@@ -122,8 +125,8 @@ def build(store: "SqlWorkspaceStore", runs: list["RunRecord"], query: TableQuery
     sort_values: dict[str, float] = {}
     if query.sort.startswith("metric:"):
         key = query.sort[7:]
-        sort_values = {p.run_id: p.value for p in store.latest_metrics([r.id for r in runs], keys=[key])
-                       if p.value is not None and not math.isnan(p.value)}
+        sort_values = {run_id: v for run_id, v in last_values(store, [r.id for r in runs], key).items()
+                       if not math.isnan(v)}
         present = [r for r in runs if r.id in sort_values]
         present.sort(key=lambda r: sort_values[r.id], reverse=query.desc)
         runs = present + [r for r in runs if r.id not in sort_values]
@@ -142,12 +145,10 @@ def build(store: "SqlWorkspaceStore", runs: list["RunRecord"], query: TableQuery
     start = (min(query.page, pages) - 1) * query.per
     shown = runs[start:start + query.per]
     params = list(query.params) or [k for k, _ in Counter(k for r in shown for k in r.params).most_common(DEFAULT_COLUMNS)]
-    ids = [r.id for r in shown]
-    latest = store.latest_metrics(ids, keys=list(query.metrics) or None) if ids else []
-    metrics = list(query.metrics) or [k for k, _ in Counter(p.key for p in latest).most_common(DEFAULT_COLUMNS)]
-    by_run: dict[str, dict[str, float]] = {}
-    for p in latest:
-        if p.key in metrics and p.value is not None:
-            by_run.setdefault(p.run_id, {})[p.key] = p.value
-    rows = [Row(r, duration_s(r), by_run.get(r.id, {})) for r in shown]
+    summaries = metric_keys_of(store, [r.id for r in shown])
+    by_run = {run_id: {k.key: k.last_value for k in keys if k.kind in CHARTED_KINDS and k.last_value is not None}
+              for run_id, keys in summaries.items()}
+    metrics = list(query.metrics) or [k for k, _ in Counter(k for values in by_run.values() for k in values)
+                                      .most_common(DEFAULT_COLUMNS)]
+    rows = [Row(r, duration_s(r), {k: v for k, v in by_run[r.id].items() if k in metrics}) for r in shown]
     return TablePage(rows, total, pages, sorted(params), sorted(metrics), statuses)
