@@ -141,7 +141,7 @@ def test_series_keep_the_extremes_of_a_long_history(live_server, monkeypatch):
     values[2222] = -50.0  # one dip of one step must survive the reduction
     for i, v in enumerate(values):
         run.log("noisy", v, step=i)
-    run.complete()
+    run.flush()
     s = _signed_in(live_server, admin)
     url = f"{live_server.url}/ui/api/workspaces/{ws._ws_id}/series"
     got = s.get(url, params={"key": "noisy", "runs": run.id, "width": 100}).json()["series"][0]
@@ -153,6 +153,10 @@ def test_series_keep_the_extremes_of_a_long_history(live_server, monkeypatch):
     timed = s.get(url, params={"key": "noisy", "runs": run.id, "axis": "timestamp", "width": 50}).json()["series"][0]
     assert timed["x"][0] > 1e9 and len(timed["x"]) <= 100  # seconds since the epoch
     assert s.get(url, params={"key": "noisy", "runs": run.id, "axis": "bogus"}).status_code == 400
+    run.log("noisy", 1000.0, step=3000)  # the server's cache of reduced series must not hide a new point
+    run.complete()
+    grown = s.get(url, params={"key": "noisy", "runs": run.id, "width": 100}).json()["series"][0]
+    assert max(grown["y"]) == 1000.0 and grown["x"][-1] == 3000
 
 
 def test_live_state_answers_304_until_the_run_changes(site):

@@ -77,6 +77,16 @@ def metric_keys_of(store: "SqlWorkspaceStore", run_ids: list[str]) -> dict[str, 
     return out
 
 
+_LAST_ID = sa.text('SELECT MAX(id) FROM metrics WHERE run_id = :run AND "key" = :key')
+
+
+def last_ids(store: "SqlWorkspaceStore", run_ids: list[str], key: str) -> dict[str, int | None]:
+    """The id of each run's last point of a key (None without one): it changes whenever a point is added,
+    so a summary cached with it is current while it is the same (one index seek per run)."""
+    with store._read() as conn:
+        return {run_id: conn.execute(_LAST_ID, {"run": run_id, "key": key}).scalar() for run_id in run_ids}
+
+
 _LAST_OF_KEY = sa.text('SELECT "value" FROM metrics WHERE run_id = :run AND "key" = :key ORDER BY id DESC LIMIT 1')
 
 

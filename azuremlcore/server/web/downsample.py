@@ -13,11 +13,44 @@ if TYPE_CHECKING:
     from azuremlcore._store.metric_views import Bucket
 
 MAX_WIDTH = 4000
+# An overlay of many runs gets fewer buckets per run: at most this many in all (a line of 200 overlaid
+# needs far fewer than a chart of its own).
+OVERLAY_BUDGET = 50_000
 
 
-def buckets_for_width(width: int | None) -> int:
-    """How many buckets a chart of `width` CSS pixels needs (one per pixel, bounded)."""
-    return max(16, min(int(width or 800), MAX_WIDTH))
+class SeriesCache:
+    """Reduced series by (run, key, axis, buckets, id of the key's last point): a history that gained a point
+    has a new last id, so an entry is never stale; least recently used entries go first."""
+
+    def __init__(self, size: int = 512) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._items: "OrderedDict[tuple, tuple[list[float], list[float]]]" = OrderedDict()
+        self._size, self._lock = size, threading.Lock()
+
+    def get(self, key: tuple) -> tuple[list[float], list[float]] | None:
+        """The cached series, or None."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, series: tuple[list[float], list[float]]) -> None:
+        """Remember a series."""
+        with self._lock:
+            self._items[key] = series
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+def buckets_for_width(width: int | None, series: int = 1) -> int:
+    """How many buckets per series a chart of `width` CSS pixels needs (one per pixel, bounded; fewer when
+    many series share the chart)."""
+    n = max(16, min(int(width or 800), MAX_WIDTH))
+    return n if series <= 1 else max(16, min(n, OVERLAY_BUDGET // series))
 
 
 def to_series(buckets: Iterable["Bucket"], time_axis: bool = False) -> tuple[list[float], list[float]]:

@@ -23,6 +23,13 @@ _INLINE = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
 _MAX_SERIES = 500
 
 
+def _series_cache(request: Request) -> downsample.SeriesCache:
+    app_state = request.app.state
+    if getattr(app_state, "series_cache", None) is None:
+        app_state.series_cache = downsample.SeriesCache()
+    return app_state.series_cache
+
+
 def _etag_response(request: Request, body: dict) -> Response:
     raw = json.dumps(body, separators=(",", ":"), allow_nan=False, default=str).encode()
     tag = '"' + hashlib.sha1(raw).hexdigest()[:20] + '"'
@@ -41,7 +48,7 @@ async def series(request: Request, ws_id: str, key: str, runs: list[str] = Query
     """
     from anyio import to_thread
 
-    from azuremlcore._store.metric_views import AXES, metric_buckets
+    from azuremlcore._store.metric_views import AXES, last_ids, metric_buckets
 
     if axis not in AXES:
         raise InvalidValueError(f"axis must be one of {', '.join(AXES)}, not {axis!r}.")
@@ -49,15 +56,23 @@ async def series(request: Request, ws_id: str, key: str, runs: list[str] = Query
     ids = list(dict.fromkeys(i for chunk in runs for i in chunk.split(",") if i))
     if len(ids) > _MAX_SERIES:
         raise InvalidValueError(f"At most {_MAX_SERIES} runs per request, not {len(ids)}.")
-    n = downsample.buckets_for_width(width)
+    n = downsample.buckets_for_width(width, len(ids))
     for run_id in ids:
         st.check_run_read(pr, rec, run_id)
-    # Histories may hold millions of points: reduce them in a worker thread, never on the event loop.
-    found = await to_thread.run_sync(metric_buckets, st.store, ids, key, axis, n)
-    out = []
-    for run_id in ids:
-        xs, ys = downsample.to_series(found[run_id], time_axis=axis == "timestamp")
-        out.append({"run": run_id, "x": xs, "y": ys})
+    cache = _series_cache(request)
+
+    def reduce() -> dict[str, tuple[list[float], list[float]]]:
+        # Histories may hold millions of points: reduced in a worker thread, never on the event loop.
+        versions = last_ids(st.store, ids, key)
+        out = {r: cache.get((r, key, axis, n, versions[r])) for r in ids}
+        missing = [r for r, hit in out.items() if hit is None]
+        for r, buckets in (metric_buckets(st.store, missing, key, axis, n) if missing else {}).items():
+            out[r] = downsample.to_series(buckets, time_axis=axis == "timestamp")
+            cache.put((r, key, axis, n, versions[r]), out[r])
+        return out  # type: ignore[return-value]
+
+    found = await to_thread.run_sync(reduce)
+    out = [{"run": r, "x": found[r][0], "y": found[r][1]} for r in ids]
     return _etag_response(request, {"key": key, "axis": axis, "series": out})
 
 
