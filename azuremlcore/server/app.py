@@ -56,7 +56,8 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     # /docs is the web view's (swagger-ui served from the package, no CDN); /redoc would load from a CDN.
     app = FastAPI(title="azuremlcore workspace server", version="1", docs_url=None, redoc_url=None,
                   description="Workspaces, experiments, runs, metrics, files, assets and secrets; MLflow REST API "
-                              "under each workspace's path. Every route but /health needs a bearer token.")
+                              "under each workspace's path; the web view at /. Every route but /health, the sign-in "
+                              "pages and static files needs a bearer token (or a browser session from /login).")
     app.state.server = state
     app.state.threadpool = threadpool
 
