@@ -41,7 +41,7 @@ ARM = "/subscriptions/bench/resourceGroups/bench/providers/Microsoft.MachineLear
 
 
 def _fill(data_dir: Path) -> dict[str, object]:
-    from azuremlcore._store.records import ExperimentRecord, RunRecord, WorkspaceRecord  # noqa: F401
+    from azuremlcore._store.records import RunRecord, WorkspaceRecord
     from azuremlcore._store.sql import SqlWorkspaceStore
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +79,7 @@ def _fill(data_dir: Path) -> dict[str, object]:
             con.executemany(sql, ((big, f"m{k:03d}", "scalar", math.sin(s / 500 + k) + 0.1 * ((s * 7919) % 13),
                                    s, now + s * 10) for s in range(N_STEPS)))
     con.close()
-    return {"ws": ws.id, "big": big, "compare": compare_ids, "table_exp": None, "exp_names": ("thousand",)}
+    return {"ws": ws.id, "big": big, "compare": compare_ids}
 
 
 def _timed_get(session: requests.Session, method: str, url: str, **kw: object) -> float:

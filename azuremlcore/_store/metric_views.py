@@ -7,7 +7,7 @@ step or time range, so a chart of N pixels gets every extreme and at most 2N poi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import re
 
@@ -33,16 +33,9 @@ class KeySummary:
     last_value: float | None
 
 
-class Bucket(NamedTuple):
-    """The points of one slice of a history: x range, value range, how many points (a tuple: thousands
-    are made per chart)."""
-
-    index: int
-    x_min: int
-    x_max: int
-    y_min: float
-    y_max: float
-    count: int
+# One slice of a history: (index, x min, x max, value min, value max, number of values). Plain tuples, as
+# the driver returns them: a chart of 200 runs holds 200,000 of them.
+Bucket = tuple[int, int, int, float, float, int]
 
 
 # Distinct keys by a recursive skip-scan of the (run_id, key, id) index: one seek per key, on SQLite and
@@ -122,8 +115,8 @@ def metric_buckets(store: "SqlWorkspaceStore", run_ids: list[str], key: str, axi
     range, in one connection.
 
     Only numbers count. Buckets without one are not returned; a history of at most `buckets` distinct x
-    values comes back one point per bucket. Rows are plain tuples in `Bucket`'s order (read straight from
-    the driver's cursor: 200 runs of 1,000 points would spend most of their time in row objects).
+    values comes back one point per bucket. Rows come straight from the driver's cursor (200 runs of
+    1,000 points would spend most of their time in row objects).
     """
     if axis not in AXES:
         raise ValueError(f"axis must be one of {AXES}, not {axis!r}")

@@ -12,12 +12,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from azuremlcore._store.errors import InvalidValueError, NotFoundError
+from azuremlcore._tracking.files_mixin import LOG_PREFIXES
 from azuremlcore.server._common import call
 from azuremlcore.server.web import access, downsample
 from azuremlcore.server.web.runs_table import duration_s
 
 router = APIRouter(prefix="/ui/api", tags=["web view"])
-_LOG_PREFIXES = ("azureml-logs/", "logs/", "user_logs/", "system_logs/")
 # Shown in the page (never HTML or SVG, which could run script in the server's origin); the rest downloads.
 _INLINE = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
 _MAX_SERIES = 500
@@ -89,7 +89,7 @@ async def live(request: Request, ws_id: str, run_id: str) -> Response:
     container = f"{rec.id}/runs/{r.id}"
     logs = {}
     for name in st.artifacts.list(container):
-        if name.startswith(_LOG_PREFIXES):
+        if name.startswith(LOG_PREFIXES):
             path = st.artifacts.local_path(container, name)
             logs[name] = path.stat().st_size if path.is_file() else 0
     body = {"status": r.status, "start_time": r.start_time, "end_time": r.end_time,

@@ -13,13 +13,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from azuremlcore._config import arm_id
 from azuremlcore._store.errors import StoreError
+from azuremlcore._tracking.files_mixin import LOG_PREFIXES
 from azuremlcore.server._common import call, principal_of, state_of
 from azuremlcore.server.security.authz import READ, AuthError
 from azuremlcore.server.web import access, runs_table
 from azuremlcore.server.web.render import page
 
 router = APIRouter(include_in_schema=False)
-_LOG_PREFIXES = ("azureml-logs/", "logs/", "user_logs/", "system_logs/")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 _TABLE_KINDS = ("row", "table")
 _MAX_FILES = 2000
@@ -155,7 +155,7 @@ async def run(request: Request, ws_id: str, run_id: str) -> Response:
         path = st.artifacts.local_path(container, name)
         files.append((name, path.stat().st_size if path.is_file() else 0))
     images += [n for n in names if n.lower().endswith(_IMAGE_SUFFIXES) and n not in images]
-    logs = [(n, s) for n, s in files if n.startswith(_LOG_PREFIXES)]
+    logs = [(n, s) for n, s in files if n.startswith(LOG_PREFIXES)]
     parent = None
     if r.parent_id:
         parent = await call(request, st.store.get_run, r.parent_id)
