@@ -16,6 +16,7 @@ data alone would arrive). Target: each page under 1 s. BENCH_WEB_SCALE=0.1 for a
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -102,9 +103,14 @@ def main() -> int:
         return 0
     from playwright.sync_api import sync_playwright
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
+    reuse = os.environ.get("BENCH_WEB_DATA")  # a folder a run with BENCH_WEB_KEEP=1 left: no refill
+    tmp = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix="bench-web-"))
     t0 = time.perf_counter()
-    info = _fill(tmp / "server")
+    if reuse:
+        info = json.loads((tmp / "info.json").read_text())
+    else:
+        info = _fill(tmp / "server")
+        (tmp / "info.json").write_text(json.dumps(info))
     print(f"filled {N_RUNS} runs, {N_KEYS} x {N_STEPS:,} points, {N_COMPARE} x {COMPARE_STEPS} in "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
     server = ServerProcess(tmp / "server")
@@ -165,7 +171,10 @@ def main() -> int:
     for name, (first, again), raw, what in results:
         print(f"{name:<58}{first:>8.3f}{again:>8.3f}{raw:>11.3f}{raw / again:>7.2f}  {what}")
     print(f"compare: one cursor move over the {N_COMPARE}-run overlay takes {hover_ms:.1f} ms (responsive under 50 ms)")
-    shutil.rmtree(tmp, ignore_errors=True)
+    if os.environ.get("BENCH_WEB_KEEP") or reuse:
+        print(f"data kept in {tmp} (BENCH_WEB_DATA={tmp} reuses it)")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     slow = [name for name, (first, again), _, _ in results if again >= 1.0]
     print("all pages under 1 s" if not slow else f"OVER 1 s: {', '.join(slow)}")
     return 0

@@ -7,9 +7,10 @@ step or time range, so a chart of N pixels gets every extreme and at most 2N poi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import re
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 
@@ -38,19 +39,49 @@ class KeySummary:
 Bucket = tuple[int, int, int, float, float, int]
 
 
+class _Reader:
+    """One read connection's driver cursor, for many small statements (a page of 200 runs makes hundreds:
+    SQLAlchemy's per-statement work would cost more than the index seeks themselves)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._pyformat = conn.dialect.paramstyle == "pyformat"
+        self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        self._sql: dict[str, str] = {}
+
+    def rows(self, sql: str, **args: object) -> list[tuple]:
+        """All rows of a statement written with %(name)s parameters (psycopg's style; sqlite3 gets :name)."""
+        native = self._sql.get(sql)
+        if native is None:
+            native = self._sql[sql] = sql if self._pyformat else re.sub(r"%\((\w+)\)s", r":\1", sql)
+        self._cursor.execute(native, args)
+        return self._cursor.fetchall()
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+@contextmanager
+def _reader(store: "SqlWorkspaceStore") -> Iterator[_Reader]:
+    with store._read() as conn:
+        reader = _Reader(conn)
+        try:
+            yield reader
+        finally:
+            reader.close()
+
+
 # Distinct keys by a recursive skip-scan of the (run_id, key, id) index: one seek per key, on SQLite and
-# PostgreSQL alike (a plain DISTINCT would read every point of the run).
-_KEYS = sa.text("""
+# PostgreSQL alike (a plain DISTINCT would read every point of the run); then each key's last point.
+_KEYS = """
 WITH RECURSIVE k(name) AS (
-  SELECT MIN("key") FROM metrics WHERE run_id = :run
+  SELECT MIN("key") FROM metrics WHERE run_id = %(run)s
   UNION ALL
-  SELECT (SELECT MIN("key") FROM metrics WHERE run_id = :run AND "key" > k.name) FROM k WHERE k.name IS NOT NULL
+  SELECT (SELECT MIN("key") FROM metrics WHERE run_id = %(run)s AND "key" > k.name) FROM k WHERE k.name IS NOT NULL
 )
-SELECT k.name AS name,
-  (SELECT MAX(id) FROM metrics WHERE run_id = :run AND "key" = k.name) AS last_id
-FROM k WHERE k.name IS NOT NULL
-""")
-_LAST = sa.text('SELECT kind, step, "value" FROM metrics WHERE id = :id')
+SELECT m.key, m.kind, m.id, m.step, m."value" FROM k
+JOIN metrics m ON m.id = (SELECT MAX(id) FROM metrics WHERE run_id = %(run)s AND "key" = k.name)
+WHERE k.name IS NOT NULL ORDER BY m.key
+"""
 
 
 def metric_keys(store: "SqlWorkspaceStore", run_id: str) -> list[KeySummary]:
@@ -60,37 +91,33 @@ def metric_keys(store: "SqlWorkspaceStore", run_id: str) -> list[KeySummary]:
 
 def metric_keys_of(store: "SqlWorkspaceStore", run_ids: list[str]) -> dict[str, list[KeySummary]]:
     """`metric_keys` of many runs in one connection."""
-    out: dict[str, list[KeySummary]] = {}
-    with store._read() as conn:
-        for run_id in run_ids:
-            keys = out[run_id] = []
-            for row in conn.execute(_KEYS, {"run": run_id}).all():
-                last = conn.execute(_LAST, {"id": row.last_id}).one()
-                keys.append(KeySummary(row.name, last.kind, int(row.last_id), int(last.step), last.value))
-    return out
+    with _reader(store) as db:
+        return {run_id: [KeySummary(r[0], r[1], int(r[2]), int(r[3]), r[4]) for r in db.rows(_KEYS, run=run_id)]
+                for run_id in run_ids}
 
 
-_LAST_ID = sa.text('SELECT MAX(id) FROM metrics WHERE run_id = :run AND "key" = :key')
+_LAST = 'SELECT id, "value" FROM metrics WHERE run_id = %(run)s AND "key" = %(key)s ORDER BY id DESC LIMIT 1'
 
 
 def last_ids(store: "SqlWorkspaceStore", run_ids: list[str], key: str) -> dict[str, int | None]:
     """The id of each run's last point of a key (None without one): it changes whenever a point is added,
     so a summary cached with it is current while it is the same (one index seek per run)."""
-    with store._read() as conn:
-        return {run_id: conn.execute(_LAST_ID, {"run": run_id, "key": key}).scalar() for run_id in run_ids}
-
-
-_LAST_OF_KEY = sa.text('SELECT "value" FROM metrics WHERE run_id = :run AND "key" = :key ORDER BY id DESC LIMIT 1')
+    out: dict[str, int | None] = {}
+    with _reader(store) as db:
+        for run_id in run_ids:
+            found = db.rows(_LAST, run=run_id, key=key)
+            out[run_id] = int(found[0][0]) if found else None
+    return out
 
 
 def last_values(store: "SqlWorkspaceStore", run_ids: list[str], key: str) -> dict[str, float]:
     """The last logged value of a key in each run that has a number there (one index seek per run)."""
     out: dict[str, float] = {}
-    with store._read() as conn:
+    with _reader(store) as db:
         for run_id in run_ids:
-            value = conn.execute(_LAST_OF_KEY, {"run": run_id, "key": key}).scalar()
-            if value is not None:
-                out[run_id] = value
+            found = db.rows(_LAST, run=run_id, key=key)
+            if found and found[0][1] is not None:
+                out[run_id] = found[0][1]
     return out
 
 
@@ -104,41 +131,28 @@ _BUCKETS = ('SELECT ({x} - %(lo)s) * %(n)s / %(span)s AS b, MIN({x}), MAX({x}), 
             'COUNT("value") FROM metrics WHERE run_id = %(run)s AND "key" = %(key)s GROUP BY b ORDER BY b')
 
 
-def _native(sql: str, paramstyle: str) -> str:
-    # The statements are written for psycopg (pyformat); sqlite3 takes the same names as :name.
-    return sql if paramstyle == "pyformat" else re.sub(r"%\((\w+)\)s", r":\1", sql)
-
-
 def metric_buckets(store: "SqlWorkspaceStore", run_ids: list[str], key: str, axis: str = "step",
                    buckets: int = 1000) -> dict[str, list[Bucket]]:
     """For each run, the min and max value of each of `buckets` equal slices of the key's step (or timestamp)
     range, in one connection.
 
     Only numbers count. Buckets without one are not returned; a history of at most `buckets` distinct x
-    values comes back one point per bucket. Rows come straight from the driver's cursor (200 runs of
-    1,000 points would spend most of their time in row objects).
+    values comes back one point per bucket.
     """
     if axis not in AXES:
         raise ValueError(f"axis must be one of {AXES}, not {axis!r}")
     buckets = max(1, min(int(buckets), 10_000))
+    span_sql = _STEP_RANGE if axis == "step" else _TIME_RANGE
+    bucket_sql = _BUCKETS.format(x="step" if axis == "step" else '"timestamp"')
     out: dict[str, list[Bucket]] = {}
-    with store._read() as conn:
-        style = conn.dialect.paramstyle
-        span_sql = _native(_STEP_RANGE if axis == "step" else _TIME_RANGE, style)
-        bucket_sql = _native(_BUCKETS.format(x="step" if axis == "step" else '"timestamp"'), style)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            for run_id in run_ids:
-                args = {"run": run_id, "key": key}
-                cursor.execute(span_sql, args)
-                lo, hi = cursor.fetchone()
-                if lo is None:
-                    out[run_id] = []
-                    continue
-                span = int(hi) - int(lo) + 1
-                cursor.execute(bucket_sql, {**args, "lo": int(lo), "n": buckets if span > buckets else span,
-                                            "span": span})
-                out[run_id] = [r for r in cursor.fetchall() if r[5]]  # type: ignore[misc]
-        finally:
-            cursor.close()
+    with _reader(store) as db:
+        for run_id in run_ids:
+            lo, hi = db.rows(span_sql, run=run_id, key=key)[0]
+            if lo is None:
+                out[run_id] = []
+                continue
+            span = int(hi) - int(lo) + 1
+            rows = db.rows(bucket_sql, run=run_id, key=key, lo=int(lo), n=buckets if span > buckets else span,
+                           span=span)
+            out[run_id] = [r for r in rows if r[5]]
     return out
