@@ -53,6 +53,7 @@ def site(live_server, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
         run.tag("group", "even" if i % 2 == 0 else "odd")
         runs.append(run)
     last = runs[-1]
+    last.log_list("classes", [3, 5, 8])
     last.log_row("roc", fpr=0.1, tpr=0.6)
     last.log_row("roc", fpr=0.3, tpr=0.9)
     img = tmp_path / "curve.png"
@@ -101,6 +102,7 @@ def test_every_page_kind_renders_the_runs(site):
     assert table.count('class="pick"') == 12 and "lr" in table and "loss" in table and "group=even" in table
     last = runs[-1]
     page = s.get(last.get_portal_url()).text
+    assert 'data-name="classes"' in page and "<td>8</td>" in page  # a list is also shown as a table
     for expected in ('data-key="loss"', 'id="params"', "group", "roc", "curve.png", 'id="child-runs"',
                      "outputs/page.html", 'id="tag-form"'):
         assert expected in page, expected

@@ -24,6 +24,7 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 _TABLE_KINDS = ("row", "table")
 _MAX_FILES = 2000
 _MAX_COMPARE = 500
+_MAX_LIST_ROWS = 1000
 
 
 def html_errors(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
@@ -139,6 +140,11 @@ async def run(request: Request, ws_id: str, run_id: str) -> Response:
     tables: dict[str, dict[str, list[Any]]] = {}
     documents: dict[str, Any] = {}
     for k in keys:
+        if k.kind == "list" and k.last_step < _MAX_LIST_ROWS:
+            # A logged list is also shown as it was logged: a table of its values (a long one only as a chart).
+            points = await call(request, st.store.get_metrics, [r.id], k.key)
+            tables[k.key] = {"index": [p.step for p in points],
+                             k.key: [json.loads(p.value_json) if p.value_json else p.value for p in points]}
         if k.kind in CHARTED_KINDS:
             continue
         points = await call(request, st.store.get_metrics, [r.id], k.key)
