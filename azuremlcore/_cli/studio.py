@@ -9,6 +9,7 @@ lines of `wait_for_completion` name pages of this studio.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from azuremlcore._cli._base import CLIError, Subparsers, command
 
@@ -64,6 +65,9 @@ def _studio(args: argparse.Namespace) -> int:
     studio_url.record(home, url)
     print(f"aml studio: {home} at {url} (Ctrl+C stops it)", file=sys.stderr, flush=True)
     print(url, flush=True)
+    # uvicorn re-raises the signal that stopped it once it has shut down: SIGTERM must then end this process
+    # through `finally` (as Ctrl+C does), so the URL record goes with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         serve(cfg, host="127.0.0.1", port=port)
     finally:

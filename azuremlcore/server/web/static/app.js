@@ -11,6 +11,9 @@
   const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#65a30d",
                    "#4f46e5", "#b45309", "#0f766e", "#7c3aed"];
   const LOG_WINDOW = 1 << 20;  // a log longer than this starts at its last MiB
+  // Steps are whole numbers: ticks at 1, 2, 5, 10, 20, 50, ... (uPlot would also try 0.25).
+  const STEP_TICKS = [];
+  for (let p = 1; p <= 1e12; p *= 10) STEP_TICKS.push(p, 2 * p, 5 * p);
   let axis = "step";
   const plots = new Map();
 
@@ -52,7 +55,7 @@
       const opts = {
         width: Math.max(100, box.clientWidth), height: fig.classList.contains("wide") ? 360 : 200,
         scales: { x: { time: axis === "timestamp" } }, series, legend: { show: data.series.length <= 12 },
-        axes: [{}, { size: 64 }], cursor: { drag: { x: true, y: false } },
+        axes: [axis === "step" ? { incrs: STEP_TICKS } : {}, { size: 64 }], cursor: { drag: { x: true, y: false } },
       };
       plots.set(fig, new uPlot(opts, aligned, box));
       fig.dataset.points = String(aligned[0].length);
