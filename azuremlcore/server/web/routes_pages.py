@@ -25,6 +25,7 @@ _TABLE_KINDS = ("row", "table")
 _MAX_FILES = 2000
 _MAX_COMPARE = 500
 _MAX_LIST_ROWS = 1000
+_MAX_CHILDREN = 500
 
 
 def html_errors(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
@@ -132,7 +133,8 @@ async def run(request: Request, ws_id: str, run_id: str) -> Response:
 
     st, _, rec, r = access.run(request, ws_id, run_id)
     exp = await call(request, st.store.get_experiment, rec.id, experiment_id=r.experiment_id)
-    children = await call(request, st.store.search_runs, rec.id, parent_id=r.id)
+    # A sweep may have thousands of children: the newest are listed, the count says how many more there are.
+    children = await call(request, st.store.search_runs, rec.id, parent_id=r.id, limit=_MAX_CHILDREN + 1)
     keys = await call(request, metric_keys, st.store, r.id)
     charts = [k for k in keys if k.kind in CHARTED_KINDS and k.last_step > 0]
     singles = [k for k in keys if k.kind in CHARTED_KINDS and k.last_step == 0]
@@ -165,7 +167,8 @@ async def run(request: Request, ws_id: str, run_id: str) -> Response:
     parent = None
     if r.parent_id:
         parent = await call(request, st.store.get_run, r.parent_id)
-    return page(request, "run.html", ws=rec, exp=exp, run=r, parent=parent, children=children,
+    return page(request, "run.html", ws=rec, exp=exp, run=r, parent=parent, children=children[:_MAX_CHILDREN],
+                more_children=len(children) > _MAX_CHILDREN,
                 charts=charts, singles=singles, images=images[:200], tables=tables, documents=documents,
                 files=files, more_files=max(0, len(names) - _MAX_FILES), logs=logs,
                 duration_s=runs_table.duration_s(r), api=access.api_path(rec), can_write=access.can_write(request, rec))
