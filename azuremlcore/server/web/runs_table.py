@@ -99,8 +99,8 @@ def duration_s(run: "RunRecord") -> float | None:
 
 
 def _matches(run: "RunRecord", text: str) -> bool:
-    hay = [run.id, run.display_name or "", run.submitted_by or "", run.status, *run.tags.keys(), *run.tags.values(),
-           *(f"{k}={v}" for k, v in run.params.items())]
+    hay = [run.id, run.display_name or "", run.submitted_by or "", run.status,
+           *(f"{k}={v}" for k, v in run.tags.items()), *(f"{k}={v}" for k, v in run.params.items())]
     return any(text in h.lower() for h in hay)
 
 
