@@ -108,6 +108,11 @@ def test_every_page_kind_renders_the_runs(site):
         assert expected in page, expected
     compare = s.get(f"{base}/compare", params={"runs": ",".join(r.id for r in runs), "metric": "loss", "param": "lr"})
     assert compare.status_code == 200 and compare.text.count('class="dot"') == 12
+    assert s.get(f"{base}/compare", params={"runs": f"{runs[0].id},nope"}).status_code == 404
+    series = f"{server.url}/ui/api/workspaces/{ws._ws_id}/series"
+    assert s.get(series, params={"key": "loss", "runs": f"{runs[0].id},nope"}).status_code == 404
+    overlay = s.get(series, params={"key": "loss", "runs": ",".join(r.id for r in runs)}).json()["series"]
+    assert [o["run"] for o in overlay] == [r.id for r in runs] and all(len(o["y"]) == 20 for o in overlay)
     assert s.get(f"{base}/models").status_code == 200 and s.get(f"{base}/environments").status_code == 200
     missing = s.get(f"{base}/runs/nope")
     assert missing.status_code == 404 and "does not exist" in missing.text

@@ -37,6 +37,20 @@ def run(request: Request, ws_id: str, run_id: str) -> tuple["ServerState", Princ
     return st, pr, rec, st.store.get_run(run_id)
 
 
+def runs(request: Request, ws_id: str, run_ids: list[str]
+         ) -> tuple["ServerState", Principal, "WorkspaceRecord", list["RunRecord"]]:
+    """Many runs of a workspace the caller can read, read in one query (404 when one is missing or belongs
+    to another workspace); their owners are remembered, as the API's checks would, for the next request."""
+    st, pr, rec = workspace(request, ws_id)
+    found = st.store.get_runs(run_ids)
+    if len(found) != len(run_ids) or any(r.workspace_id != rec.id for r in found):
+        missing = sorted(set(run_ids) - {r.id for r in found if r.workspace_id == rec.id})
+        raise NotFoundError(f"Run {missing[0]} does not exist in workspace '{rec.name}'.")
+    for r in found:
+        st.remember_run(r.id, r.workspace_id, r.parent_id)
+    return st, pr, rec, found
+
+
 def api_path(rec: "WorkspaceRecord") -> str:
     """The workspace's path in the API (what the pages' scripts call for files, cancel and tags)."""
     return WS_PATH.format(sub=rec.subscription_id, rg=rec.resource_group, ws=rec.name)

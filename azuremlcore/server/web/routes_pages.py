@@ -205,13 +205,10 @@ def _is_number(v: Any) -> bool:
 async def compare(request: Request, ws_id: str, runs: list[str] = Query(default=[]), metric: str = "",
                   param: str = "") -> Response:
     """Selected runs side by side: one metric overlaid, and a scatter of a param against a metric's last value."""
-    st, pr, rec = access.workspace(request, ws_id)
-    ids = list(dict.fromkeys(i for chunk in runs for i in chunk.split(",") if i))[:_MAX_COMPARE]
-    for run_id in ids:
-        st.check_run_read(pr, rec, run_id)
     from azuremlcore._store.metric_views import CHARTED_KINDS, metric_keys_of
 
-    records = await call(request, st.store.get_runs, ids)
+    ids = list(dict.fromkeys(i for chunk in runs for i in chunk.split(",") if i))[:_MAX_COMPARE]
+    st, pr, rec, records = access.runs(request, ws_id, ids)
     summaries = await call(request, metric_keys_of, st.store, ids)
     last = {(run_id, k.key): k.last_value for run_id, keys in summaries.items() for k in keys
             if k.kind in CHARTED_KINDS and k.last_value is not None}
