@@ -78,6 +78,9 @@ def test_pages_need_sign_in_and_the_cookie_is_httponly_samesite(site):
     assert requests.get(server.url + f"/ui/api/workspaces/{site['ws']._ws_id}/runs/x/live").status_code == 401
     assert requests.get(server.url + "/docs", allow_redirects=False).status_code == 303
     assert requests.get(server.url + "/static/app.js").status_code == 200  # the package's assets are public
+    forged = requests.post(server.url + "/login", data={"token": admin}, headers={"Origin": "https://evil.example"},
+                           allow_redirects=False)
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers  # no login CSRF
     bad = requests.post(server.url + "/login", data={"token": "amlu_nope"}, allow_redirects=False)
     assert bad.status_code == 401 and "unknown, expired or revoked" in bad.text
     s = requests.Session()

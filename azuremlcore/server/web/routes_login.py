@@ -39,6 +39,13 @@ def _signed_in(request: Request, principal, target: str) -> Response:  # type: i
     return response
 
 
+def _same_origin(request: Request) -> bool:
+    # Another site's page must not sign a browser in (as the attacker, "login CSRF"): browsers name the
+    # page a POST comes from in Origin; a request without one (a script) is left alone.
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
 async def _form(request: Request) -> dict[str, str]:
     raw = await request.body()
     return dict(parse_qsl(raw[:16_384].decode("utf-8", "replace")))
@@ -55,6 +62,8 @@ async def login(request: Request) -> Response:
     """Sign in with a user token (from `aml token create`) or any bearer token this server accepts."""
     form = await _form(request)
     target = _next(form.get("next"))
+    if not _same_origin(request):
+        return page(request, "login.html", status=403, next=target, error="Sign in from this server's own page.")
     try:
         principal = state_of(request).auth.authenticate(f"Bearer {form.get('token', '').strip()}")
     except AuthError as exc:
@@ -70,6 +79,8 @@ async def device_start(request: Request) -> Response:
     from azuremlcore.server.security.device import LIFETIME_S, display_user_code
     from azuremlcore.server.routes_oidc import device_codes
 
+    if not _same_origin(request):
+        return json_response({"error": "Sign in from this server's own page."}, 403)
     st = state_of(request)
     started = device_codes(request).start(WEB_CLIENT_ID, "", max_pending=st.config.max_pending_device_codes)
     if started is None:
@@ -90,7 +101,7 @@ async def device_poll(request: Request) -> Response:
     from azuremlcore.server.routes_oidc import device_codes
 
     device = request.cookies.get(session.DEVICE_COOKIE)
-    if not device:
+    if not device or not _same_origin(request):
         return json_response({"state": "expired"})
     state, principal_id, _ = device_codes(request).poll(device, WEB_CLIENT_ID)
     if state != "approved" or principal_id is None:
