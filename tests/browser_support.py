@@ -43,6 +43,7 @@ class ServerProcess:
     def __init__(self, data_dir: Path) -> None:
         from conftest_server import free_port
 
+        self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(

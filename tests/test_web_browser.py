@@ -222,3 +222,30 @@ def test_a_running_run_updates_live_and_can_be_cancelled(chromium, server, tmp_p
             context.close()
             browser.close()
     assert run.get_status() == "Canceled" and run.get_tags()["note"] == "from the browser"
+
+
+def test_device_code_sign_in_in_a_browser(chromium, server):
+    import subprocess
+    import sys
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, context, watch = open_browser(p, chromium, server.url)
+        try:
+            page = context.new_page()
+            page.goto(server.url + "/ui/workspaces")
+            page.click("#device-start")
+            page.wait_for_selector("#device-code:not([hidden]) .code")
+            code = page.text_content("#device-code .code")
+            assert code and len(code) == 9
+            approved = subprocess.run([sys.executable, "-m", "azuremlcore._cli.main", "device", "approve", code,
+                                       "--data-dir", str(server.data_dir), "--user", "dana", "--role", "Reader"],
+                                      capture_output=True, text=True, timeout=60)
+            assert approved.returncode == 0, approved.stderr
+            page.wait_for_url("**/ui/workspaces", timeout=20_000)
+            assert "user:dana" in page.text_content("header")
+            watch.check()
+        finally:
+            context.close()
+            browser.close()
