@@ -111,6 +111,7 @@ def test_every_page_kind_renders_the_runs(site):
         assert expected in page, expected
     compare = s.get(f"{base}/compare", params={"runs": ",".join(r.id for r in runs), "metric": "loss", "param": "lr"})
     assert compare.status_code == 200 and compare.text.count('class="dot"') == 12
+    assert compare.text.count('class="line"') == 12 and ">opt</text>" in compare.text  # parallel coordinates
     assert s.get(f"{base}/compare", params={"runs": f"{runs[0].id},nope"}).status_code == 404
     series = f"{server.url}/ui/api/workspaces/{ws._ws_id}/series"
     assert s.get(series, params={"key": "loss", "runs": f"{runs[0].id},nope"}).status_code == 404

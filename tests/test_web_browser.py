@@ -146,6 +146,7 @@ def test_every_page_in_a_browser(chromium, server, tmp_path):
             page.click("#compare-selected")
             page.wait_for_selector('.chart.overlay[data-drawn="1"] canvas')
             assert page.locator("#scatter circle.dot").count() == 5
+            assert page.locator("#parallel polyline").count() == 5
             assert page.locator("#compare-runs tbody tr").count() == 5
             _shot(page, "compare")
 

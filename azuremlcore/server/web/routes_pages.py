@@ -185,12 +185,53 @@ def _scatter(points: list[tuple[str, Any, float]], width: int = 640, height: int
         return {"dots": [], "width": width, "height": height, "numeric": numeric, "cats": []}
     x0, x1 = min(xs), max(xs)
     y0, y1 = min(ys), max(ys)
+    # A margin of 5% keeps the extreme dots off the axes and their labels.
+    mx, my = (x1 - x0) * 0.05 or 0.5, (y1 - y0) * 0.05 or abs(y0) * 0.05 or 0.5
+    x0, x1, y0, y1 = x0 - mx, x1 + mx, y0 - my, y1 + my
     sx = (width - 2 * pad) / ((x1 - x0) or 1)
     sy = (height - 2 * pad) / ((y1 - y0) or 1)
     dots = [{"run": run, "x": pad + (x - x0) * sx, "y": height - pad - (y - y0) * sy, "label": f"{raw}, {y:.6g}"}
             for (run, raw, y), x in zip(points, xs)]
     return {"dots": dots, "width": width, "height": height, "numeric": numeric, "pad": pad,
             "x_range": (x0, x1), "y_range": (y0, y1), "cats": [(c, pad + (i - x0) * sx) for i, c in enumerate(cats)]}
+
+
+def _parallel(records: list[Any], last: dict[tuple[str, str], float], metric: str,
+              width: int = 960, height: int = 340) -> dict[str, Any]:
+    """A parallel-coordinates plot as SVG coordinates: one axis per param that varies (up to 7) and the metric
+    last; one line per run, coloured from low (blue) to high (red) metric value."""
+    pad_x, pad_y = 60, 36
+    varying = [k for k in sorted({k for r in records for k in r.params})
+               if len({r.params.get(k) for r in records}) > 1][:7]
+    runs = [r for r in records if (r.id, metric) in last and _is_number(last[(r.id, metric)])
+            and all(k in r.params for k in varying)]
+    if not runs or not metric:
+        return {"lines": [], "axes": [], "width": width, "height": height}
+    columns = [(k, [r.params[k] for r in runs]) for k in varying] + [(metric, [last[(r.id, metric)] for r in runs])]
+    step = (width - 2 * pad_x) / max(1, len(columns) - 1)
+    axes, ys = [], []
+    for i, (name, values) in enumerate(columns):
+        x = pad_x + i * step
+        if all(_is_number(v) for v in values):
+            nums = [float(v) for v in values]
+            lo, hi = min(nums), max(nums)
+            ys.append([height - pad_y - (v - lo) / ((hi - lo) or 1) * (height - 2 * pad_y) for v in nums])
+            ticks = [(f"{hi:.4g}", pad_y), (f"{lo:.4g}", height - pad_y)]
+        else:
+            cats = sorted({str(v) for v in values})
+            pos = {c: height - pad_y - j / max(1, len(cats) - 1) * (height - 2 * pad_y) for j, c in enumerate(cats)}
+            ys.append([pos[str(v)] for v in values])
+            ticks = [(c, y) for c, y in pos.items()][:12]
+        axes.append({"name": name, "x": x, "ticks": ticks})
+    metric_values = [float(v) for v in columns[-1][1]]
+    lo, hi = min(metric_values), max(metric_values)
+    lines = []
+    for j, r in enumerate(runs):
+        hue = 240 - 240 * ((metric_values[j] - lo) / ((hi - lo) or 1))
+        points = " ".join(f"{axes[i]['x']:.1f},{ys[i][j]:.1f}" for i in range(len(axes)))
+        lines.append({"run": r.id, "points": points, "color": f"hsl({hue:.0f},70%,45%)",
+                      "label": f"run {r.number}: {metric} {metric_values[j]:.6g}"})
+    return {"lines": lines, "axes": axes, "width": width, "height": height, "pad": pad_y}
 
 
 def _is_number(v: Any) -> bool:
@@ -219,7 +260,8 @@ async def compare(request: Request, ws_id: str, runs: list[str] = Query(default=
     points = [(r.id, r.params[param], last[(r.id, metric)]) for r in records
               if param in r.params and (r.id, metric) in last and _is_number(last[(r.id, metric)])]
     return page(request, "compare.html", ws=rec, runs=records, metric=metric, param=param, metric_names=metric_names,
-                param_names=param_names, last=last, scatter=_scatter(points))
+                param_names=param_names, last=last, scatter=_scatter(points),
+                parallel=_parallel(records, last, metric))
 
 
 @router.get("/ui/workspaces/{ws_id}/models", response_class=HTMLResponse)
