@@ -39,18 +39,13 @@ def table(columns: dict[str, Any]) -> str:
 
 
 def workspace_url(ws: "Workspace") -> str:
-    """The workspace's page: on the server its view, embedded its folder."""
-    if ws._endpoint:
-        return f"{ws._endpoint.rstrip('/')}/ui/workspaces/{ws._ws_id}"
-    return (ws._artifacts.root / ws._ws_id).as_uri()
+    """The workspace's page in the web view (its server, or `aml studio` for an embedded workspace)."""
+    return f"{ws._web_base()}/ui/workspaces/{ws._ws_id}"
 
 
 def model_url(model: "Model") -> str:
-    """The model's page: on the server the workspace's models, embedded the model's folder."""
-    ws = model.workspace
-    if ws._endpoint:
-        return f"{ws._endpoint.rstrip('/')}/ui/workspaces/{ws._ws_id}/models"
-    return model.url
+    """The workspace's models page in the web view."""
+    return workspace_url(model.workspace) + "/models"
 
 
 def workspace_html(ws: "Workspace") -> str:
