@@ -224,6 +224,10 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
     def _refresh(self) -> "RunRecord":
         rec = self._store.get_run(self.id)
+        if rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and "_ray" in rec.details:
+            from azuremlcore._execution.ray import reconcile
+
+            rec = reconcile(self._store, rec)  # its Ray job ended without a word (an env that failed to build)
         if rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and not self._experiment.workspace._endpoint:
             from azuremlcore._execution.lease import reap
 
