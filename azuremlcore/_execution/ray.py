@@ -61,6 +61,16 @@ def shares_file_system(spec: dict[str, Any]) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def check_target(ws: "WorkspaceHandle", spec: dict[str, Any]) -> None:
+    """Refuse, before a run exists, a Ray target that cannot reach this workspace (RayClusterError says why)."""
+    if not ws.endpoint and not shares_file_system(spec):
+        raise RayClusterError(
+            f"The Ray cluster at {spec['properties']['address']} does not share this machine's file system, so "
+            "its jobs cannot reach this embedded workspace. Use a workspace server (aml server, then "
+            "Workspace.get(..., auth=...)) or, if every node mounts this workspace's folder at the same path, "
+            "attach with RayCompute.attach_configuration(address=..., shared_file_system=True).")
+
+
 def runtime_env(definition: dict[str, Any], env_vars: dict[str, str], working_dir: str) -> dict[str, Any]:
     """The Ray runtime environment of a run: working folder, packages of its Environment, variables."""
     from azuremlcore._environments._materialise import resolve
@@ -104,12 +114,7 @@ def _job_env(ws: "WorkspaceHandle", rec: "RunRecord", definition: dict[str, Any]
         token, _exp = ws.store.issue_run_token(rec.id)  # type: ignore[attr-defined]
         env[run_env.RUN_TOKEN] = token
     else:
-        if not shares_file_system(spec):
-            raise RayClusterError(
-                f"The Ray cluster at {spec['properties']['address']} does not share this machine's file system, so "
-                "its jobs cannot reach this embedded workspace. Use a workspace server (aml server; Workspace.get("
-                "..., auth=...)) or, if every node mounts this workspace's folder at the same path, attach with "
-                "RayCompute.attach_configuration(address=..., shared_file_system=True).")
+        check_target(ws, spec)
         from azuremlcore._store import azuremlcore_home
 
         env[run_env.HOME] = str(azuremlcore_home())

@@ -15,6 +15,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from azuremlcore.exceptions import ComputeTargetException
+
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 60.0
 # Jobs API version "4" (Ray 2.x) is the one this client speaks; Ray 2.9 is the oldest tried.
@@ -22,8 +24,8 @@ MIN_RAY_VERSION = (2, 9)
 TERMINAL_JOB_STATES = ("SUCCEEDED", "FAILED", "STOPPED")
 
 
-class RayClusterError(Exception):
-    """The Ray cluster did not answer, is not compatible, or refused a request."""
+class RayClusterError(ComputeTargetException):
+    """The Ray cluster did not answer, is not compatible, or refused a request (a ComputeTargetException)."""
 
 
 def normalize_address(address: str) -> str:

@@ -135,6 +135,7 @@ def run_distributed(runner: "Runner", cmd: list[str], env: dict[str, str], proce
 
     processes = max(processes, nodes)
     shares = _shares(processes, nodes)
+    driver_dir = os.getcwd()  # before connecting: ray.init may move this process off its working folder
     ray.init(address="auto", log_to_driver=False)
     pg = placement_group([{"CPU": float(n)} for n in shares], strategy="STRICT_SPREAD" if nodes > 1 else "PACK")
     runner.store.update_run(runner.run_id, details={"statusDetail": f"Waiting for {nodes} node(s) with "
@@ -158,7 +159,6 @@ def run_distributed(runner: "Runner", cmd: list[str], env: dict[str, str], proce
                 placement_group=pg, placement_group_bundle_index=node_rank)).remote())
             layout.append((node_rank, local_rank, share))
     master = ray.get(actors[0].address.remote())
-    driver_dir = os.getcwd()
     for rank, (actor, (node_rank, local_rank, share)) in enumerate(zip(actors, layout)):
         ray.get(actor.start.remote(cmd, rank_env(env, rank, local_rank, node_rank, processes, share, master),
                                    driver_dir, sys.executable))

@@ -120,6 +120,13 @@ def check(ws: "WorkspaceHandle", job: JobConfig) -> dict[str, Any] | None:
                 f"Compute target '{job.target}' does not exist in workspace '{ws.name}': create it with "
                 f"ComputeTarget.create(ws, '{job.target}', AmlCompute.provisioning_configuration(max_nodes=...)), "
                 "or use compute_target='local'.")
+        if spec.get("computeType") == "Ray":
+            from azuremlcore._execution.ray import RayClusterError, check_target
+
+            try:
+                check_target(ws, spec)
+            except RayClusterError as exc:
+                raise ComputeTargetException(str(exc)) from None
     if ws.endpoint and job.resolves_per_run:
         # Such references resolve to paths on the machine that runs the script: the server's host here.
         raise UserErrorException(
