@@ -55,14 +55,20 @@ class RayCluster:
         env = dict(os.environ)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env["RAY_USAGE_STATS_ENABLED"] = "0"
+        env["RUNTIME_ENV_RETRY_TIMES"] = "1"  # an environment that cannot build fails once, not three times
         env.pop("RAY_ADDRESS", None)
         return env
 
     def _start(self, args: list[str], log: str) -> None:
+        # Each node's agents on ports of their own: Ray's fixed defaults (52365, ...) would collide with
+        # another cluster on this machine, and a head without its job agent accepts no job.
+        ports = [f"--dashboard-agent-listen-port={_free_port()}", f"--dashboard-agent-grpc-port={_free_port()}",
+                 f"--runtime-env-agent-port={_free_port()}", f"--metrics-export-port={_free_port()}",
+                 f"--ray-client-server-port={_free_port()}"]
         with open(Path(self.temp_dir) / log, "ab") as out:
             self.procs.append(subprocess.Popen(
                 [str(ray_binary()), "start", "--block", "--disable-usage-stats", f"--num-cpus={self.cpus}",
-                 *args], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._env(),
+                 *ports, *args], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._env(),
                 start_new_session=True))
 
     def _nodes_alive(self) -> int:
@@ -101,9 +107,10 @@ class RayCluster:
                 os.killpg(p.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+        deadline = time.monotonic() + 15  # `ray start --block` stops its node's processes on SIGTERM
         for p in reversed(self.procs):
             try:
-                p.wait(timeout=30)
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
             try:

@@ -8,6 +8,7 @@ Errors are `RayClusterError` with what to check.
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 60.0
 # Jobs API version "4" (Ray 2.x) is the one this client speaks; Ray 2.9 is the oldest tried.
 MIN_RAY_VERSION = (2, 9)
+AGENT_WAIT_S = 60.0  # how long a submit waits for a just-started head's job agent
 TERMINAL_JOB_STATES = ("SUCCEEDED", "FAILED", "STOPPED")
 
 
@@ -132,8 +134,16 @@ class RayJobsClient:
                                 "metadata": dict(metadata or {})}
         if entrypoint_num_cpus is not None:
             body["entrypoint_num_cpus"] = entrypoint_num_cpus
-        out = self._json("POST", "/api/jobs/", json=body)
-        return str(out.get("submission_id") or out.get("job_id") or submission_id)
+        deadline = time.monotonic() + AGENT_WAIT_S
+        while True:
+            try:
+                out = self._json("POST", "/api/jobs/", json=body)
+                return str(out.get("submission_id") or out.get("job_id") or submission_id)
+            except RayClusterError as exc:
+                # A head that has just started has no job agent yet; the job was not created, so ask again.
+                if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
 
     def job(self, submission_id: str) -> dict[str, Any]:
         """The job's details: status (PENDING, RUNNING, STOPPED, SUCCEEDED, FAILED), message, times."""

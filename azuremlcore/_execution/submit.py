@@ -151,8 +151,10 @@ def submit(ws: "WorkspaceHandle", experiment: "ExperimentRecord", job: JobConfig
     # What can never build or run here is refused now, before a run exists (a server or a cluster builds
     # on its own hosts).
     spec = None if job.target in LOCAL_TARGETS else compute_spec(ws.store, ws.id, job.target)
-    elsewhere = ws.endpoint or (spec or {}).get("computeType") == "Ray"
-    preflight(environment, on_this_machine=not elsewhere)
+    on_ray = (spec or {}).get("computeType") == "Ray"
+    elsewhere = bool(ws.endpoint) or on_ray
+    if not on_ray:  # a Ray cluster builds the environment itself (conda too, where it has conda) and says why not
+        preflight(environment, on_this_machine=not elsewhere)
     fd, zip_path = tempfile.mkstemp(suffix=".zip")
     os.close(fd)
     try:
