@@ -235,3 +235,37 @@ def test_a_server_workspace_run_logs_back_with_a_run_token(ray_cluster, tmp_path
         assert "outputs/o.txt" in run.get_file_names()
     finally:
         server.stop()
+
+
+def test_a_server_started_with_a_ray_address_runs_amlcompute_jobs_there(ray_cluster, tmp_path, monkeypatch) -> None:
+    from conftest_server import LiveServer
+
+    from azuremlcore import Experiment, Workspace
+    from azuremlcore.compute import AmlCompute, ComputeTarget
+
+    server = LiveServer(tmp_path / "server", ray_address=ray_cluster.address)
+    try:
+        monkeypatch.setenv("AZUREMLCORE_ENDPOINT", server.url)
+        monkeypatch.setenv("AZUREMLCORE_TOKEN", server.token("bob", "Contributor", "/subscriptions/s2"))
+        ws = Workspace.create("ray-aml", subscription_id="s2", resource_group="rg", exist_ok=True, show_output=False)
+        cluster = ComputeTarget.create(ws, "cpu-cluster", AmlCompute.provisioning_configuration(max_nodes=2))
+        script = """\
+            import os
+            from azuremlcore import Run
+            Run.get_context().log("on_ray", 1)
+            print("driver node", os.environ.get("RAY_JOB_ID") is not None or "RAY_ADDRESS" in os.environ, flush=True)
+        """
+        run = _submit(Experiment(ws, "exp"), cluster, tmp_path, script)
+        run.wait_for_completion(raise_on_error=True)
+        details = run._refresh().details
+        assert details["_ray"]["byServer"] and details["_ray"]["address"] == ray_cluster.address
+        assert run.get_metrics()["on_ray"] == 1
+        slow = _submit(Experiment(ws, "exp"), cluster, tmp_path, "import time\ntime.sleep(300)\n")
+        deadline = time.monotonic() + 120
+        while slow.get_status() != "Running":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        slow.cancel()
+        assert slow.get_status() == "Canceled"
+    finally:
+        server.stop()

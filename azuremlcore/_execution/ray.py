@@ -103,7 +103,8 @@ def _entrypoint(ws: "WorkspaceHandle", run_id: str) -> str:
             f"exec python -m azuremlcore._execution.ray_job {' '.join(shlex.quote(a) for a in args)}")
 
 
-def _job_env(ws: "WorkspaceHandle", rec: "RunRecord", definition: dict[str, Any], spec: dict[str, Any]) -> dict[str, str]:
+def _job_env(ws: "WorkspaceHandle", rec: "RunRecord", definition: dict[str, Any], spec: dict[str, Any],
+             token: str | None = None) -> dict[str, str]:
     from azuremlcore._tracking import run_env
     from azuremlcore._version import __version__
 
@@ -111,7 +112,8 @@ def _job_env(ws: "WorkspaceHandle", rec: "RunRecord", definition: dict[str, Any]
            PROCESS_COUNT_ENV: str(int(definition.get("processCount") or 1)),
            NODE_COUNT_ENV: str(int(definition.get("nodeCount") or 1))}
     if ws.endpoint:
-        token, _exp = ws.store.issue_run_token(rec.id)  # type: ignore[attr-defined]
+        if token is None:  # the client asks the server for one (a server submitting mints its own)
+            token, _exp = ws.store.issue_run_token(rec.id)  # type: ignore[attr-defined]
         env[run_env.RUN_TOKEN] = token
     else:
         check_target(ws, spec)
@@ -121,16 +123,23 @@ def _job_env(ws: "WorkspaceHandle", rec: "RunRecord", definition: dict[str, Any]
     return env
 
 
-def start(ws: "WorkspaceHandle", run_id: str) -> None:
-    """Submit the queued run to its Ray cluster as a job; returns once Ray has accepted it."""
+def start(ws: "WorkspaceHandle", run_id: str, *, address: str | None = None, token: str | None = None,
+          num_cpus: float | None = None) -> None:
+    """Submit the queued run to its Ray cluster as a job; returns once Ray has accepted it.
+
+    By default the cluster is the run's Ray target. A workspace server started with a Ray address
+    passes `address` (its AmlCompute runs go there), the run `token` it minted, and `num_cpus` the
+    job's driver reserves, so that Ray queues jobs while the cluster is full.
+    """
     from azuremlcore._tracking.files_mixin import BUILD_LOG
 
     rec = ws.store.get_run(run_id)
     definition = dict(rec.details.get("runDefinition") or {})
     spec = cluster_spec(ws, str(definition.get("target")))
-    address = spec["properties"]["address"]
+    by_server = address is not None
+    address = address or spec["properties"]["address"]
     client = RayJobsClient(address)
-    env = _job_env(ws, rec, definition, spec)
+    env = _job_env(ws, rec, definition, spec, token)
     fd, zip_path = tempfile.mkstemp(suffix=".zip")
     os.close(fd)
     try:
@@ -147,8 +156,10 @@ def start(ws: "WorkspaceHandle", run_id: str) -> None:
         f"Submitting to the Ray cluster at {address} as job {submission_id}; runtime environment: "
         f"{', '.join(packages) or 'the cluster Python'}\n").encode())
     client.submit(_entrypoint(ws, run_id), renv, submission_id,
-                  metadata={"azuremlcore_run_id": run_id, "workspace": ws.name})
-    ws.store.update_run(run_id, details={RAY_KEY: {"address": address, "submissionId": submission_id}})
+                  metadata={"azuremlcore_run_id": run_id, "workspace": ws.name}, entrypoint_num_cpus=num_cpus)
+    ws.store.update_run(run_id, details={RAY_KEY: {"address": address, "submissionId": submission_id,
+                                                   "byServer": by_server} if by_server else
+                                         {"address": address, "submissionId": submission_id}})
 
 
 def cancel(ws: "WorkspaceHandle", run_id: str) -> None:
