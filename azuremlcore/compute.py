@@ -402,11 +402,26 @@ class AmlCompute(ComputeTarget):
         return self.serialize()
 
     def get_status(self) -> AmlComputeStatus:
-        """Nodes busy with runs, scale settings and provisioning state."""
+        """Nodes busy with runs, scale settings and provisioning state.
+
+        On a server started with a Ray address, the Ray cluster's live nodes and resources.
+        """
         from azuremlcore._store import azuremlcore_home
 
         self.refresh_state()
         ws = self._workspace
+        cluster = getattr(ws._store, "compute_cluster", None)
+        ray = cluster(ws._ws_id, self.name) if cluster is not None else None
+        if ray is not None:  # a server whose clusters are a Ray cluster: its real nodes
+            active = [r for r in ws._store.search_runs(ws._ws_id, statuses=["Queued", "Preparing", "Running",
+                                                                              "Finalizing", "CancelRequested"])
+                      if r.target == self.name]
+            queued = len([r for r in active if r.status == "Queued"])
+            status = RayComputeStatus(self._spec, ray["nodes"], ray["version"], len(active) - queued, queued)
+            status.scale_settings = dict(self.scale_settings)
+            status.vm_size = self.vm_size
+            self.status = status
+            return status
         busy = busy_slots(slot_dir(azuremlcore_home(), ws._ws_id, self.name))
         queued = len([r for r in ws._store.search_runs(ws._ws_id, statuses=["Queued"]) if r.target == self.name])
         self.status = AmlComputeStatus(self._spec, busy, queued)

@@ -249,6 +249,9 @@ def test_a_server_started_with_a_ray_address_runs_amlcompute_jobs_there(ray_clus
         monkeypatch.setenv("AZUREMLCORE_TOKEN", server.token("bob", "Contributor", "/subscriptions/s2"))
         ws = Workspace.create("ray-aml", subscription_id="s2", resource_group="rg", exist_ok=True, show_output=False)
         cluster = ComputeTarget.create(ws, "cpu-cluster", AmlCompute.provisioning_configuration(max_nodes=2))
+        status = cluster.get_status()
+        assert status.current_node_count == 2 and status.resources["CPU"] == 4.0
+        assert status.scale_settings["maxNodeCount"] == 2
         script = """\
             import os
             from azuremlcore import Run

@@ -102,6 +102,24 @@ async def _start_on_ray(request: Request, st, ws_rec, run_id: str):  # type: ign
     return await call(request, st.store.get_run, run_id)
 
 
+@router.get(P + "/computes/{name}/cluster")
+async def compute_cluster(request: Request, sub: str, rg: str, ws: str, name: str) -> Response:
+    """The Ray cluster behind an AmlCompute target (this server's --ray-address): its version and live nodes."""
+    from anyio import to_thread
+
+    from azuremlcore._execution.ray_api import RayJobsClient
+    from azuremlcore._execution.slots import compute_spec
+    from azuremlcore._store.errors import NotFoundError
+
+    st, _pr, rec = resolve_workspace(request, sub, rg, ws)
+    spec = await call(request, compute_spec, st.store, rec.id, name)
+    if not st.config.ray_address or spec is None or spec.get("computeType") != "AmlCompute":
+        raise NotFoundError(f"No Ray cluster backs compute target '{name}' on this server.")
+    client = RayJobsClient(st.config.ray_address)
+    version, nodes = await to_thread.run_sync(lambda: (client.version(), client.nodes()))
+    return json_response({"address": st.config.ray_address, "version": version, "nodes": nodes})
+
+
 @router.post(P + "/runs/{run_id}/cancel", response_model=m.RunOut)
 async def cancel_run(request: Request, sub: str, rg: str, ws: str, run_id: str) -> Response:
     """Cancel a run started on the server: its script's process tree is stopped; returns the run once ended."""
