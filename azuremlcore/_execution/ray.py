@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import tempfile
 import time
 from typing import TYPE_CHECKING, Any
@@ -144,7 +145,7 @@ def start(ws: "WorkspaceHandle", run_id: str, *, address: str | None = None, tok
     os.close(fd)
     try:
         with ws.artifacts.open(ws.snapshots, f"{rec.details['snapshotId']}.zip") as src, open(zip_path, "wb") as dst:
-            dst.write(src.read())
+            shutil.copyfileobj(src, dst)
         working_dir = client.upload_package(zip_path)
     finally:
         os.unlink(zip_path)
