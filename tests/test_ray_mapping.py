@@ -285,3 +285,41 @@ def test_cli_attaches_and_detaches_a_ray_cluster(workspace, fake_ray, capsys) ->
     assert json.loads(capsys.readouterr().out)["status"]["currentNodeCount"] == 2
     assert main(["computetarget", "detach", "-n", "ray-cli", *base]) == 0
     assert "ray-cli" not in workspace.compute_targets
+
+
+def test_a_server_with_a_ray_address_submits_its_amlcompute_runs_there(fake_ray, tmp_path, monkeypatch) -> None:
+    from conftest_server import LiveServer
+
+    from azuremlcore import Experiment, Workspace
+    from azuremlcore.compute import AmlCompute, ComputeInstance, ComputeTarget, RayCompute
+
+    server = LiveServer(tmp_path / "server", ray_address=fake_ray.address)
+    try:
+        monkeypatch.setenv("AZUREMLCORE_ENDPOINT", server.url)
+        monkeypatch.setenv("AZUREMLCORE_TOKEN", server.token("bob", "Contributor", "/subscriptions/s2"))
+        ws = Workspace.create("ray-aml", subscription_id="s2", resource_group="rg", exist_ok=True, show_output=False)
+        cluster = ComputeTarget.create(ws, "cpu-cluster", AmlCompute.provisioning_configuration(max_nodes=3))
+        status = cluster.get_status()
+        assert status.current_node_count == 2 and status.resources["CPU"] == 6.0
+        assert status.scale_settings["maxNodeCount"] == 3
+        run = _submit(Experiment(ws, "exp"), cluster, tmp_path)
+        (sid, job), = fake_ray.jobs.items()
+        assert job["entrypoint_num_cpus"] == 1  # Ray queues further jobs while the cluster is full
+        env = job["runtime_env"]["env_vars"]
+        assert env["AZUREML_RUN_TOKEN"] and "AZUREMLCORE_HOME" not in env
+        assert f"--endpoint {server.url}" in job["entrypoint"]
+        assert run._refresh().details["_ray"] == {"address": fake_ray.address, "submissionId": sid, "byServer": True}
+        run.cancel()
+        assert fake_ray.stops == [sid] and run.get_status() == "Canceled"
+        instance = ComputeTarget.create(ws, "my-ci", ComputeInstance.provisioning_configuration())
+        assert instance.get_status() == "Succeeded"  # instances are not backed by the cluster
+
+        # A Ray target of a server workspace: the client submits, with a run token the server issued it.
+        attached = ComputeTarget.attach(ws, "ray", RayCompute.attach_configuration(address=fake_ray.address,
+                                                                                  shared_file_system=False))
+        run = _submit(Experiment(ws, "exp"), attached, tmp_path)
+        job = fake_ray.jobs[run._refresh().details["_ray"]["submissionId"]]
+        assert "byServer" not in run._record.details["_ray"] and "entrypoint_num_cpus" not in job
+        assert job["runtime_env"]["env_vars"]["AZUREML_RUN_TOKEN"] != env["AZUREML_RUN_TOKEN"]
+    finally:
+        server.stop()
