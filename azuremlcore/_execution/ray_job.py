@@ -30,7 +30,6 @@ class RayRunner(Runner):
 
     def _wait_for_node(self) -> None:
         """Ray queued the job until the cluster had room: nothing to wait for here."""
-        self.store.update_run(self.run_id, details={"_node": os.environ.get("RAY_NODE_ID") or _node_ip()})
 
     def _unpack(self) -> Path:
         """Ray unpacked the snapshot and made it the working folder."""
