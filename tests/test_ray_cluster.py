@@ -176,8 +176,6 @@ def test_cancel_stops_the_job(experiment, target, tmp_path) -> None:
 
 
 def test_max_run_duration_is_enforced(experiment, target, tmp_path) -> None:
-    from azuremlcore import ScriptRunConfig  # noqa: F401 - the limit is ScriptRunConfig's
-
     run = _submit(experiment, target, tmp_path, "import time\nprint('working', flush=True)\ntime.sleep(300)\n",
                   max_run_duration_seconds=3)
     run.wait_for_completion(raise_on_error=False)
