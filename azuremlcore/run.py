@@ -235,6 +235,12 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
     def _refresh(self) -> "RunRecord":
         rec = self._store.get_run(self.id)
+        if (rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and "_ray" in rec.details
+                and self._experiment.workspace._endpoint and not rec.details["_ray"].get("byServer")):
+            # (embedded: reap below does it; the server watches the jobs it submitted itself)
+            from azuremlcore._execution.ray import reconcile
+
+            rec = reconcile(self._store, rec)  # its Ray job ended without a word (an env that failed to build)
         if rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and not self._experiment.workspace._endpoint:
             from azuremlcore._execution.lease import reap
 
