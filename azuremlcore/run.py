@@ -209,13 +209,24 @@ class Run(RunLoggingMixin, RunFilesMixin):
         return self.get_portal_url()
 
     def get_portal_url(self) -> str:
-        """A URL a user can open: the server's run page, or the run's folder (file://) when embedded."""
+        """The run's page in the web view: on the workspace's server, or on `aml studio` when embedded.
+
+        For an embedded workspace the URL is that of the running `aml studio` of its home folder, else of
+        the studio's default address (http://127.0.0.1:8765), which opens once `aml studio` is started.
+        """
+        ws = self._experiment.workspace
+        return f"{ws._web_base()}/ui/workspaces/{ws._ws_id}/runs/{self.id}"
+
+    def _web_view_line(self) -> str:
+        # An embedded workspace's page opens only while `aml studio` runs: say how to start it when it does not.
+        url = self.get_portal_url()
         ws = self._experiment.workspace
         if ws._endpoint:
-            return f"{ws._endpoint.rstrip('/')}/ui/workspaces/{ws._ws_id}/runs/{self.id}"
-        folder = self._artifacts.root / self._container
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder.resolve().as_uri()
+            return url
+        from azuremlcore._store import studio_url
+
+        home = self._artifacts.root.parent
+        return url if studio_url.running_url(home) else f"{url} (start the web view with: {studio_url.start_hint(home)})"
 
     @classmethod
     def get_docs_url(cls) -> str:
@@ -224,6 +235,12 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
     def _refresh(self) -> "RunRecord":
         rec = self._store.get_run(self.id)
+        if (rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and "_ray" in rec.details
+                and self._experiment.workspace._endpoint and not rec.details["_ray"].get("byServer")):
+            # (embedded: reap below does it; the server watches the jobs it submitted itself)
+            from azuremlcore._execution.ray import reconcile
+
+            rec = reconcile(self._store, rec)  # its Ray job ended without a word (an env that failed to build)
         if rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and not self._experiment.workspace._endpoint:
             from azuremlcore._execution.lease import reap
 
@@ -376,7 +393,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
         """
         follower = _LogFollower(self) if show_output else None
         if show_output:
-            print(f"RunId: {self.id}\nWeb View: {self.get_portal_url()}\n", flush=True)
+            print(f"RunId: {self.id}\nWeb View: {self._web_view_line()}\n", flush=True)
         while True:
             status = self.get_status()
             if follower is not None:
@@ -385,7 +402,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
                 if follower is not None:
                     follower.poll(status, final=True)
                     print(f"\nExecution Summary\n=================\nRunId: {self.id}\n"
-                          f"Web View: {self.get_portal_url()}\n", flush=True)
+                          f"Web View: {self._web_view_line()}\n", flush=True)
                 break
             time.sleep(0.1)
         details = self.get_details()
@@ -554,6 +571,12 @@ class Run(RunLoggingMixin, RunFilesMixin):
     def get_submitted_run(cls, **kwargs: Any) -> "Run":
         """(Deprecated) Same as `get_context()`."""
         return cls.get_context(**kwargs)
+
+    def _repr_html_(self) -> str:
+        """The table a notebook shows for this run (with a link to its page)."""
+        from azuremlcore._html_repr import run_html
+
+        return run_html(self)
 
     def __repr__(self) -> str:
         return (f"Run(Experiment: {self._experiment.name},\nId: {self.id},\nType: {self.type},\n"

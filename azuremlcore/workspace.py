@@ -203,6 +203,14 @@ class Workspace:
     def _ws_id(self) -> str:
         return self._record.id
 
+    def _web_base(self) -> str:
+        """The web view's address for this workspace: its server, or the `aml studio` of its embedded home."""
+        if self._endpoint:
+            return self._endpoint.rstrip("/")
+        from azuremlcore._store import studio_url
+
+        return studio_url.base_url(self._artifacts.root.parent)
+
     @property
     def _handle(self) -> "WorkspaceHandle":
         """This workspace as the machinery below the public layer takes it (record, stores, endpoint)."""
@@ -453,6 +461,12 @@ class Workspace:
     def delete_private_endpoint_connection(self, private_endpoint_connection_name: str) -> None:
         """Not available: private endpoints are Azure networking."""
         raise WorkspaceException(_AZURE_ONLY.format(what="private endpoints"))
+
+    def _repr_html_(self) -> str:
+        """The table a notebook shows for this workspace (with a link to its page)."""
+        from azuremlcore._html_repr import workspace_html
+
+        return workspace_html(self)
 
     def __repr__(self) -> str:
         return (f"Workspace.create(name='{self.name}', subscription_id='{self.subscription_id}', "
