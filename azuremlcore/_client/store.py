@@ -35,6 +35,9 @@ class RestWorkspaceStore:
     client has already seen, or ask the server once (`/api/v1/locate/...`).
     """
 
+    # Runs logged to a server write through a local spool first (`_tracking/spool.py`): a network can fail.
+    SPOOLED = True
+
     def __init__(self, http: HttpClient) -> None:
         self.http = http
         self.url = http.endpoint
@@ -224,6 +227,16 @@ class RestWorkspaceStore:
             for i in range(0, len(rows), _METRICS_PER_REQUEST):
                 self.http.request("POST", f"{self.ws_path(ws_id)}/metrics",
                                   json_body={"points": rows[i:i + _METRICS_PER_REQUEST]})
+
+    def log_metrics_once(self, run_id: str, source: str, seq: int, points: list[MetricPoint]) -> bool:
+        """Store the points of spool record `seq` of `source` unless the server has it already (one request).
+
+        Returns True: the server does not say whether the record was new (a resend is harmless either way).
+        """
+        rows = [[p.run_id, p.key, p.kind, _enc(p.value), p.value_json, p.step, p.timestamp] for p in points]
+        self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics",
+                          json_body={"points": rows, "source": source, "seq": int(seq)})
+        return True
 
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
         """Points of the runs in logging order."""

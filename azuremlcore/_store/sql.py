@@ -17,6 +17,8 @@ from azuremlcore._timeutil import now_ms
 from azuremlcore._store.records import AssetRecord, ExperimentRecord, MetricPoint, RunRecord, WorkspaceRecord
 
 _WRITE = "azuremlcore_write"
+# run_attributes kind of the last spool record stored per (run, spool source): see log_metrics_once.
+SPOOL_KIND = "spool"
 _RUN_COLUMNS = ("number", "parent_id", "type", "display_name", "description", "status", "target",
                 "submitted_by", "created_time", "start_time", "end_time", "lifecycle_stage")
 
@@ -280,8 +282,10 @@ class SqlWorkspaceStore:
         ids = list(records)
         for chunk in range(0, len(ids), 500):
             for a in conn.execute(sa.select(t.run_attributes).where(t.run_attributes.c.run_id.in_(ids[chunk:chunk + 500]))):
-                {"tag": records[a.run_id].tags, "property": records[a.run_id].properties,
-                 "param": records[a.run_id].params}[a.kind][a.key] = a.value
+                into = {"tag": records[a.run_id].tags, "property": records[a.run_id].properties,
+                        "param": records[a.run_id].params}.get(a.kind)
+                if into is not None:  # other kinds are bookkeeping (SPOOL_KIND), not the run's attributes
+                    into[a.key] = a.value
         return [records[r.id] for r in rows]
 
     def create_run(self, record: RunRecord) -> RunRecord:
@@ -396,6 +400,28 @@ class SqlWorkspaceStore:
         rows = self._metric_rows(points)
         with self._write() as conn:
             conn.execute(t.metrics.insert(), rows)
+
+    def log_metrics_once(self, run_id: str, source: str, seq: int, points: list[MetricPoint]) -> bool:
+        """Store the points of spool record `seq` of `source` unless a record of that source numbered `seq`
+        or higher was stored already (a resent record adds nothing); returns whether they were stored.
+
+        Records of one source must come in order. The last number stored is kept with the run (kind
+        SPOOL_KIND), in the same transaction as the points.
+        """
+        if any(p.run_id != run_id for p in points):
+            raise InvalidValueError(f"Every point must belong to run {run_id}.")
+        ra = t.run_attributes
+        with self._write() as conn:
+            if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
+                raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
+            last = conn.execute(sa.select(ra.c.value).where(ra.c.run_id == run_id, ra.c.kind == SPOOL_KIND,
+                                                            ra.c.key == source)).scalar()
+            if last is not None and int(last) >= seq:
+                return False
+            if points:
+                conn.execute(t.metrics.insert(), self._metric_rows(points))
+            self._put_attributes(conn, run_id, SPOOL_KIND, {source: str(int(seq))})
+        return True
 
     def log_metrics_unique(self, run_id: str, points: list[MetricPoint], *,
                            lifecycle_stage: str | None = None) -> int:

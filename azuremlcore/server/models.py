@@ -207,6 +207,10 @@ class MetricsBody(_Body):
     """Points as rows [run_id, key, kind, value (number, "NaN", "Infinity" or null), value_json, step, timestamp]."""
 
     points: list[MetricRow]
+    # A spool record's idempotent id (both or neither; every point then belongs to one run): the
+    # points are stored unless record `seq` of `source`, or a later one, was stored already.
+    source: Optional[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]] = None
+    seq: Optional[Annotated[int, Field(ge=0, le=2**62)]] = None
 
 
 class MetricsQuery(_Body):

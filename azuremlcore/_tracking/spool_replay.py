@@ -1,0 +1,139 @@
+"""Sending a spool's records to a workspace store, in order, each once (see `spool` for the format).
+
+`replay` is what the live writer, `aml sync` and the next SDK process that finds an abandoned spool
+all call: it sends every record the target has not acknowledged, and records each acknowledgement
+in the spool's `.ack` file. A record the store refuses for good (a param changed, a bad value) is
+reported and skipped; an unreachable store stops the replay (`SpoolOffline`), to be resumed later.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from azuremlcore._store.records import MetricPoint, RunRecord
+from azuremlcore._tracking.spool import Spool, decode_value
+
+if TYPE_CHECKING:
+    from azuremlcore._store.artifacts import FileArtifactStore
+    from azuremlcore._store.protocol import WorkspaceStore
+
+_log = logging.getLogger(__name__)
+
+
+class SpoolOffline(Exception):
+    """The store could not be reached (or failed on its side): the replay stopped, nothing was lost."""
+
+
+@dataclass
+class Replayed:
+    """What one replay sent."""
+
+    run_id: str
+    created: bool = False
+    points: int = 0
+    attributes: int = 0
+    files: int = 0
+    status: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a store error may pass if tried again later (unreachable, 5xx, an expiring token)."""
+    if isinstance(exc, OSError):
+        return True
+    status = getattr(exc, "http_status", None)
+    return isinstance(status, int) and (status >= 500 or status == 401)
+
+
+def target_of(store: "WorkspaceStore") -> str:
+    """The key a store's acknowledgements are recorded under (its endpoint or database URL)."""
+    return str(getattr(store, "url", "") or id(store))
+
+
+def points_of(run_id: str, rows: list[list[Any]]) -> list[MetricPoint]:
+    """The metric points of a spool record's rows."""
+    return [MetricPoint(run_id, r[0], r[1], decode_value(r[2]), r[3], r[4], r[5]) for r in rows]
+
+
+def create_offline_run(store: "WorkspaceStore", header: dict[str, Any], workspace_id: str,
+                       experiment_id: str) -> bool:
+    """Create the workspace run an offline spool stands for (same id); False when it exists already."""
+    from azuremlcore._store.errors import AlreadyExistsError, NotFoundError
+
+    run_id = header["run_id"]
+    try:
+        store.get_run(run_id)
+        return False
+    except NotFoundError:
+        pass
+    record = RunRecord(id=run_id, workspace_id=workspace_id, experiment_id=experiment_id, status="Running",
+                       display_name=header.get("display_name") or run_id, created_time=int(header["created_time"]),
+                       start_time=int(header["created_time"]), type="azureml.offline",
+                       submitted_by=header.get("user"))
+    try:
+        store.create_run(record)
+    except AlreadyExistsError:
+        return False
+    return True
+
+
+def replay(spool: Spool, store: "WorkspaceStore", artifacts: "FileArtifactStore | None" = None,
+           *, workspace_id: str | None = None, experiment_id: str | None = None,
+           upto: int | None = None) -> Replayed:
+    """Send the records of `spool` that the store has not acknowledged (up to record `upto`).
+
+    An offline run's spool needs `workspace_id` and `experiment_id` (its run is created there).
+    Raises `SpoolOffline` when the store cannot be reached; what was sent is acknowledged.
+    """
+    header = spool.header()
+    run_id = header.get("run_id")
+    out = Replayed(run_id=str(run_id))
+    if not run_id:
+        return out
+    target = target_of(store)
+    done = spool.acked(target)
+    ws_id = workspace_id
+    try:
+        if header.get("offline") and done < 0:
+            if workspace_id is None or experiment_id is None:
+                raise ValueError(f"The offline run {run_id} needs a workspace and an experiment to be uploaded "
+                                 "into: aml sync -w WORKSPACE -e EXPERIMENT.")
+            out.created = create_offline_run(store, header, workspace_id, experiment_id)
+        for rec in spool.records(after=done):
+            n = rec["n"]
+            if upto is not None and n > upto:
+                break
+            try:
+                kind = rec["t"]
+                if kind == "metrics":
+                    store.log_metrics_once(run_id, spool.source, n, points_of(run_id, rec["rows"]))
+                    out.points += len(rec["rows"])
+                elif kind == "attrs":
+                    store.set_run_attributes(run_id, rec["kind"], rec["values"], write_once=rec.get("write_once", False))
+                    out.attributes += len(rec["values"])
+                elif kind == "file":
+                    if artifacts is None:
+                        raise ValueError("no artifact store to upload files to")
+                    if ws_id is None:
+                        ws_id = store.get_run(run_id).workspace_id
+                    artifacts.put(f"{ws_id}/runs/{run_id}", rec["name"], spool.folder / rec["copy"])
+                    out.files += 1
+                elif kind == "status":
+                    fields = {k: rec[k] for k in ("end_time", "start_time") if rec.get(k) is not None}
+                    store.update_run(run_id, status=rec["status"], **fields)
+                    out.status = rec["status"]
+            except Exception as exc:  # noqa: BLE001 - a store error is sorted into "later" or "never"
+                if transient(exc):
+                    raise SpoolOffline(str(exc)) from exc
+                msg = f"{run_id}: spool record {n} ({rec.get('t')}) was refused and skipped: {exc}"
+                _log.error("%s", msg)
+                out.errors.append(msg)
+            spool.ack(target, n)
+    except SpoolOffline:
+        raise
+    except Exception as exc:  # noqa: BLE001 - creating the run: same sorting
+        if transient(exc):
+            raise SpoolOffline(str(exc)) from exc
+        raise
+    return out
