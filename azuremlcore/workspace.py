@@ -84,6 +84,10 @@ class Workspace:
                 f"'{subscription_id}'. Create it with Workspace.create(name='{workspace_name}', "
                 f"subscription_id='{subscription_id}', resource_group='{resource_group}', exist_ok=True).")
         self._record: WorkspaceRecord = found[0]
+        if self._endpoint:
+            from azuremlcore._tracking.spool_sync import adopt
+
+            adopt(self._handle)  # what an earlier process left unsent to this server (background, once)
 
     @classmethod
     def _from_record(cls, store: "WorkspaceStore", artifacts: "FileArtifactStore", record: "WorkspaceRecord",

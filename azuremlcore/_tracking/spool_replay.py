@@ -80,11 +80,12 @@ def create_offline_run(store: "WorkspaceStore", header: dict[str, Any], workspac
 
 def replay(spool: Spool, store: "WorkspaceStore", artifacts: "FileArtifactStore | None" = None,
            *, workspace_id: str | None = None, experiment_id: str | None = None,
-           upto: int | None = None) -> Replayed:
+           upto: int | None = None, skip_refused: bool = True) -> Replayed:
     """Send the records of `spool` that the store has not acknowledged (up to record `upto`).
 
     An offline run's spool needs `workspace_id` and `experiment_id` (its run is created there).
-    Raises `SpoolOffline` when the store cannot be reached; what was sent is acknowledged.
+    Raises `SpoolOffline` when the store cannot be reached; what was sent is acknowledged. A record
+    the store refuses is reported and skipped, or with `skip_refused=False` stops the replay (raised).
     """
     header = spool.header()
     run_id = header.get("run_id")
@@ -126,6 +127,8 @@ def replay(spool: Spool, store: "WorkspaceStore", artifacts: "FileArtifactStore 
             except Exception as exc:  # noqa: BLE001 - a store error is sorted into "later" or "never"
                 if transient(exc):
                     raise SpoolOffline(str(exc)) from exc
+                if not skip_refused:
+                    raise
                 msg = f"{run_id}: spool record {n} ({rec.get('t')}) was refused and skipped: {exc}"
                 _log.error("%s", msg)
                 out.errors.append(msg)
