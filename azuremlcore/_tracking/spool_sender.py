@@ -220,3 +220,61 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def spooled(store: "WorkspaceStore") -> bool:
+    """Whether what is logged to this store goes through a spool (a server's store, unless turned off)."""
+    from azuremlcore._tracking.spool import spool_enabled
+
+    return bool(getattr(store, "SPOOLED", False)) and spool_enabled()
+
+
+def set_attributes(store: "WorkspaceStore", run_id: str, kind: str, values: dict[str, str],
+                   write_once: bool = False, timeout_seconds: float = 60) -> bool:
+    """Set a run's tags or properties, through its spool when the store is a server's.
+
+    Returns True when the store has them now, False when it is unreachable (they are sent when it
+    answers again). A value the store refuses (a write-once property changed) raises its error.
+    """
+    if not spooled(store):
+        store.set_run_attributes(run_id, kind, values, write_once=write_once)
+        return True
+    from azuremlcore._store.errors import InvalidValueError
+
+    sender = sender_for(store)
+    sender.append(run_id, {"t": "attrs", "kind": kind, "values": values, "write_once": write_once})
+    refused = sender.wait(timeout_seconds)
+    if refused:
+        raise InvalidValueError(refused[0])
+    return not sender.offline
+
+
+def spool_file(store: "WorkspaceStore", artifacts: "FileArtifactStore", run_id: str, name: str,
+               source: "str | os.PathLike[str] | Any") -> int:
+    """Keep a copy of a file whose upload failed in the run's spool, to be uploaded when the store answers."""
+    import shutil
+
+    sender = sender_for(store, artifacts)
+    with sender._cond:
+        spool = sender.spool_for(run_id)
+    copy = f"files/{uuid_hex()}-{os.path.basename(name)}"
+    target = spool.folder / copy
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(source, (str, os.PathLike)):
+        shutil.copyfile(source, target)
+    elif isinstance(source, (bytes, bytearray)):
+        target.write_bytes(source)
+    else:
+        with open(target, "wb") as out:
+            shutil.copyfileobj(source, out)
+    with open(target, "rb") as f:
+        os.fsync(f.fileno())
+    sender.append(run_id, {"t": "file", "name": name, "copy": copy})
+    return target.stat().st_size
+
+
+def uuid_hex() -> str:
+    """A short random name part."""
+    import uuid
+
+    return uuid.uuid4().hex[:12]

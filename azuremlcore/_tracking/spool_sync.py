@@ -27,7 +27,6 @@ def sync(ws: "WorkspaceHandle", experiment_name: str | None, roots: list[Path]) 
     Offline runs become runs of `experiment_name` (created when missing); spools of runs on another
     server are left alone; spools a live process still writes are skipped.
     """
-    target = target_of(ws.store)
     experiment_id: str | None = None
     rows: list[dict[str, Any]] = []
     for root in roots:
@@ -39,8 +38,9 @@ def sync(ws: "WorkspaceHandle", experiment_name: str | None, roots: list[Path]) 
             if not header:
                 row["result"] = "empty"
                 continue
-            if not header.get("offline") and header.get("endpoint") != target:
-                row["result"] = f"skipped: a run of {header.get('endpoint')}"
+            if not header.get("offline") and not _run_of(ws, header["run_id"]):
+                # Not by endpoint: a job may have reached the same server by another address (a proxy).
+                row["result"] = f"skipped: not a run of this workspace (logged to {header.get('endpoint')})"
                 continue
             if not spool.abandoned():
                 row["result"] = "skipped: a running process still writes it"
@@ -60,6 +60,15 @@ def sync(ws: "WorkspaceHandle", experiment_name: str | None, roots: list[Path]) 
             finally:
                 spool.release()
     return rows
+
+
+def _run_of(ws: "WorkspaceHandle", run_id: str) -> bool:
+    from azuremlcore._store.errors import NotFoundError
+
+    try:
+        return ws.store.get_run(run_id).workspace_id == ws.id
+    except NotFoundError:
+        return False
 
 
 def _adopt(ws: "WorkspaceHandle", root: Path) -> None:
