@@ -77,6 +77,14 @@ class OfflineRun:
         print(f"Offline run {self.id}: kept in {folder / self.id} (upload it with: aml sync --path {folder} "
               "-w WORKSPACE -e EXPERIMENT)")
         atexit.register(self._at_exit)
+        previous = sys.excepthook
+
+        def failed(*exc_info: Any) -> None:  # an uncaught exception ends the run Failed, as in a job
+            if self.status == "Running":
+                self._end("Failed")
+            previous(*exc_info)
+
+        sys.excepthook = failed
 
     def _record(self, record: dict[str, Any], sync: bool = False) -> None:
         if self._spool is None:
@@ -112,7 +120,7 @@ class OfflineRun:
         if self._spool is None:
             return
         if self.status == "Running":  # the script ended without complete(): as a submitted run would
-            self._end("Failed" if getattr(sys, "last_value", None) is not None else "Completed")
+            self._end("Completed")
         self._spool.close()
 
     def _keep(self, name: str, kind: str, value: Any, what: str, step: int | None = None) -> None:

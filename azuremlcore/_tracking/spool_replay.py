@@ -114,8 +114,8 @@ def replay(spool: Spool, store: "WorkspaceStore", artifacts: "FileArtifactStore 
                     store.set_run_attributes(run_id, rec["kind"], rec["values"], write_once=rec.get("write_once", False))
                     out.attributes += len(rec["values"])
                 elif kind == "file":
-                    if artifacts is None:
-                        raise ValueError("no artifact store to upload files to")
+                    if artifacts is None:  # the writer that spooled it has not said where files go yet
+                        raise SpoolOffline("no artifact store to upload the run's files to")
                     if ws_id is None:
                         ws_id = store.get_run(run_id).workspace_id
                     artifacts.put(f"{ws_id}/runs/{run_id}", rec["name"], spool.folder / rec["copy"])
@@ -124,6 +124,8 @@ def replay(spool: Spool, store: "WorkspaceStore", artifacts: "FileArtifactStore 
                     fields = {k: rec[k] for k in ("end_time", "start_time") if rec.get(k) is not None}
                     store.update_run(run_id, status=rec["status"], **fields)
                     out.status = rec["status"]
+            except SpoolOffline:
+                raise
             except Exception as exc:  # noqa: BLE001 - a store error is sorted into "later" or "never"
                 if transient(exc):
                     raise SpoolOffline(str(exc)) from exc
