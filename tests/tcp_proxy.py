@@ -39,6 +39,10 @@ class TcpProxy:
             listener, self._listener = self._listener, None
             conns, self._conns = self._conns, []
         if listener is not None:
+            try:  # wakes the thread blocked in accept(); close() alone would leave the port listening
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         for c in conns:
             try:  # RST, not FIN: the client sees the connection broken, as when a network drops

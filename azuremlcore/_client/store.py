@@ -47,8 +47,9 @@ class RestWorkspaceStore:
         self._exp_ws: dict[str, str] = {}
 
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP sessions."""
         self.http.session.close()
+        self.http.session_once.close()
 
     # ------------------------------------------------------------------ paths
     def _remember_ws(self, rec: WorkspaceRecord) -> WorkspaceRecord:
@@ -232,10 +233,11 @@ class RestWorkspaceStore:
         """Store the points of spool record `seq` of `source` unless the server has it already (one request).
 
         Returns True: the server does not say whether the record was new (a resend is harmless either way).
+        Sent once, without the session's retries: the spool's sender retries on its own schedule.
         """
         rows = [[p.run_id, p.key, p.kind, _enc(p.value), p.value_json, p.step, p.timestamp] for p in points]
         self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics",
-                          json_body={"points": rows, "source": source, "seq": int(seq)})
+                          json_body={"points": rows, "source": source, "seq": int(seq)}, retry=False)
         return True
 
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:

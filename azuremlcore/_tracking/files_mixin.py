@@ -36,14 +36,19 @@ class RunFilesMixin:
         name = clean_name(name)
         if isinstance(path_or_stream, (str, os.PathLike)) and not os.path.isfile(path_or_stream):
             raise UserErrorException(f"upload_file('{name}', {str(path_or_stream)!r}): no such file.")
+        from azuremlcore._tracking.spool_sender import offline, spool_file
+
+        store = self._store  # type: ignore[attr-defined]
+        if offline(store):  # the server did not answer the last try: keep it for later without waiting
+            size = spool_file(store, self._artifacts, self.id, name, path_or_stream)
+            return {"name": name, "size": size, "runId": self.id}
         try:
             size = self._artifacts.put(self._container, name, path_or_stream)
         except Exception as exc:  # noqa: BLE001 - only an unreachable server is kept for later
-            from azuremlcore._tracking.spool_replay import transient
-            from azuremlcore._tracking.spool_sender import spool_file, spooled
+            from azuremlcore._tracking.spool_replay import unreachable
+            from azuremlcore._tracking.spool_sender import spooled
 
-            store = self._store  # type: ignore[attr-defined]
-            if not (spooled(store) and transient(exc)):
+            if not (spooled(store) and unreachable(exc)):
                 raise
             size = spool_file(store, self._artifacts, self.id, name, path_or_stream)  # uploaded when it answers
         return {"name": name, "size": size, "runId": self.id}

@@ -39,11 +39,21 @@ class Replayed:
 
 
 def transient(exc: BaseException) -> bool:
-    """Whether a store error may pass if tried again later (unreachable, 5xx, an expiring token)."""
-    if isinstance(exc, OSError):
-        return True
+    """Whether an error may pass if tried again later: anything but the store refusing the record
+    itself (a 4xx answer other than 401, 403, 408 and 429), so that nothing is dropped for a
+    missing login, an expired token or an unreachable server."""
+    from azuremlcore._store.errors import StoreError
+
     status = getattr(exc, "http_status", None)
-    return isinstance(status, int) and (status >= 500 or status == 401)
+    if not isinstance(exc, StoreError) or not isinstance(status, int):
+        return True
+    return not (400 <= status < 500) or status in (401, 403, 408, 429)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether an error says the store could not be reached or failed on its side (5xx)."""
+    status = getattr(exc, "http_status", None)
+    return isinstance(exc, OSError) or (isinstance(status, int) and status >= 500)
 
 
 def target_of(store: "WorkspaceStore") -> str:

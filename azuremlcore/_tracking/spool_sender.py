@@ -229,6 +229,12 @@ def spooled(store: "WorkspaceStore") -> bool:
     return bool(getattr(store, "SPOOLED", False)) and spool_enabled()
 
 
+def offline(store: "WorkspaceStore") -> bool:
+    """Whether this process's last try to send to the store found it unreachable."""
+    sender = _senders.get(store) if spooled(store) else None
+    return sender is not None and sender.offline
+
+
 def set_attributes(store: "WorkspaceStore", run_id: str, kind: str, values: dict[str, str],
                    write_once: bool = False, timeout_seconds: float = 60) -> bool:
     """Set a run's tags or properties, through its spool when the store is a server's.
