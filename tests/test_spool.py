@@ -215,3 +215,17 @@ def test_without_the_spool_nothing_is_written_to_disk(proxied, monkeypatch: pyte
     assert run.get_metrics()["v"] == list(range(100))
     assert not (spool_root() / run.id).exists()
     run.complete()
+
+
+def test_records_sent_together_are_stored_once_even_when_regrouped(workspace) -> None:  # type: ignore[no-untyped-def]
+    from azuremlcore import Experiment
+    from azuremlcore._store.records import MetricPoint
+
+    run = Experiment(workspace, "exp").start_logging()
+    points = [MetricPoint(run.id, "m", "scalar", float(i), None, i, 1) for i in range(6)]
+    # Records 0..2 (two points each): 0 and 1 sent together, their answer lost; then 0..2 together.
+    assert run._store.log_metrics_once(run.id, "src", [0, 0, 1, 1], points[:4]) is True
+    assert run._store.log_metrics_once(run.id, "src", [0, 0, 1, 1, 2, 2], points) is True
+    assert run._store.log_metrics_once(run.id, "src", [1, 1, 2, 2], points[2:]) is False
+    assert run.get_metrics()["m"] == [0, 1, 2, 3, 4, 5]
+    run.complete()

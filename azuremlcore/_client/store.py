@@ -229,7 +229,7 @@ class RestWorkspaceStore:
                 self.http.request("POST", f"{self.ws_path(ws_id)}/metrics",
                                   json_body={"points": rows[i:i + _METRICS_PER_REQUEST]})
 
-    def log_metrics_once(self, run_id: str, source: str, seq: int, points: list[MetricPoint]) -> bool:
+    def log_metrics_once(self, run_id: str, source: str, seq: "int | list[int]", points: list[MetricPoint]) -> bool:
         """Store the points of spool record `seq` of `source` unless the server has it already (one request).
 
         Returns True: the server does not say whether the record was new (a resend is harmless either way).
@@ -237,7 +237,7 @@ class RestWorkspaceStore:
         """
         rows = [[p.run_id, p.key, p.kind, _enc(p.value), p.value_json, p.step, p.timestamp] for p in points]
         self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics",
-                          json_body={"points": rows, "source": source, "seq": int(seq)}, retry=False)
+                          json_body={"points": rows, "source": source, "seq": seq}, retry=False)
         return True
 
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:

@@ -401,26 +401,33 @@ class SqlWorkspaceStore:
         with self._write() as conn:
             conn.execute(t.metrics.insert(), rows)
 
-    def log_metrics_once(self, run_id: str, source: str, seq: int, points: list[MetricPoint]) -> bool:
+    def log_metrics_once(self, run_id: str, source: str, seq: "int | list[int]", points: list[MetricPoint]) -> bool:
         """Store the points of spool record `seq` of `source` unless a record of that source numbered `seq`
-        or higher was stored already (a resent record adds nothing); returns whether they were stored.
+        or higher was stored already (a resent record adds nothing); returns whether any was stored.
 
-        Records of one source must come in order. The last number stored is kept with the run (kind
-        SPOOL_KIND), in the same transaction as the points.
+        `seq` may also give each point's record number (several records in one call): points of
+        records already stored are skipped, the others stored. Records of one source must come in
+        order. The last number stored is kept with the run (kind SPOOL_KIND), in the same transaction.
         """
         if any(p.run_id != run_id for p in points):
             raise InvalidValueError(f"Every point must belong to run {run_id}.")
+        seqs = [int(seq)] * len(points) if isinstance(seq, int) else [int(n) for n in seq]
+        if len(seqs) != len(points):
+            raise InvalidValueError(f"{len(seqs)} record numbers for {len(points)} points: give one per point.")
+        top = max(seqs) if seqs else int(seq) if isinstance(seq, int) else -1
         ra = t.run_attributes
         with self._write() as conn:
             if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
                 raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
             last = conn.execute(sa.select(ra.c.value).where(ra.c.run_id == run_id, ra.c.kind == SPOOL_KIND,
                                                             ra.c.key == source)).scalar()
-            if last is not None and int(last) >= seq:
+            done = -1 if last is None else int(last)
+            if top <= done:
                 return False
-            if points:
-                conn.execute(t.metrics.insert(), self._metric_rows(points))
-            self._put_attributes(conn, run_id, SPOOL_KIND, {source: str(int(seq))})
+            new = [p for p, n in zip(points, seqs) if n > done]
+            if new:
+                conn.execute(t.metrics.insert(), self._metric_rows(new))
+            self._put_attributes(conn, run_id, SPOOL_KIND, {source: str(top)})
         return True
 
     def log_metrics_unique(self, run_id: str, points: list[MetricPoint], *,

@@ -88,6 +88,36 @@ def create_offline_run(store: "WorkspaceStore", header: dict[str, Any], workspac
     return True
 
 
+# Points per request when consecutive metrics records are sent together (the MLflow bridge's
+# one-point records, a writer's small batches): one request instead of one per record.
+COALESCE_POINTS = 20_000
+_END: dict[str, Any] = {"t": "end", "n": -1}
+
+
+def _with_end(records: Any) -> Any:
+    yield from records
+    yield _END
+
+
+def _send_metrics(store: "WorkspaceStore", spool: Spool, run_id: str, records: list[dict[str, Any]],
+                  out: Replayed, skip_refused: bool) -> None:
+    rows = [r for rec in records for r in rec["rows"]]
+    seq: "int | list[int]" = records[0]["n"] if len(records) == 1 else [rec["n"] for rec in records
+                                                                         for _ in rec["rows"]]
+    try:
+        store.log_metrics_once(run_id, spool.source, seq, points_of(run_id, rows))
+    except Exception as exc:  # noqa: BLE001 - sorted as for any record
+        if transient(exc):
+            raise SpoolOffline(str(exc)) from exc
+        if not skip_refused:
+            raise
+        msg = f"{run_id}: spool records {records[0]['n']}..{records[-1]['n']} (metrics) were refused and skipped: {exc}"
+        _log.error("%s", msg)
+        out.errors.append(msg)
+        return
+    out.points += len(rows)
+
+
 def replay(spool: Spool, store: "WorkspaceStore", artifacts: "FileArtifactStore | None" = None,
            *, workspace_id: str | None = None, experiment_id: str | None = None,
            upto: int | None = None, skip_refused: bool = True) -> Replayed:
@@ -111,15 +141,24 @@ def replay(spool: Spool, store: "WorkspaceStore", artifacts: "FileArtifactStore 
                 raise ValueError(f"The offline run {run_id} needs a workspace and an experiment to be uploaded "
                                  "into: aml sync -w WORKSPACE -e EXPERIMENT.")
             out.created = create_offline_run(store, header, workspace_id, experiment_id)
-        for rec in spool.records(after=done):
+        pending: list[dict[str, Any]] = []  # consecutive metrics records, sent as one request
+        pending_points = 0
+        for rec in _with_end(spool.records(after=done)):
             n = rec["n"]
             if upto is not None and n > upto:
+                rec = _END
+            if pending and (rec["t"] != "metrics" or pending_points + len(rec["rows"]) > COALESCE_POINTS):
+                _send_metrics(store, spool, run_id, pending, out, skip_refused)
+                spool.ack(target, pending[-1]["n"])
+                pending, pending_points = [], 0
+            if rec is _END:
                 break
             try:
                 kind = rec["t"]
                 if kind == "metrics":
-                    store.log_metrics_once(run_id, spool.source, n, points_of(run_id, rec["rows"]))
-                    out.points += len(rec["rows"])
+                    pending.append(rec)
+                    pending_points += len(rec["rows"])
+                    continue
                 elif kind == "attrs":
                     store.set_run_attributes(run_id, rec["kind"], rec["values"], write_once=rec.get("write_once", False))
                     out.attributes += len(rec["values"])

@@ -6,7 +6,7 @@ a value the document does not allow gets 400 naming the field. Limits follow the
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -210,7 +210,8 @@ class MetricsBody(_Body):
     # A spool record's idempotent id (both or neither; every point then belongs to one run): the
     # points are stored unless record `seq` of `source`, or a later one, was stored already.
     source: Optional[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]] = None
-    seq: Optional[Annotated[int, Field(ge=0, le=2**62)]] = None
+    # One number for all points, or one per point (points of several records).
+    seq: Optional[Union[Annotated[int, Field(ge=0, le=2**62)], list[Annotated[int, Field(ge=0, le=2**62)]]]] = None
 
 
 class MetricsQuery(_Body):
