@@ -45,11 +45,12 @@ class TcpProxy:
                 pass
             listener.close()
         for c in conns:
-            try:  # RST, not FIN: the client sees the connection broken, as when a network drops
+            try:  # shutdown wakes the pump blocked in recv (close alone would not); linger 0: reset, no wait
                 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                c.close()
+                c.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            c.close()
 
     def close(self) -> None:
         """Stop for good."""

@@ -128,3 +128,45 @@ def test_a_job_killed_during_an_outage_is_finished_by_aml_sync_twice_without_dup
     second = [r for r in json.loads(capsys.readouterr().out) if r["runId"] == run.id]
     assert second[0]["result"] == "up to date" and second[0]["points"] == 0, second
     _assert_exactly_once(run)
+
+
+MLFLOW_LOGGER = """
+    import sys, time
+    import mlflow
+
+    progress = sys.argv[1]
+    mlflow.log_param("lr", "0.1")
+    with open(progress, "a", buffering=1) as out:
+        for i in range(%d):
+            mlflow.log_metric("s", i, step=i)
+            mlflow.log_metric("a", i, step=i, synchronous=False)
+            if i %% 10 == 9:
+                out.write(f"{(i + 1) * 10}\\n")
+                time.sleep(0.1)
+    mlflow.set_tag("done", "yes")
+    mlflow.log_param("lr", "0.1")  # the same value again: fine
+""" % (N // 10)
+
+
+def test_mlflow_in_a_job_logs_through_an_outage_exactly_once(server, tmp_path, wait_until):  # type: ignore[no-untyped-def]
+    pytest.importorskip("mlflow")
+    global LOGGER
+    progress = tmp_path / "progress.txt"
+    saved, LOGGER = LOGGER, MLFLOW_LOGGER
+    try:
+        run = _submit(tmp_path, str(progress))
+    finally:
+        LOGGER = saved
+    wait_until(lambda: _logged(progress) >= 2000, timeout=120, what="200 steps logged")
+    server.proxy.down()
+    at_down = _logged(progress)
+    time.sleep(OUTAGE_S)
+    assert _logged(progress) - at_down >= 2000, "the script stalled during the outage"
+    server.proxy.up()
+    run.wait_for_completion(raise_on_error=True)
+    metrics = run.get_metrics()
+    for key in ("s", "a"):
+        assert metrics[key] == list(range(N // 10)), f"{key}: missing, out of order or twice"
+    assert run.get_tags()["done"] == "yes"
+    assert run._refresh().params == {"lr": "0.1"}
+

@@ -12,6 +12,8 @@ from azuremlcore._store.errors import AlreadyExistsError, InvalidValueError, Not
 
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 300
+# For single attempts (`retry=False`): a caller that retries on its own should not hang on a black hole.
+ONCE_READ_TIMEOUT_S = 60
 
 
 class ServerAuthError(StoreError):
@@ -101,7 +103,8 @@ class HttpClient:
             hdrs["Content-Type"] = "application/json"
         try:
             resp = (self.session if retry else self.session_once).request(method, self.endpoint + path, params=params, data=data, headers=hdrs,
-                                        stream=stream, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
+                                        stream=stream,
+                                        timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S if retry else ONCE_READ_TIMEOUT_S))
         except requests.ConnectionError as exc:
             raise ServerUnavailableError(f"Cannot reach the workspace server at {self.endpoint}: {exc}") from None
         except requests.Timeout as exc:

@@ -60,6 +60,11 @@ class SpoolSender:
         self._closed = False
 
     @property
+    def idle(self) -> bool:
+        """Whether everything spooled so far was sent."""
+        return self._sent >= self._written
+
+    @property
     def offline(self) -> bool:
         """Whether the last attempt found the store unreachable."""
         return self._offline
@@ -87,13 +92,22 @@ class SpoolSender:
             spool.sync()
         self._added(len(by_run))
 
-    def append(self, run_id: str, record: dict[str, Any]) -> None:
-        """Spool one record of a run (fsynced) and wake the sender."""
+    def append(self, run_id: str, record: dict[str, Any], sync: bool = True) -> None:
+        """Spool one record of a run and wake the sender; fsynced now, or (`sync=False`) with the
+        next records or before they are sent, whichever comes first."""
         with self._cond:
             spool = self.spool_for(run_id)
         spool.append(record)
-        spool.sync()
+        if sync:
+            spool.sync()
         self._added(1)
+
+    def sync_all(self) -> None:
+        """fsync every spool of this sender."""
+        with self._cond:
+            spools = list(self._spools.values())
+        for spool in spools:
+            spool.sync()
 
     def _added(self, count: int) -> None:
         with self._cond:
@@ -116,6 +130,8 @@ class SpoolSender:
                     self._cond.wait(wait if self._written > self._sent else None)
                 target = self._written
                 spools = list(self._spools.values())
+            for spool in spools:  # what is sent is durable first (records appended without fsync)
+                spool.sync()
             ok = self._send(spools)
             with self._cond:
                 self._settled = max(self._settled, target)
@@ -236,11 +252,11 @@ def offline(store: "WorkspaceStore") -> bool:
 
 
 def set_attributes(store: "WorkspaceStore", run_id: str, kind: str, values: dict[str, str],
-                   write_once: bool = False, timeout_seconds: float = 60) -> bool:
+                   write_once: bool = False, timeout_seconds: float = 10) -> bool:
     """Set a run's tags or properties, through its spool when the store is a server's.
 
-    Returns True when the store has them now, False when it is unreachable (they are sent when it
-    answers again). A value the store refuses (a write-once property changed) raises its error.
+    Returns True when the store has them now, False when it is unreachable or slower than
+    `timeout_seconds` (they are sent when it answers). A value the store refuses (a write-once property changed) raises its error.
     """
     if not spooled(store):
         store.set_run_attributes(run_id, kind, values, write_once=write_once)
@@ -252,7 +268,7 @@ def set_attributes(store: "WorkspaceStore", run_id: str, kind: str, values: dict
     refused = sender.wait(timeout_seconds)
     if refused:
         raise InvalidValueError(refused[0])
-    return not sender.offline
+    return sender.idle
 
 
 def spool_file(store: "WorkspaceStore", artifacts: "FileArtifactStore", run_id: str, name: str,
