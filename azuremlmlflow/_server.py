@@ -205,7 +205,8 @@ def _job_aware_rest_store() -> type:
 
             def flush_async_logging(self) -> None:
                 _spool.flush()
-                super().flush_async_logging()
+                if self._async_logging_queue.is_active():  # calls that did not take the spool's path
+                    super().flush_async_logging()
 
         _job_aware = JobAwareRestStore
     return _job_aware
