@@ -240,6 +240,13 @@ class RestWorkspaceStore:
                           json_body={"points": rows, "source": source, "seq": seq}, retry=False)
         return True
 
+    def log_metric_rows_once(self, run_id: str, source: str, seq: "int | list[int]", rows: list[list[Any]]) -> None:
+        """`log_metrics_once` for rows already in the wire format, less the run id:
+        [key, kind, value (number, "NaN", "Infinity", "-Infinity" or null), value_json, step, timestamp]."""
+        self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics",
+                          json_body={"points": [[run_id, *r] for r in rows], "source": source, "seq": seq},
+                          retry=False)
+
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
         """Points of the runs in logging order."""
         if not run_ids:

@@ -74,7 +74,7 @@ class MetricsWriter:
                 self._oldest = time.monotonic()
             queue.append(point)
             self._queued += 1
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:  # the thread never ends: once started, no check per point
                 self._thread = threading.Thread(target=self._loop, name="azuremlcore-metrics", daemon=True)
                 self._thread.start()
             # Wake the writer when its deadline starts (the queue was empty) or a batch is full.
@@ -100,7 +100,12 @@ class MetricsWriter:
                 del self._queue[:self._batch]
                 self._taken += len(batch)
                 # What is left (a full batch was taken) is at least as old: `_oldest` stays, so it goes next.
-            self._write(batch)
+            try:
+                self._write(batch)
+            except Exception as exc:  # noqa: BLE001 - the thread must outlive any batch (put never restarts it)
+                _log.error("Dropped %d metric values: %s", len(batch), exc)
+                with self._cond:
+                    self._errors.append(exc)
             with self._cond:
                 self._done += len(batch)
                 self._cond.notify_all()

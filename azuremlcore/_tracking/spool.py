@@ -36,6 +36,9 @@ OFFLINE_DIR_ENV = "AZUREML_OFFLINE_DIR"
 # "0" turns the spool off for runs on a workspace server (values are then only kept in memory).
 SPOOL_SWITCH_ENV = "AZUREMLCORE_SPOOL"
 SUFFIX = ".spool"
+# Metric rows (and records) kept in memory after they are appended, until they are read back; beyond
+# that (the server is down or slow), records are read back from disk.
+_RECENT_MAX = 50_000
 
 
 def spool_root() -> Path:
@@ -75,6 +78,11 @@ class Spool:
         self.path = self.folder / f"{self.source}{SUFFIX}"
         self._lock = threading.Lock()
         self._lock_fd: int | None = None
+        # (n, offset after it) of the last record read: the next read starts there, not at the top.
+        self._read_at = (-1, 0)
+        # Records this process appended and has not read back yet: reading them costs no JSON parsing.
+        self._recent: dict[int, dict[str, Any]] = {}
+        self._recent_size = 0  # their metric rows (what bounds their memory)
         if header is not None and not self.path.exists():
             self.folder.mkdir(parents=True, exist_ok=True)
             self._take_lock()
@@ -85,8 +93,7 @@ class Spool:
         else:
             self._f = None  # type: ignore[assignment]
             self.next_n = -1  # a spool opened to be read is never appended to
-        # (n, offset after it) of the last record read: the next read starts there, not at the top.
-        self._read_at = (-1, 0)
+
 
     # ------------------------------------------------------------------ writing
     def _take_lock(self) -> bool:
@@ -106,6 +113,10 @@ class Spool:
             line = json.dumps({"n": n, **record}, separators=(",", ":"), allow_nan=False).encode() + b"\n"
             self._f.write(line)
             self.next_n = n + 1
+            size = len(record.get("rows", ())) + 1
+            if self._recent_size + size <= _RECENT_MAX:  # an outage leaves the rest on disk only
+                self._recent[n] = {"n": n, **record}
+                self._recent_size += size
             return n
 
     def sync(self) -> None:
@@ -145,10 +156,14 @@ class Spool:
                 if n <= after:
                     self._read_at = (n, offset)
                     continue
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    return
+                rec = self._recent.pop(n, None)
+                if rec is not None:
+                    self._recent_size -= len(rec.get("rows", ())) + 1
+                else:
+                    try:
+                        rec = json.loads(line)
+                    except ValueError:
+                        return
                 self._read_at = (n, offset)
                 yield rec
 

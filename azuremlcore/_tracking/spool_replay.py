@@ -105,7 +105,11 @@ def _send_metrics(store: "WorkspaceStore", spool: Spool, run_id: str, records: l
     seq: "int | list[int]" = records[0]["n"] if len(records) == 1 else [rec["n"] for rec in records
                                                                          for _ in rec["rows"]]
     try:
-        store.log_metrics_once(run_id, spool.source, seq, points_of(run_id, rows))
+        send_rows = getattr(store, "log_metric_rows_once", None)
+        if send_rows is not None:  # a server: the spool's rows are its wire format already
+            send_rows(run_id, spool.source, seq, rows)
+        else:
+            store.log_metrics_once(run_id, spool.source, seq, points_of(run_id, rows))
     except Exception as exc:  # noqa: BLE001 - sorted as for any record
         if transient(exc):
             raise SpoolOffline(str(exc)) from exc
