@@ -23,8 +23,8 @@ import requests
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-N_POINTS = int(os.environ.get("BENCH_SPOOL_POINTS", "1000000"))
-N_ASYNC = int(os.environ.get("BENCH_SPOOL_ASYNC", "10000"))
+N_POINTS = int(os.environ.get("BENCH_SPOOL_POINTS", "200000"))
+N_ASYNC = int(os.environ.get("BENCH_SPOOL_ASYNC", "5000"))
 SUB, RG, WS = "bench", "bench", "bench"
 
 CLIENT = """
