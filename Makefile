@@ -37,7 +37,7 @@ $(MLFLOW_VENV)/.installed-stamp: setup.cfg setup.py
 test-mlflow-full: $(MLFLOW_VENV)/.installed-stamp
 	$(MLFLOW_VENV)/bin/python -m pytest -q $(PYTEST_MARKS) tests/test_mlflow_bridge.py tests/test_mlflow_auth.py \
 		tests/test_mlflow_conformance.py tests/test_mlflow_login.py tests/test_mlflow_server_artifacts.py \
-		tests/test_mlflow_registry.py
+		tests/test_mlflow_registry.py tests/test_mlflow_projects.py
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -34,6 +34,7 @@ FALLBACK_ENTRY_POINTS: dict[str, dict[str, str]] = {
     "mlflow.request_header_provider": {"azureml": "azuremlmlflow.plugins:AzureMLRequestHeaderProvider"},
     "mlflow.run_context_provider": {"azureml": "azuremlmlflow.plugins:AzureMLRunContextProvider"},
     "mlflow.model_registry_store": {"azureml": "azuremlmlflow.plugins:AzureMLModelRegistryStore"},
+    "mlflow.project_backend": {"azureml": "azuremlmlflow.projects:AzureMLProjectBackend"},
 }
 # Fallback when the SDK's own metadata cannot be read (e.g. running from a source tree).
 _SDK_REQUIREMENTS_FALLBACK = ("SQLAlchemy>=2.0", "alembic>=1.12", "pydantic>=2.5", "requests>=2.31", "PyYAML>=6")
