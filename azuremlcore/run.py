@@ -291,7 +291,19 @@ class Run(RunLoggingMixin, RunFilesMixin):
             fields["details"] = {"error": error}
         if self._record.start_time is None:
             fields["start_time"] = fields["end_time"]
-        self._record = self._store.update_run(self.id, **fields)
+        from azuremlcore._tracking.spool_sender import offline, spool_status
+
+        # The last try found the server down: the end goes to the spool without ~6 s of retries first.
+        spooled = offline(self._store) and spool_status(self._store, self.id, fields)
+        if not spooled:
+            try:
+                self._record = self._store.update_run(self.id, **fields)
+            except Exception as exc:
+                if not spool_status(self._store, self.id, fields, exc):
+                    raise
+                spooled = True
+        if spooled:  # sent when the server answers (or by `aml sync`); this object shows it now
+            self._record.status, self._record.end_time = status, fields["end_time"]
 
     def start(self) -> None:
         """Mark the run as Running."""

@@ -94,6 +94,10 @@ class Workspace:
                      auth: Any = None, endpoint: str | None = None) -> "Workspace":
         ws = cls.__new__(cls)
         ws._auth, ws._endpoint, ws._store, ws._artifacts, ws._record = auth, endpoint, store, artifacts, record
+        if endpoint:
+            from azuremlcore._tracking.spool_sync import adopt
+
+            adopt(ws._handle)
         return ws
 
     # ------------------------------------------------------------------ creating and finding

@@ -183,6 +183,8 @@ def test_a_run_on_a_server_logs_through_an_outage_and_catches_up(proxied, tmp_pa
     assert run.upload_file("outputs/f.txt", str(tmp_path / "f.txt"))["size"] == len("file while offline")
     spools = list((spool_root() / run.id).glob("*.spool"))
     assert len(spools) == 1
+    run.complete()  # the end is kept too
+    assert run._record.status == "Completed"
 
     proxy.up()
 
@@ -200,7 +202,7 @@ def test_a_run_on_a_server_logs_through_an_outage_and_catches_up(proxied, tmp_pa
     wait_until(lambda: "outputs/f.txt" in run.get_file_names(), timeout=30, what="the file uploaded")
     run.download_file("outputs/f.txt", str(tmp_path / "back.txt"))
     assert (tmp_path / "back.txt").read_text() == "file while offline"
-    run.complete()
+    wait_until(lambda: run._store.get_run(run.id).status == "Completed", timeout=30, what="the end sent")
 
 
 def test_without_the_spool_nothing_is_written_to_disk(proxied, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -229,3 +231,61 @@ def test_records_sent_together_are_stored_once_even_when_regrouped(workspace) ->
     assert run._store.log_metrics_once(run.id, "src", [1, 1, 2, 2], points[2:]) is False
     assert run.get_metrics()["m"] == [0, 1, 2, 3, 4, 5]
     run.complete()
+
+
+KILLED = """
+    import sys
+    from azuremlcore import Experiment, Workspace
+
+    ws = Workspace.get("adopt", subscription_id="s1", resource_group="rg")
+    run = Experiment(ws, "exp").start_logging()
+    for i in range(100):
+        run.log("v", i)
+    run.flush()
+    print(run.id, flush=True)
+    sys.stdin.readline()  # the test takes the server away
+    for i in range(100, 1100):
+        run.log("v", i)
+    run.flush()  # on disk: the server is unreachable
+    print("spooled", flush=True)
+    sys.stdin.readline()  # killed here
+"""
+
+
+def test_the_next_process_that_opens_the_workspace_sends_what_a_killed_one_spooled(proxied, tmp_path: Path, wait_until) -> None:  # type: ignore[no-untyped-def]
+    import signal
+
+    from azuremlcore import Experiment, Run, Workspace
+
+    srv, proxy = proxied
+    Workspace.create("adopt", subscription_id=SUB, resource_group=RG, exist_ok=True, show_output=False)
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent(KILLED))
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        run_id = proc.stdout.readline().strip()
+        proxy.down()
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "spooled"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    proxy.up()
+    from azuremlcore._tracking import spool_sync
+
+    spool_sync._adopted.clear()  # as in a new process
+    ws = Workspace("s1", "rg", "adopt")  # opening the workspace replays the abandoned spool (background)
+    run = Run(Experiment(ws, "exp"), run_id)
+
+    def stored() -> int:
+        from azuremlcore._client.http import ServerUnavailableError
+
+        try:
+            return len(run.get_metrics().get("v", []))
+        except ServerUnavailableError:
+            return -1
+
+    wait_until(lambda: stored() == 1100, timeout=60, what="the killed process's spool replayed")
+    assert run.get_metrics()["v"] == list(range(1100))
+

@@ -174,7 +174,7 @@ def replay(spool: Spool, store: "WorkspaceStore", artifacts: "FileArtifactStore 
                     artifacts.put(f"{ws_id}/runs/{run_id}", rec["name"], spool.folder / rec["copy"])
                     out.files += 1
                 elif kind == "status":
-                    fields = {k: rec[k] for k in ("end_time", "start_time") if rec.get(k) is not None}
+                    fields = {k: rec[k] for k in ("end_time", "start_time", "details") if rec.get(k) is not None}
                     store.update_run(run_id, status=rec["status"], **fields)
                     out.status = rec["status"]
             except SpoolOffline:

@@ -300,3 +300,16 @@ def uuid_hex() -> str:
     import uuid
 
     return uuid.uuid4().hex[:12]
+
+
+def spool_status(store: "WorkspaceStore", run_id: str, fields: dict[str, Any],
+                 exc: BaseException | None = None) -> bool:
+    """Keep a run's end (status, end_time, ...) in its spool when the server is unreachable (`exc` says
+    so, or the sender found it down); False when the spool does not apply (the caller raises `exc`)."""
+    from azuremlcore._tracking.spool_replay import unreachable
+
+    if not spooled(store) or (exc is not None and not unreachable(exc)) or (exc is None and not offline(store)):
+        return False
+    sender_for(store).append(run_id, {"t": "status", **fields})
+    return True
+
