@@ -204,6 +204,21 @@ class Spool:
             return True
         return self._take_lock()
 
+    def remove(self) -> None:
+        """Delete the spool's files (once everything was sent), and the run's folder when it is empty."""
+        import shutil
+
+        self.close()
+        for path in (self.path, self.ack_path, self.folder / f"{self.source}.lock"):
+            path.unlink(missing_ok=True)
+        files = self.folder / "files"
+        if files.is_dir() and not any(p.name.endswith(SUFFIX) for p in self.folder.iterdir()):
+            shutil.rmtree(files, ignore_errors=True)
+        try:
+            self.folder.rmdir()
+        except OSError:
+            pass  # another writer's spool is still there
+
     def release(self) -> None:
         """Release a lock taken by `abandoned`."""
         if self._lock_fd is not None and self._f is None:

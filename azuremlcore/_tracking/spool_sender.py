@@ -5,7 +5,8 @@ record to the run's spool and returns; the sender thread replays what the store 
 acknowledged, at once while the store answers, and every `RETRY_MIN_S`..`RETRY_MAX_S` (doubling)
 while it does not. Memory stays bounded whatever the outage: unsent records are on disk only.
 At exit the sender gets up to `$AZUREMLCORE_SPOOL_EXIT_WAIT_S` (default 30 s) to send what is
-left; the rest stays in the spool for `aml sync` or the next SDK process (`adopt`).
+left, and deletes the spools it sent completely; the rest stays for `aml sync` or the next SDK
+process (`spool_sync.adopt`).
 """
 from __future__ import annotations
 
@@ -189,7 +190,10 @@ class SpoolSender:
             self._cond.notify_all()
             spools = list(self._spools.values())
         for spool in spools:
-            spool.close()
+            if done:  # everything reached the server: nothing to keep
+                spool.remove()
+            else:
+                spool.close()
         if not done:
             _log.warning("azuremlcore: the workspace did not answer; what was not sent is kept in %s (run "
                          "'aml sync' to upload it).", self._root)
