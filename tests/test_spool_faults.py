@@ -28,7 +28,7 @@ N = 10_000
 OUTAGE_S = 15.0
 
 LOGGER = """
-    import sys, time
+    import os, sys, time
     from azuremlcore import Run
 
     progress, pause = sys.argv[1], float(sys.argv[2])
@@ -40,8 +40,10 @@ LOGGER = """
                 out.write(f"{i + 1}\\n")
                 time.sleep(pause)
     run.tag("done", "yes")
-    if len(sys.argv) > 3:
+    if sys.argv[3:] == ["then-wait"]:
         time.sleep(3600)  # wait to be killed
+    while not os.path.exists(progress + ".back"):  # the outage is in the middle: the network comes back
+        time.sleep(0.1)
 """ % N
 
 
@@ -96,6 +98,7 @@ def test_an_outage_longer_than_any_retry_loses_nothing_and_doubles_nothing(serve
     assert during >= 3000, f"the script stalled during the outage ({during} points logged)"
     stored_during = len(run.get_metrics().get("v", []))
     server.proxy.up()
+    Path(f"{progress}.back").touch()
     run.wait_for_completion(raise_on_error=True)
     assert stored_during < at_down + during, "the outage did not hold anything back"
     _assert_exactly_once(run)
@@ -131,7 +134,7 @@ def test_a_job_killed_during_an_outage_is_finished_by_aml_sync_twice_without_dup
 
 
 MLFLOW_LOGGER = """
-    import sys, time
+    import os, sys, time
     import mlflow
 
     progress = sys.argv[1]
@@ -145,6 +148,8 @@ MLFLOW_LOGGER = """
                 time.sleep(0.1)
     mlflow.set_tag("done", "yes")
     mlflow.log_param("lr", "0.1")  # the same value again: fine
+    while not os.path.exists(progress + ".back"):  # the outage is in the middle: the network comes back
+        time.sleep(0.1)
 """ % (N // 10)
 
 
@@ -163,6 +168,7 @@ def test_mlflow_in_a_job_logs_through_an_outage_exactly_once(server, tmp_path, w
     time.sleep(OUTAGE_S)
     assert _logged(progress) - at_down >= 2000, "the script stalled during the outage"
     server.proxy.up()
+    Path(f"{progress}.back").touch()
     run.wait_for_completion(raise_on_error=True)
     metrics = run.get_metrics()
     for key in ("s", "a"):
