@@ -415,20 +415,52 @@ class SqlWorkspaceStore:
         if len(seqs) != len(points):
             raise InvalidValueError(f"{len(seqs)} record numbers for {len(points)} points: give one per point.")
         top = max(seqs) if seqs else int(seq) if isinstance(seq, int) else -1
-        ra = t.run_attributes
+        if self._engine.dialect.name == "sqlite":
+            # As log_metrics_unique: on the pooled driver connection, rows as tuples to executemany
+            # (a spool's batches are the SDK's bulk path into a server).
+            with self._engine.connect() as sa_conn:
+                con = sa_conn.connection.driver_connection
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    stored = self._insert_once(con, "?", run_id, source, top, seqs, points)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+                return stored
         with self._write() as conn:
-            if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
+            return self._insert_once(conn.connection.driver_connection, "%s", run_id, source, top, seqs, points)
+
+    @staticmethod
+    def _insert_once(con: Any, ph: str, run_id: str, source: str, top: int, seqs: list[int],
+                     points: list[MetricPoint]) -> bool:
+        cur = con.cursor()
+        try:
+            cur.execute(f"SELECT id FROM runs WHERE id = {ph}", (run_id,))
+            if cur.fetchone() is None:
                 raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
-            last = conn.execute(sa.select(ra.c.value).where(ra.c.run_id == run_id, ra.c.kind == SPOOL_KIND,
-                                                            ra.c.key == source)).scalar()
-            done = -1 if last is None else int(last)
+            where = f'run_id = {ph} AND kind = {ph} AND "key" = {ph}'
+            cur.execute(f'SELECT "value" FROM run_attributes WHERE {where}', (run_id, SPOOL_KIND, source))
+            row = cur.fetchone()
+            done = -1 if row is None else int(row[0])
             if top <= done:
                 return False
-            new = [p for p, n in zip(points, seqs) if n > done]
-            if new:
-                conn.execute(t.metrics.insert(), self._metric_rows(new))
-            self._put_attributes(conn, run_id, SPOOL_KIND, {source: str(top)})
-        return True
+            rows = []
+            for p, n in zip(points, seqs):
+                if n > done:
+                    v = p.value
+                    nan = v is not None and v != v
+                    rows.append((run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
+            if rows:
+                cur.executemany(
+                    f'INSERT INTO metrics (run_id, "key", kind, "value", is_nan, value_json, step, "timestamp") '
+                    f'VALUES ({", ".join([ph] * 8)})', rows)
+            cur.execute(f"DELETE FROM run_attributes WHERE {where}", (run_id, SPOOL_KIND, source))
+            cur.execute(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
+                        (run_id, SPOOL_KIND, source, str(top)))
+            return True
+        finally:
+            cur.close()
 
     def log_metrics_unique(self, run_id: str, points: list[MetricPoint], *,
                            lifecycle_stage: str | None = None) -> int:
