@@ -1,6 +1,7 @@
 """RestWorkspaceStore: the WorkspaceStore protocol as calls to a workspace server."""
 from __future__ import annotations
 
+import json
 import math
 import threading
 from typing import Any, Iterable
@@ -240,12 +241,13 @@ class RestWorkspaceStore:
                           json_body={"points": rows, "source": source, "seq": seq}, retry=False)
         return True
 
-    def log_metric_rows_once(self, run_id: str, source: str, seq: "int | list[int]", rows: list[list[Any]]) -> None:
-        """`log_metrics_once` for rows already in the wire format, less the run id:
-        [key, kind, value (number, "NaN", "Infinity", "-Infinity" or null), value_json, step, timestamp]."""
-        self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics",
-                          json_body={"points": [[run_id, *r] for r in rows], "source": source, "seq": seq},
-                          retry=False)
+    def log_metric_lines_once(self, run_id: str, source: str, seq: "int | list[int]", rows_json: list[bytes]) -> None:
+        """`log_metrics_once` for rows already encoded, as a spool holds them: each item is the JSON of
+        some rows [key, kind, value, value_json, step, timestamp] without the enclosing brackets."""
+        head = json.dumps({"run_id": run_id, "source": source, "seq": seq}, separators=(",", ":")).encode()
+        body = head[:-1] + b',"rows":[' + b",".join(part for part in rows_json if part) + b"]}"
+        self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics", data=body,
+                          headers={"Content-Type": "application/json"}, retry=False)
 
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
         """Points of the runs in logging order."""

@@ -36,6 +36,8 @@ OFFLINE_DIR_ENV = "AZUREML_OFFLINE_DIR"
 # "0" turns the spool off for runs on a workspace server (values are then only kept in memory).
 SPOOL_SWITCH_ENV = "AZUREMLCORE_SPOOL"
 SUFFIX = ".spool"
+# Key of a read record's own line (bytes), so a sender can pass its rows on without encoding them again.
+LINE = "_line"
 # Metric rows (and records) kept in memory after they are appended, until they are read back; beyond
 # that (the server is down or slow), records are read back from disk.
 _RECENT_MAX = 50_000
@@ -115,7 +117,7 @@ class Spool:
             self.next_n = n + 1
             size = len(record.get("rows", ())) + 1
             if self._recent_size + size <= _RECENT_MAX:  # an outage leaves the rest on disk only
-                self._recent[n] = {"n": n, **record}
+                self._recent[n] = {"n": n, **record, LINE: line}
                 self._recent_size += size
             return n
 
@@ -136,7 +138,8 @@ class Spool:
 
     # ------------------------------------------------------------------ reading
     def records(self, after: int = -1) -> Iterator[dict[str, Any]]:
-        """The complete records with `n > after`, in order (a torn last line is skipped)."""
+        """The complete records with `n > after`, in order (a torn last line is skipped); each also
+        holds its line as written under `LINE`."""
         try:
             f = open(self.path, "rb")
         except FileNotFoundError:
@@ -164,6 +167,7 @@ class Spool:
                         rec = json.loads(line)
                     except ValueError:
                         return
+                    rec[LINE] = line
                 self._read_at = (n, offset)
                 yield rec
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from azuremlcore._store.records import MetricPoint, RunRecord
-from azuremlcore._tracking.spool import Spool, decode_value
+from azuremlcore._tracking.spool import LINE, Spool, decode_value
 
 if TYPE_CHECKING:
     from azuremlcore._store.artifacts import FileArtifactStore
@@ -94,6 +94,12 @@ COALESCE_POINTS = 20_000
 _END: dict[str, Any] = {"t": "end", "n": -1}
 
 
+def rows_json(line: bytes) -> bytes:
+    """The JSON of a metrics record's rows, without the brackets: the record's line ends with them."""
+    start = line.index(b'"rows":[') + 8
+    return line[start:line.rindex(b"]")]
+
+
 def _with_end(records: Any) -> Any:
     yield from records
     yield _END
@@ -105,9 +111,9 @@ def _send_metrics(store: "WorkspaceStore", spool: Spool, run_id: str, records: l
     seq: "int | list[int]" = records[0]["n"] if len(records) == 1 else [rec["n"] for rec in records
                                                                          for _ in rec["rows"]]
     try:
-        send_rows = getattr(store, "log_metric_rows_once", None)
-        if send_rows is not None:  # a server: the spool's rows are its wire format already
-            send_rows(run_id, spool.source, seq, rows)
+        send_lines = getattr(store, "log_metric_lines_once", None)
+        if send_lines is not None:  # a server: the spool's rows are its wire format already, as written
+            send_lines(run_id, spool.source, seq, [rows_json(rec[LINE]) for rec in records])
         else:
             store.log_metrics_once(run_id, spool.source, seq, points_of(run_id, rows))
     except Exception as exc:  # noqa: BLE001 - sorted as for any record

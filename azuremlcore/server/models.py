@@ -203,10 +203,18 @@ MetricRow = tuple[Annotated[str, Field(min_length=1, max_length=256)], AttrKey,
                   Annotated[str, Field(min_length=1, max_length=24)], MetricValue, Optional[str], Int64, Int64]
 
 
-class MetricsBody(_Body):
-    """Points as rows [run_id, key, kind, value (number, "NaN", "Infinity" or null), value_json, step, timestamp]."""
+# A point of one run (`MetricsBody.run_id`): [key, kind, value, value_json, step, timestamp].
+RunMetricRow = tuple[AttrKey, Annotated[str, Field(min_length=1, max_length=24)], MetricValue, Optional[str],
+                     Int64, Int64]
 
-    points: list[MetricRow]
+
+class MetricsBody(_Body):
+    """Points as rows [run_id, key, kind, value (number, "NaN", "Infinity" or null), value_json, step, timestamp];
+    or the points of one run: `run_id` and `rows` [key, kind, value, value_json, step, timestamp]."""
+
+    points: list[MetricRow] = []
+    run_id: Optional[Annotated[str, Field(min_length=1, max_length=256)]] = None
+    rows: Optional[list[RunMetricRow]] = None
     # A spool record's idempotent id (both or neither; every point then belongs to one run): the
     # points are stored unless record `seq` of `source`, or a later one, was stored already.
     source: Optional[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]] = None
