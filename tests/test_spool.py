@@ -289,3 +289,26 @@ def test_the_next_process_that_opens_the_workspace_sends_what_a_killed_one_spool
     wait_until(lambda: stored() == 1100, timeout=60, what="the killed process's spool replayed")
     assert run.get_metrics()["v"] == list(range(1100))
 
+
+
+def test_the_server_takes_a_spool_record_once_and_says_what_a_bad_one_lacks(proxied) -> None:  # type: ignore[no-untyped-def]
+    import requests
+
+    from azuremlcore import Experiment, Workspace
+
+    srv, _ = proxied
+    ws = Workspace.create("wire", subscription_id=SUB, resource_group=RG, exist_ok=True, show_output=False)
+    run = Experiment(ws, "exp").start_logging()
+    url = f"{srv.url}{run._store.ws_path(ws._ws_id)}/metrics"
+    hdrs = {"Authorization": f"Bearer {os.environ['AZUREMLCORE_TOKEN']}"}
+    body = {"run_id": run.id, "rows": [["m", "scalar", 1.5, None, 0, 1], ["m", "scalar", "NaN", None, 1, 2]],
+            "source": "abc", "seq": 0}
+    for _ in range(2):  # the answer to the first was lost: sent again
+        assert requests.post(url, json=body, headers=hdrs, timeout=30).status_code == 204
+    values = run.get_metrics()["m"]
+    assert values[0] == 1.5 and values[1] != values[1] and len(values) == 2
+    for bad, says in (({"rows": body["rows"]}, "run_id"), ({**body, "source": None}, "both"),
+                      ({**body, "seq": [0]}, "record numbers")):
+        resp = requests.post(url, json=bad, headers=hdrs, timeout=30)
+        assert resp.status_code == 400 and says in resp.json()["message"], resp.text
+    run.complete()
