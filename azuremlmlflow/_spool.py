@@ -60,7 +60,8 @@ def log(run_id: str, metrics: Iterable[Any], params: Iterable[Any], tags: Iterab
     rows = [[m.key, "scalar", encode_value(float(m.value)), None, int(m.step or 0),
              int(m.timestamp if m.timestamp is not None else now)] for m in metrics or ()]
     if rows:
-        sender.append(run_id, {"t": "metrics", "rows": rows}, sync=wait)
+        # "unique": MLflow's semantics, a point identical to a stored one (a retried call) is not stored twice.
+        sender.append(run_id, {"t": "metrics", "unique": True, "rows": rows}, sync=wait)
     values = {p.key: str(p.value) for p in params or ()}
     if values:
         sender.append(run_id, {"t": "attrs", "kind": "param", "values": values, "write_once": True}, sync=wait)

@@ -241,10 +241,15 @@ class RestWorkspaceStore:
                           json_body={"points": rows, "source": source, "seq": seq}, retry=False)
         return True
 
-    def log_metric_lines_once(self, run_id: str, source: str, seq: "int | list[int]", rows_json: list[bytes]) -> None:
+    def log_metric_lines_once(self, run_id: str, source: str, seq: "int | list[int]", rows_json: list[bytes],
+                              unique: bool = False) -> None:
         """`log_metrics_once` for rows already encoded, as a spool holds them: each item is the JSON of
-        some rows [key, kind, value, value_json, step, timestamp] without the enclosing brackets."""
-        head = json.dumps({"run_id": run_id, "source": source, "seq": seq}, separators=(",", ":")).encode()
+        some rows [key, kind, value, value_json, step, timestamp] without the enclosing brackets.
+
+        `unique`: MLflow's semantics instead (points identical to stored ones are skipped; no record numbers)."""
+        fields: dict[str, Any] = {"run_id": run_id, "unique": True} if unique else {
+            "run_id": run_id, "source": source, "seq": seq}
+        head = json.dumps(fields, separators=(",", ":")).encode()
         body = head[:-1] + b',"rows":[' + b",".join(part for part in rows_json if part) + b"]}"
         self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics", data=body,
                           headers={"Content-Type": "application/json"}, retry=False)

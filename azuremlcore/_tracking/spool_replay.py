@@ -110,10 +110,13 @@ def _send_metrics(store: "WorkspaceStore", spool: Spool, run_id: str, records: l
     rows = [r for rec in records for r in rec["rows"]]
     seq: "int | list[int]" = records[0]["n"] if len(records) == 1 else [rec["n"] for rec in records
                                                                          for _ in rec["rows"]]
+    unique = bool(records[0].get("unique"))  # MLflow's records: identical points are stored once
     try:
         send_lines = getattr(store, "log_metric_lines_once", None)
         if send_lines is not None:  # a server: the spool's rows are its wire format already, as written
-            send_lines(run_id, spool.source, seq, [rows_json(rec[LINE]) for rec in records])
+            send_lines(run_id, spool.source, seq, [rows_json(rec[LINE]) for rec in records], unique=unique)
+        elif unique:
+            store.log_metrics_unique(run_id, points_of(run_id, rows))  # type: ignore[attr-defined]
         else:
             store.log_metrics_once(run_id, spool.source, seq, points_of(run_id, rows))
     except Exception as exc:  # noqa: BLE001 - sorted as for any record
@@ -157,7 +160,8 @@ def replay(spool: Spool, store: "WorkspaceStore", artifacts: "FileArtifactStore 
             n = rec["n"]
             if upto is not None and n > upto:
                 rec = _END
-            if pending and (rec["t"] != "metrics" or pending_points + len(rec["rows"]) > COALESCE_POINTS):
+            if pending and (rec["t"] != "metrics" or pending_points + len(rec["rows"]) > COALESCE_POINTS
+                            or rec.get("unique", False) != pending[0].get("unique", False)):
                 _send_metrics(store, spool, run_id, pending, out, skip_refused)
                 spool.ack(target, pending[-1]["n"])
                 pending, pending_points = [], 0

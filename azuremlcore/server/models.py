@@ -215,6 +215,8 @@ class MetricsBody(_Body):
     points: list[MetricRow] = []
     run_id: Optional[Annotated[str, Field(min_length=1, max_length=256)]] = None
     rows: Optional[list[RunMetricRow]] = None
+    # MLflow's semantics for the points of one run: those identical to a stored point are skipped.
+    unique: bool = False
     # A spool record's idempotent id (both or neither; every point then belongs to one run): the
     # points are stored unless record `seq` of `source`, or a later one, was stored already.
     source: Optional[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]] = None

@@ -324,6 +324,11 @@ async def log_metrics(request: Request, sub: str, rg: str, ws: str) -> Response:
     run_ids = {p.run_id for p in points}
     for run_id in run_ids:
         st.check_run_write(pr, rec, run_id)
+    if body.unique:
+        if len(run_ids) != 1 or body.source is not None:
+            raise InvalidValueError("'unique' points belong to exactly one run and carry no 'source' or 'seq'.")
+        await call(request, st.store.log_metrics_unique, run_ids.pop(), points)
+        return Response(status_code=204)
     if (body.source is None) != (body.seq is None):
         raise InvalidValueError("Send both 'source' and 'seq' (a spool record's id), or neither.")
     if body.source is not None:
