@@ -101,11 +101,13 @@ class Experiment:
         return self.get_portal_url()
 
     def get_portal_url(self) -> str:
-        """A URL a user can open for this experiment: the server's page, or the experiment's folder."""
+        """The experiment's runs table in the web view: on the workspace's server, or `aml studio` when embedded.
+
+        For an embedded workspace: the running `aml studio` of its home folder, else the studio's default
+        address (http://127.0.0.1:8765), which opens once `aml studio` is started.
+        """
         ws = self._workspace
-        if ws._endpoint:
-            return f"{ws._endpoint.rstrip('/')}/ui/workspaces/{ws._ws_id}/experiments/{self.id}"
-        return (ws._artifacts.root / ws._ws_id).as_uri() + f"#experiment={self.name}"
+        return f"{ws._web_base()}/ui/workspaces/{ws._ws_id}/experiments/{self.id}"
 
     @classmethod
     def get_docs_url(cls) -> str:

@@ -209,13 +209,24 @@ class Run(RunLoggingMixin, RunFilesMixin):
         return self.get_portal_url()
 
     def get_portal_url(self) -> str:
-        """A URL a user can open: the server's run page, or the run's folder (file://) when embedded."""
+        """The run's page in the web view: on the workspace's server, or on `aml studio` when embedded.
+
+        For an embedded workspace the URL is that of the running `aml studio` of its home folder, else of
+        the studio's default address (http://127.0.0.1:8765), which opens once `aml studio` is started.
+        """
+        ws = self._experiment.workspace
+        return f"{ws._web_base()}/ui/workspaces/{ws._ws_id}/runs/{self.id}"
+
+    def _web_view_line(self) -> str:
+        # An embedded workspace's page opens only while `aml studio` runs: say how to start it when it does not.
+        url = self.get_portal_url()
         ws = self._experiment.workspace
         if ws._endpoint:
-            return f"{ws._endpoint.rstrip('/')}/ui/workspaces/{ws._ws_id}/runs/{self.id}"
-        folder = self._artifacts.root / self._container
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder.resolve().as_uri()
+            return url
+        from azuremlcore._store import studio_url
+
+        home = self._artifacts.root.parent
+        return url if studio_url.running_url(home) else f"{url} (start the web view with: {studio_url.start_hint(home)})"
 
     @classmethod
     def get_docs_url(cls) -> str:
@@ -394,7 +405,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
         """
         follower = _LogFollower(self) if show_output else None
         if show_output:
-            print(f"RunId: {self.id}\nWeb View: {self.get_portal_url()}\n", flush=True)
+            print(f"RunId: {self.id}\nWeb View: {self._web_view_line()}\n", flush=True)
         while True:
             status = self.get_status()
             if follower is not None:
@@ -403,7 +414,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
                 if follower is not None:
                     follower.poll(status, final=True)
                     print(f"\nExecution Summary\n=================\nRunId: {self.id}\n"
-                          f"Web View: {self.get_portal_url()}\n", flush=True)
+                          f"Web View: {self._web_view_line()}\n", flush=True)
                 break
             time.sleep(0.1)
         details = self.get_details()

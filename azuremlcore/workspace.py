@@ -211,6 +211,14 @@ class Workspace:
     def _ws_id(self) -> str:
         return self._record.id
 
+    def _web_base(self) -> str:
+        """The web view's address for this workspace: its server, or the `aml studio` of its embedded home."""
+        if self._endpoint:
+            return self._endpoint.rstrip("/")
+        from azuremlcore._store import studio_url
+
+        return studio_url.base_url(self._artifacts.root.parent)
+
     @property
     def _handle(self) -> "WorkspaceHandle":
         """This workspace as the machinery below the public layer takes it (record, stores, endpoint)."""

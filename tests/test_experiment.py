@@ -85,5 +85,7 @@ def test_tags(experiment):
     assert experiment.tags == {"a": "", "b": "2"}
 
 
-def test_portal_url_opens_a_folder(experiment):
-    assert experiment.get_portal_url().startswith("file://")
+def test_portal_url_is_the_studio_page(experiment):
+    # No `aml studio` runs for this home: the page at the studio's default address (opens once it starts).
+    assert experiment.get_portal_url() == (f"http://127.0.0.1:8765/ui/workspaces/{experiment.workspace._ws_id}"
+                                           f"/experiments/{experiment.id}")

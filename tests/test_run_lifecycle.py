@@ -162,7 +162,7 @@ def test_get_context_inside_a_run(experiment, monkeypatch):
 def test_get_run_and_portal_url(workspace, experiment):
     run = experiment.start_logging()
     assert Run.get(workspace, run.id).id == run.id
-    assert run.get_portal_url().startswith("file://") and run.number == 1
+    assert run.get_portal_url().endswith(f"/ui/workspaces/{workspace._ws_id}/runs/{run.id}") and run.number == 1
     with pytest.raises(UserErrorException, match="does not exist"):
         Run.get(workspace, "nope")
 

@@ -312,6 +312,15 @@ class SqlWorkspaceStore:
                 raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
             return self._runs(conn, rows)[0]
 
+    def get_runs(self, run_ids: list[str]) -> list[RunRecord]:
+        """The runs of those ids that exist, in the order given (one query per 500 ids)."""
+        found: dict[str, RunRecord] = {}
+        with self._read() as conn:
+            for i in range(0, len(run_ids), 500):
+                rows = conn.execute(sa.select(t.runs).where(t.runs.c.id.in_(run_ids[i:i + 500]))).all()
+                found.update((r.id, r) for r in self._runs(conn, rows))
+        return [found[i] for i in run_ids if i in found]
+
     def update_run(self, run_id: str, **fields: object) -> RunRecord:
         """Change run columns; `details` is merged key by key into the stored details."""
         values = {k: v for k, v in fields.items() if k in _RUN_COLUMNS}
@@ -528,8 +537,9 @@ class SqlWorkspaceStore:
         finally:
             cur.close()
 
-    def latest_metrics(self, run_ids: list[str], kinds: Iterable[str] = ("scalar", "list")) -> list[MetricPoint]:
-        """One point per (run, key) among the float points of those kinds: MLflow's latest value.
+    def latest_metrics(self, run_ids: list[str], kinds: Iterable[str] = ("scalar", "list"),
+                       keys: Iterable[str] | None = None) -> list[MetricPoint]:
+        """One point per (run, key) among the float points of those kinds (and keys): MLflow's latest value.
 
         Latest is the max by (step, timestamp, value), NaN lowest; of identical points the last logged.
         Reads only those rows (one SQL query per 500 runs), never a run's whole history into Python.
@@ -543,7 +553,8 @@ class SqlWorkspaceStore:
             for i in range(0, len(run_ids), 500):
                 inner = sa.select(m.c.run_id, m.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
                                   m.c.timestamp, rank.label("rank")).where(
-                    m.c.run_id.in_(run_ids[i:i + 500]), m.c.value.is_not(None), m.c.kind.in_(list(kinds))).subquery()
+                    m.c.run_id.in_(run_ids[i:i + 500]), m.c.value.is_not(None), m.c.kind.in_(list(kinds)),
+                    *([m.c.key.in_(list(keys))] if keys is not None else [])).subquery()
                 q = sa.select(inner).where(inner.c.rank == 1).order_by(inner.c.run_id, inner.c.key)
                 out.extend(MetricPoint(r.run_id, r.key, r.kind, math.nan if r.is_nan else r.value, r.value_json,
                                        r.step, r.timestamp) for r in conn.execute(q))

@@ -53,9 +53,11 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     from azuremlcore.server import routes_files, routes_jobs, routes_oidc, routes_workspace
 
     state = ServerState(config)
-    app = FastAPI(title="azuremlcore workspace server", version="1",
+    # /docs is the web view's (swagger-ui served from the package, no CDN); /redoc would load from a CDN.
+    app = FastAPI(title="azuremlcore workspace server", version="1", docs_url=None, redoc_url=None,
                   description="Workspaces, experiments, runs, metrics, files, assets and secrets; MLflow REST API "
-                              "under each workspace's path. Every route but /health needs a bearer token.")
+                              "under each workspace's path; the web view at /. Every route but /health, the sign-in "
+                              "pages and static files needs a bearer token (or a browser session from /login).")
     app.state.server = state
     app.state.threadpool = threadpool
 
@@ -105,7 +107,9 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
         from azuremlcore.server import routes_registry  # the model registry routes go in front of MLflow's
 
         routes_registry.install(app)
-    from azuremlcore.server import openapi
+    from azuremlcore.server import openapi, web
+
+    web.install(app)
 
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     watcher: list[asyncio.Task] = []
@@ -123,7 +127,7 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     from azuremlcore.server.security.ratelimit import Limit, RateLimiter
 
     limiter = RateLimiter({name: Limit(burst, per_minute) for name, (burst, per_minute) in config.rate_limits.items()})
-    guarded = GuardMiddleware(app, state.auth, config.max_json_bytes, limiter)
+    guarded = GuardMiddleware(app, state.auth, config.max_json_bytes, limiter, open_access=config.open_access)
     guarded.state = state  # type: ignore[attr-defined]
     guarded.fastapi = app  # type: ignore[attr-defined]
     return guarded

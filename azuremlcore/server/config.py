@@ -8,7 +8,7 @@ from pathlib import Path
 # Device-code sign-ins are rare (a person at a keyboard); token requests include a device's polling
 # (one a second while it waits) and service principals renewing tokens.
 DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {"devicecode": (5, 10.0), "token": (30, 120.0),
-                                                     "device_page": (10, 20.0)}
+                                                     "device_page": (10, 20.0), "login": (10, 20.0)}
 
 
 @dataclass
@@ -20,6 +20,7 @@ class ServerConfig:
     acceptance of Azure AD tokens of that tenant (audience `azure_audience`). `rate_limits` bound the
     public routes per client address: name -> (burst, requests per minute). `lease_sweep_s` is how
     often the server looks for runs whose runner stopped renewing its lease (they are marked Failed).
+    `open_access` serves everyone as Owner without sign-in: only for `aml studio` on 127.0.0.1.
     """
 
     data_dir: Path
@@ -35,6 +36,7 @@ class ServerConfig:
     rate_limits: dict[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     max_pending_device_codes: int = 1000
     lease_sweep_s: float = 15.0
+    open_access: bool = False
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -89,7 +89,8 @@ async def token(request: Request) -> Response:
 
 
 # ---------------------------------------------------------------------- device-code sign-in
-def _devices(request: Request):  # type: ignore[no-untyped-def]
+def device_codes(request: Request):  # type: ignore[no-untyped-def]
+    """The server's device codes (opened on first use; the web view's sign-in uses them too)."""
     from azuremlcore.server.security.device import DeviceCodes
 
     app_state = request.app.state
@@ -124,7 +125,7 @@ async def device_code(request: Request) -> Response:
     client_id = form.get("client_id")
     if not _client_id_ok(client_id):
         return _oauth_error("invalid_client", "A client_id (up to 200 characters) is required.")
-    started = _devices(request).start(str(client_id), form.get("scope", "")[:1024],
+    started = device_codes(request).start(str(client_id), form.get("scope", "")[:1024],
                                       max_pending=state_of(request).config.max_pending_device_codes)
     if started is None:
         return json_response({"error": "slow_down", "error_description": "Too many sign-ins are waiting; try again "
@@ -157,7 +158,7 @@ def _device_token(request: Request, form: dict[str, str]) -> Response:
     client_id, code = form.get("client_id"), form.get("device_code")
     if not _client_id_ok(client_id) or not code:
         return _oauth_error("invalid_request", "client_id and device_code are required.")
-    state, principal_id, scope = _devices(request).poll(code, str(client_id))
+    state, principal_id, scope = device_codes(request).poll(code, str(client_id))
     if state == "pending":
         return _oauth_error("authorization_pending", "The user code has not been approved yet.")
     if state == "denied":
@@ -225,7 +226,7 @@ async def device_page_submit(request: Request) -> Response:
     if principal.kind == "run":
         return Response(_PAGE.format(message="A run token cannot sign a device in.", code=html.escape(code[:16])),
                         media_type="text/html", status_code=403)
-    if not _devices(request).approve(code, principal.id):
+    if not device_codes(request).approve(code, principal.id):
         return Response(_PAGE.format(message="That code is unknown, used or expired.", code=""),
                         media_type="text/html", status_code=400)
     return Response(f"<!doctype html><p>Signed in as {html.escape(principal.id)}. You can close this page.</p>",

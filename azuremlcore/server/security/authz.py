@@ -25,6 +25,10 @@ class Principal:
     workspace_id: str | None = None
 
 
+# The caller of `aml studio` (embedded workspaces, 127.0.0.1, no sign-in): Owner of everything it serves.
+LOCAL = Principal("user:local", "local")
+
+
 class Authenticator:
     """Verifies bearer tokens of every kind the server accepts."""
 
@@ -69,6 +73,8 @@ class Authenticator:
         """The principal's role rank on a workspace; run tokens read their own workspace only."""
         if principal.kind == "run":
             return READ if workspace_id is not None and workspace_id == principal.workspace_id else 0
+        if principal is LOCAL:
+            return OWN
         return self.identity.role_at(principal.id, arm_id)
 
     def require(self, principal: Principal, arm_id: str, workspace_id: str | None, needed: int) -> None:
