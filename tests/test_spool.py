@@ -274,7 +274,8 @@ def test_the_next_process_that_opens_the_workspace_sends_what_a_killed_one_spool
     proxy.up()
     from azuremlcore._tracking import spool_sync
 
-    spool_sync._adopted.clear()  # as in a new process
+    spool_sync._adopted.clear()  # as in a new process (where no `aml sync` ran before)
+    spool_sync._adopting = True
     ws = Workspace("s1", "rg", "adopt")  # opening the workspace replays the abandoned spool (background)
     run = Run(Experiment(ws, "exp"), run_id)
 

@@ -24,7 +24,7 @@ def _sync(args: argparse.Namespace) -> list[dict[str, Any]]:
     from azuremlcore._cli._base import CLIError
     from azuremlcore._cli._workspace import workspace
     from azuremlcore._tracking.spool import OFFLINE_DIR_ENV, spool_root
-    from azuremlcore._tracking.spool_sync import sync
+    from azuremlcore._tracking.spool_sync import no_adopt, sync
 
     if args.spool_path:
         roots = [Path(p) for p in args.spool_path]
@@ -35,6 +35,7 @@ def _sync(args: argparse.Namespace) -> list[dict[str, Any]]:
         raise CLIError(f"No such folder: {', '.join(missing)}. Pass the folder the runs were kept in "
                        f"(${OFFLINE_DIR_ENV} of the script), e.g. aml sync --path ./offline -w WS -e EXP.")
     args.path = "."  # the workspace config file is looked for from the current folder
+    no_adopt()  # opening the workspace must not start replaying the spools this command reports on
     ws = workspace(args)
     experiment = args.experiment_name or _attached_experiment(args)
     return sync(ws._handle, experiment, roots)

@@ -92,6 +92,13 @@ def _adopt(ws: "WorkspaceHandle", root: Path) -> None:
 
 _adopted: set[str] = set()
 _adopted_lock = threading.Lock()
+_adopting = True
+
+
+def no_adopt() -> None:
+    """Replay no spools in the background in this process (`aml sync` replays them itself, in the open)."""
+    global _adopting
+    _adopting = False
 
 
 def adopt(ws: "WorkspaceHandle") -> None:
@@ -100,7 +107,7 @@ def adopt(ws: "WorkspaceHandle") -> None:
 
     from azuremlcore._tracking import run_env
 
-    if os.environ.get(run_env.RUN_TOKEN):  # a job's token may write only its own run
+    if not _adopting or os.environ.get(run_env.RUN_TOKEN):  # a job's token may write only its own run
         return
     root = spool_root()
     key = f"{target_of(ws.store)}|{root}"
