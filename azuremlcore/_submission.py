@@ -44,10 +44,22 @@ def read_config(config: Any) -> tuple["JobConfig", Any]:
         env_vars=dict(getattr(rc, "environment_variables", None) or {}) if rc is not None else {},
         max_seconds=_first(getattr(rc, "max_run_duration_seconds", None) if rc is not None else None,
                            getattr(config, "max_run_duration_seconds", None), MAX_DURATION_DEFAULT),
-        node_count=_first(getattr(rc, "node_count", None) if rc is not None else None, 1))
+        node_count=_first(getattr(rc, "node_count", None) if rc is not None else None, 1),
+        process_count=_process_count(getattr(rc, "distributed_job_config", None) if rc is not None else None))
     environment = _first(getattr(rc, "environment", None) if rc is not None else None,
                          getattr(config, "environment", None))
     return job, environment
+
+
+def _process_count(config: Any) -> int | None:
+    """All processes of a distributed job: PyTorch's process_count, MPI's per node times nodes."""
+    if config is None:
+        return None
+    nodes = int(getattr(config, "node_count", 1) or 1)
+    total = getattr(config, "process_count", None)
+    if total:
+        return int(total)
+    return int(getattr(config, "process_count_per_node", 1) or 1) * nodes
 
 
 def _definition(environment: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""Compute targets (``azureml.core.compute``): named clusters and instances that run on this machine.
+"""Compute targets (``azureml.core.compute``): named clusters and instances, and attached Ray clusters.
 
 An ``AmlCompute`` cluster here is a named queue: submitted runs targeting it run on this machine,
 at most ``max_nodes`` at once; the rest wait in status Queued. ``"local"`` is always a valid
-target and needs no compute target. The find-or-create idiom works unchanged::
+target and needs no compute target. A ``RayCompute`` is an attached Ray cluster: its runs are Ray
+jobs on the cluster's nodes. The find-or-create idiom works unchanged::
 
     try:
         cluster = ComputeTarget(workspace=ws, name="cpu-cluster")
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from azuremlcore.workspace import Workspace
 
 __all__ = ["ComputeTarget", "AmlCompute", "ComputeInstance", "ComputeTargetException",
-           "AmlComputeProvisioningConfiguration", "ComputeInstanceProvisioningConfiguration", "AmlComputeStatus"]
+           "AmlComputeProvisioningConfiguration", "ComputeInstanceProvisioningConfiguration", "AmlComputeStatus",
+           "RayCompute", "RayComputeAttachConfiguration", "RayComputeStatus"]
 
 _NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,23}$")
 DEFAULT_VM_SIZE = "STANDARD_DS3_V2"
@@ -227,12 +229,16 @@ class ComputeTarget:
 
     @staticmethod
     def attach(workspace: "Workspace", name: str, attach_configuration: Any) -> "ComputeTarget":
-        """Attach existing compute: only configurations this installation can run locally are accepted."""
+        """Attach existing compute: a Ray cluster (`RayCompute.attach_configuration(address=...)`).
+
+        Other kinds (VMs, Databricks, Kubernetes) cannot be attached: use a Ray cluster or AmlCompute.
+        """
         kind = getattr(attach_configuration, "_compute_type", None)
         if kind is None or not hasattr(kind, "_spec_from_config"):
             raise ComputeTargetException(
-                "Attaching remote compute (VMs, Databricks, Kubernetes, ...) is not available: runs execute on this "
-                "machine. Create a cluster with AmlCompute.provisioning_configuration(...) instead.")
+                "Attaching remote compute (VMs, Databricks, Kubernetes, ...) is not available; attach a Ray cluster "
+                "with RayCompute.attach_configuration(address='http://head:8265'), or create a cluster with "
+                "AmlCompute.provisioning_configuration(...).")
         target = ComputeTarget.create(workspace, name, attach_configuration)
         target.is_attached = True
         return target
@@ -396,11 +402,26 @@ class AmlCompute(ComputeTarget):
         return self.serialize()
 
     def get_status(self) -> AmlComputeStatus:
-        """Nodes busy with runs, scale settings and provisioning state."""
+        """Nodes busy with runs, scale settings and provisioning state.
+
+        On a server started with a Ray address, the Ray cluster's live nodes and resources.
+        """
         from azuremlcore._store import azuremlcore_home
 
         self.refresh_state()
         ws = self._workspace
+        cluster = getattr(ws._store, "compute_cluster", None)
+        ray = cluster(ws._ws_id, self.name) if cluster is not None else None
+        if ray is not None:  # a server whose clusters are a Ray cluster: its real nodes
+            active = [r for r in ws._store.search_runs(ws._ws_id, statuses=["Queued", "Preparing", "Running",
+                                                                              "Finalizing", "CancelRequested"])
+                      if r.target == self.name]
+            queued = len([r for r in active if r.status == "Queued"])
+            status = RayComputeStatus(self._spec, ray["nodes"], ray["version"], len(active) - queued, queued)
+            status.scale_settings = dict(self.scale_settings)
+            status.vm_size = self.vm_size
+            self.status = status
+            return status
         busy = busy_slots(slot_dir(azuremlcore_home(), ws._ws_id, self.name))
         queued = len([r for r in ws._store.search_runs(ws._ws_id, statuses=["Queued"]) if r.target == self.name])
         self.status = AmlComputeStatus(self._spec, busy, queued)
@@ -523,7 +544,168 @@ class ComputeInstance(ComputeTarget):
         raise ComputeTargetException("Detach is not supported for ComputeInstance object. Use delete() instead.")
 
 
-_TYPES: dict[str, type[ComputeTarget]] = {"AmlCompute": AmlCompute, "ComputeInstance": ComputeInstance}
+class RayComputeAttachConfiguration(ComputeTargetProvisioningConfiguration):
+    """How to reach a Ray cluster (made by `RayCompute.attach_configuration`)."""
+
+    def __init__(self, address: str, shared_file_system: bool | None = None) -> None:
+        self._compute_type = RayCompute
+        self.address = address
+        self.shared_file_system = shared_file_system
+
+    def validate_configuration(self) -> None:
+        """Check that the address is a dashboard URL and that a compatible Ray answers there."""
+        from azuremlcore._execution.ray_api import RayClusterError, RayJobsClient
+
+        try:
+            self._version = RayJobsClient(self.address).version()
+        except RayClusterError as exc:
+            raise ComputeTargetException(str(exc)) from None
+
+
+class RayComputeStatus(AmlComputeStatus):
+    """A Ray cluster's live state, shaped like `AmlComputeStatus`, plus its resources and Ray version.
+
+    `current_node_count` counts the cluster's live nodes; `resources` sums their CPUs, GPUs and memory;
+    `nodes` lists them (node_id, node_ip, state, resources_total, is_head_node).
+    """
+
+    def __init__(self, spec: dict[str, Any], nodes: list[dict[str, Any]], version: dict[str, Any], busy: int,
+                 queued: int) -> None:
+        alive = [n for n in nodes if n.get("state") == "ALIVE"]
+        scale = {"minNodeCount": len(alive), "maxNodeCount": len(alive)}
+        super().__init__({**spec, "properties": {**spec.get("properties", {}), "scaleSettings": scale}},
+                         min(busy, len(alive)), queued)
+        self.current_node_count = len(alive)
+        self.target_node_count = len(alive)
+        running = min(busy, len(alive))
+        self.node_state_counts.update({"idleNodeCount": len(alive) - running, "runningNodeCount": running,
+                                       "unusableNodeCount": len(nodes) - len(alive)})
+        totals: dict[str, float] = {}
+        for n in alive:
+            for key, value in (n.get("resources_total") or {}).items():
+                if key in ("CPU", "GPU", "memory", "object_store_memory"):
+                    totals[key] = totals.get(key, 0.0) + float(value)
+        self.resources = totals
+        self.ray_version = version.get("ray_version")
+        self.nodes = nodes
+        self.vm_size = "Ray"
+
+    def serialize(self) -> dict[str, Any]:
+        """The status as a dict: Azure ML's keys, plus resources, rayVersion and nodes."""
+        return {**super().serialize(), "resources": dict(self.resources), "rayVersion": self.ray_version,
+                "nodes": [{"nodeId": n.get("node_id"), "nodeIp": n.get("node_ip"), "state": n.get("state"),
+                           "isHead": bool(n.get("is_head_node")), "resources": n.get("resources_total")}
+                          for n in self.nodes]}
+
+
+class RayCompute(ComputeTarget):
+    """An attached Ray cluster: each run is a Ray job (see docs/compute-ray.md).
+
+    Attach with ``ComputeTarget.attach(ws, name, RayCompute.attach_configuration(address="http://head:8265"))``;
+    the address is the dashboard URL (the Jobs API). The cluster's Python needs azuremlcore installed;
+    an embedded workspace works only when the cluster shares this machine's file system (a cluster on
+    this machine does), otherwise use a workspace server.
+    """
+
+    _compute_type_name = "Ray"
+
+    def _bind(self, workspace: "Workspace", name: str, spec: dict[str, Any]) -> None:
+        super()._bind(workspace, name, spec)
+        props = spec.get("properties", {})
+        self.address = props.get("address")
+        self.ray_version = props.get("rayVersion")
+        self.shared_file_system = props.get("sharedFileSystem")
+        self.status: RayComputeStatus | None = None
+
+    @staticmethod
+    def attach_configuration(address: str, shared_file_system: bool | None = None) -> RayComputeAttachConfiguration:
+        """How to reach the cluster: `address` is its dashboard URL (e.g. http://127.0.0.1:8265).
+
+        `shared_file_system`: whether every node sees this machine's files at the same paths (needed
+        to run jobs of an embedded workspace); None guesses True for a head on loopback only.
+        """
+        from azuremlcore._execution.ray_api import RayClusterError, normalize_address
+
+        try:
+            address = normalize_address(address)
+        except RayClusterError as exc:
+            raise ComputeTargetException(str(exc)) from None
+        return RayComputeAttachConfiguration(address, shared_file_system)
+
+    @staticmethod
+    def _spec_from_config(cfg: RayComputeAttachConfiguration) -> dict[str, Any]:
+        version = getattr(cfg, "_version", None) or {}
+        return {"computeType": "Ray", "computeLocation": cfg.address, "description": None, "tags": {},
+                "provisioningState": "Succeeded", "isAttached": True,
+                "properties": {"address": cfg.address, "sharedFileSystem": cfg.shared_file_system,
+                               "rayVersion": version.get("ray_version"), "jobsApiVersion": version.get("version")}}
+
+    def _client(self) -> Any:
+        from azuremlcore._execution.ray_api import RayJobsClient
+
+        return RayJobsClient(self.address)
+
+    def get_status(self) -> RayComputeStatus:
+        """The cluster's live nodes (`current_node_count`), their states and resources, and the Ray version.
+
+        Raises ComputeTargetException saying what to check when the cluster does not answer.
+        """
+        from azuremlcore._execution.ray_api import RayClusterError
+
+        self.refresh_state()
+        ws = self._workspace
+        try:
+            client = self._client()
+            version, nodes = client.version(), client.nodes()
+        except RayClusterError as exc:
+            raise ComputeTargetException(str(exc)) from None
+        active = [r for r in ws._store.search_runs(ws._ws_id, statuses=["Queued", "Preparing", "Running",
+                                                                          "Finalizing", "CancelRequested"])
+                  if r.target == self.name]
+        queued = len([r for r in active if r.status == "Queued"])
+        self.status = RayComputeStatus(self._spec, nodes, version, len(active) - queued, queued)
+        return self.status
+
+    def wait_for_completion(self, show_output: bool = False, min_node_count: int | None = None,
+                            timeout_in_minutes: int = 20, is_delete_operation: bool = False) -> None:
+        """Wait until the cluster answers (with at least `min_node_count` live nodes, if given)."""
+        import time
+
+        if is_delete_operation:
+            return
+        deadline = time.monotonic() + 60 * timeout_in_minutes
+        while True:
+            try:
+                status = self.get_status()
+                if min_node_count is None or status.current_node_count >= min_node_count:
+                    break
+            except ComputeTargetException:
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise ComputeTargetException(
+                    f"The Ray cluster at {self.address} has {status.current_node_count} live node(s) after "
+                    f"{timeout_in_minutes} minutes; {min_node_count} were asked for.")
+            time.sleep(1.0)
+        if show_output:
+            print(f"Ray cluster at {self.address}: Ray {status.ray_version}, {status.current_node_count} node(s), "
+                  f"{status.resources.get('CPU', 0):g} CPU(s), {status.resources.get('GPU', 0):g} GPU(s)\n"
+                  "SucceededProvisioning operation finished, operation \"Succeeded\"", flush=True)
+
+    def list_nodes(self) -> list[dict[str, Any]]:
+        """The cluster's nodes: nodeId, nodeState ('idle' when alive), privateIpAddress, resources."""
+        status = self.get_status()
+        return [{"nodeId": n.get("node_id"), "nodeState": "idle" if n.get("state") == "ALIVE" else "unusable",
+                 "privateIpAddress": n.get("node_ip"), "publicIpAddress": None, "port": None,
+                 "resources": n.get("resources_total")} for n in status.nodes]
+
+    def detach(self) -> None:
+        """Forget the cluster (the cluster itself keeps running); runs still waiting for it fail."""
+        self.delete()
+
+
+_TYPES: dict[str, type[ComputeTarget]] = {"AmlCompute": AmlCompute, "ComputeInstance": ComputeInstance,
+                                          "Ray": RayCompute}
 
 
 def _load_spec(workspace: "Workspace", name: str) -> dict[str, Any]:

@@ -254,6 +254,12 @@ class Environment:
     def __repr__(self) -> str:
         return json.dumps({"name": self.name, "version": self.version, **self._to_dict()}, indent=4, default=str)
 
+    def _repr_html_(self) -> str:
+        """The table a notebook shows for this environment."""
+        from azuremlcore._html_repr import environment_html
+
+        return environment_html(self)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Environment) and self.name == other.name and self._to_dict() == other._to_dict()
 

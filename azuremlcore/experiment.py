@@ -200,6 +200,12 @@ class Experiment:
         self._workspace._store.remove_experiment_tags(self.id, list(tags))
         self.refresh()
 
+    def _repr_html_(self) -> str:
+        """The table a notebook shows for this experiment (with a link to its page)."""
+        from azuremlcore._html_repr import experiment_html
+
+        return experiment_html(self)
+
     def __repr__(self) -> str:
         return f"Experiment(Name: {self.name},\nWorkspace: {self._workspace.name})"
 

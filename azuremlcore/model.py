@@ -503,6 +503,12 @@ class Model:
         print(f"Environment: {getattr(inference_config.environment, 'name', None)}")
         print(f"Deployment: {deployment_config!r}")
 
+    def _repr_html_(self) -> str:
+        """The table a notebook shows for this model (with a link to its page)."""
+        from azuremlcore._html_repr import model_html
+
+        return model_html(self)
+
     def __repr__(self) -> str:
         return (f"Model(workspace={self.workspace!r}, name={self.name}, id={self.id}, version={self.version}, "
                 f"tags={self.tags}, properties={self.properties})")

@@ -235,6 +235,12 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
     def _refresh(self) -> "RunRecord":
         rec = self._store.get_run(self.id)
+        if (rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and "_ray" in rec.details
+                and self._experiment.workspace._endpoint and not rec.details["_ray"].get("byServer")):
+            # (embedded: reap below does it; the server watches the jobs it submitted itself)
+            from azuremlcore._execution.ray import reconcile
+
+            rec = reconcile(self._store, rec)  # its Ray job ended without a word (an env that failed to build)
         if rec.type == SCRIPT_RUN_TYPE and rec.status not in TERMINAL_STATUSES and not self._experiment.workspace._endpoint:
             from azuremlcore._execution.lease import reap
 
@@ -583,6 +589,12 @@ class Run(RunLoggingMixin, RunFilesMixin):
     def get_submitted_run(cls, **kwargs: Any) -> "Run":
         """(Deprecated) Same as `get_context()`."""
         return cls.get_context(**kwargs)
+
+    def _repr_html_(self) -> str:
+        """The table a notebook shows for this run (with a link to its page)."""
+        from azuremlcore._html_repr import run_html
+
+        return run_html(self)
 
     def __repr__(self) -> str:
         return (f"Run(Experiment: {self._experiment.name},\nId: {self.id},\nType: {self.type},\n"

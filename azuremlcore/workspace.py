@@ -470,6 +470,12 @@ class Workspace:
         """Not available: private endpoints are Azure networking."""
         raise WorkspaceException(_AZURE_ONLY.format(what="private endpoints"))
 
+    def _repr_html_(self) -> str:
+        """The table a notebook shows for this workspace (with a link to its page)."""
+        from azuremlcore._html_repr import workspace_html
+
+        return workspace_html(self)
+
     def __repr__(self) -> str:
         return (f"Workspace.create(name='{self.name}', subscription_id='{self.subscription_id}', "
                 f"resource_group='{self.resource_group}')")

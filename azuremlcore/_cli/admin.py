@@ -57,7 +57,15 @@ def _server(args: argparse.Namespace) -> int:
     from azuremlcore.server import ServerConfig, serve
 
     cfg = ServerConfig(data_dir=args.data_dir, db_url=args.db, artifact_root=args.artifact_root,
-                       azure_tenant=args.azure_tenant, azure_audience=args.azure_audience)
+                       azure_tenant=args.azure_tenant, azure_audience=args.azure_audience,
+                       ray_address=args.ray_address)
+    if args.ray_address:  # refuse a cluster that does not answer now, not at the first run
+        from azuremlcore._execution.ray_api import RayJobsClient, normalize_address
+
+        cfg.ray_address = normalize_address(args.ray_address)
+        version = RayJobsClient(cfg.ray_address).version()
+        print(f"aml server: AmlCompute runs go to the Ray {version['ray_version']} cluster at {cfg.ray_address}",
+              file=sys.stderr, flush=True)
     if args.bootstrap_admin:
         ident = _identity(args)
         ident.grant(f"user:{args.bootstrap_admin}", "/", "Owner")
@@ -163,6 +171,8 @@ def register(sub: Subparsers) -> None:
     s.add_argument("--azure-audience", default="https://ml.azure.com", help="audience of accepted Azure AD tokens")
     s.add_argument("--tls-cert", default=None, help="serve https with this certificate (PEM)")
     s.add_argument("--tls-key", default=None, help="the certificate's private key (PEM)")
+    s.add_argument("--ray-address", default=None, metavar="URL",
+                   help="a Ray cluster's dashboard URL: runs on AmlCompute clusters become Ray jobs there")
     s.add_argument("--access-log", action="store_true", help="log each request (paths only, never tokens)")
     s.add_argument("--threadpool", action="store_true", help="run store calls in worker threads")
     s.add_argument("--bootstrap-admin", default=None, metavar="USER",

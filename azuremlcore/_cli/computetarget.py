@@ -1,6 +1,7 @@
-"""`aml computetarget list|show|delete|create amlcompute|create computeinstance` (as `az ml computetarget`).
+"""`aml computetarget list|show|delete|detach|create amlcompute|create computeinstance|attach ray`.
 
-`attach` is left out: the SDK attaches no remote compute (no Ray or Kubernetes target exists in it yet).
+As `az ml computetarget`; `attach ray` attaches a Ray cluster by its dashboard URL (the only remote
+compute the SDK attaches).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from azuremlcore._cli._base import Subparsers, command, group, key_values
 
 SECTION = "Assets"
-HELP = "Commands to manage compute targets (they run jobs on this machine or the server's host)."
+HELP = "Commands to manage compute targets (they run jobs on this machine, the server's host or a Ray cluster)."
 TOP = {"computetarget": (SECTION, HELP)}  # what `aml --help` lists, without building the parsers
 # serialize() output: {id, name, location, tags, properties: <the stored definition>}
 TABLE = [("Name", "name"), ("Type", "properties.computeType"), ("State", "properties.provisioningState"),
@@ -48,6 +49,19 @@ def _show(args: argparse.Namespace) -> dict[str, Any]:
 
 def _delete(args: argparse.Namespace) -> None:
     _target(args).delete()
+
+
+def _attach_ray(args: argparse.Namespace) -> dict[str, Any]:
+    from azuremlcore._cli._workspace import workspace
+    from azuremlcore.compute import ComputeTarget, RayCompute
+
+    shared = {"yes": True, "no": False}.get(args.shared_file_system or "")
+    config = RayCompute.attach_configuration(address=args.address, shared_file_system=shared)
+    return ComputeTarget.attach(workspace(args), args.name, config).serialize()
+
+
+def _detach(args: argparse.Namespace) -> None:
+    _target(args).detach()
 
 
 def _create_amlcompute(args: argparse.Namespace) -> dict[str, Any]:
@@ -88,6 +102,22 @@ def register(sub: Subparsers) -> None:
     c = command(g, "delete", "Delete a compute target; runs still waiting for it fail.", _delete,
                 examples=[("Delete a cluster.", "aml computetarget delete -n cpu-cluster")])
     c.add_argument("-n", "--name", **name_arg)
+
+    c = command(g, "detach", "Detach an attached compute target (the cluster itself keeps running).", _detach,
+                examples=[("Forget a Ray cluster.", "aml computetarget detach -n ray-local")])
+    c.add_argument("-n", "--name", **name_arg)
+
+    ag = group(g, "attach", "Attach existing compute.")
+    c = command(ag, "ray", "Attach a Ray cluster by its dashboard URL: each run becomes a Ray job.", _attach_ray,
+                table=TABLE,
+                examples=[("A Ray cluster whose head runs on this machine.",
+                           "aml computetarget attach ray -n ray-local --address http://127.0.0.1:8265")])
+    c.add_argument("-n", "--name", **name_arg)
+    c.add_argument("-a", "--address", metavar="URL", required=True,
+                   help="the cluster's dashboard URL (Jobs API), e.g. http://head:8265")
+    c.add_argument("--shared-file-system", choices=["yes", "no"], default=None,
+                   help="whether every node sees this machine's files at the same paths (needed for embedded "
+                        "workspaces; default: yes for a head on loopback)")
 
     cg = group(g, "create", "Create a compute target.")
     c = command(cg, "amlcompute", "Create a cluster: at most --max-nodes of its runs execute at once, the rest queue.",

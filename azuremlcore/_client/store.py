@@ -277,6 +277,11 @@ class RestWorkspaceStore:
                                  ok404=True)
         return None if resp.status_code == 404 else AssetRecord(**resp.json())
 
+    def compute_cluster(self, workspace_id: str, name: str) -> dict[str, Any] | None:
+        """The Ray cluster backing a server's AmlCompute target ({address, version, nodes}), or None without one."""
+        resp = self.http.request("GET", f"{self.ws_path(workspace_id)}/computes/{_q(name)}/cluster", ok404=True)
+        return None if resp.status_code == 404 else dict(resp.json())
+
     def list_assets(self, workspace_id: str, kind: str, name: str | None = None) -> list[AssetRecord]:
         """Every version of the assets of a kind."""
         params = {"name": name} if name is not None else None

@@ -93,6 +93,10 @@ def reap(store: "WorkspaceStore", rec: "RunRecord") -> "RunRecord":
     """Mark an active run Failed if its lease lapsed or its runner on this host is gone; else return it as is."""
     from azuremlcore._execution.control import record_if_runner_died
 
+    if "_ray" in rec.details:  # a Ray job that ended without its driver saying so (environment failed, stopped)
+        from azuremlcore._execution.ray import reconcile
+
+        rec = reconcile(store, rec)
     rec = record_if_runner_died(store, rec)
     if not lapsed(rec):
         return rec
@@ -130,7 +134,7 @@ def sweep(store: Any, run_type: str | None = None) -> list[str]:
     failed = []
     for ws in store.find_workspace(None, None, None):
         for rec in store.search_runs(ws.id, statuses=active, run_type=run_type, lifecycle_stage=None):
-            if LEASE_KEY not in rec.details and "_runner" not in rec.details:
+            if LEASE_KEY not in rec.details and "_runner" not in rec.details and "_ray" not in rec.details:
                 continue
             if reap(store, rec).status == "Failed":
                 failed.append(rec.id)

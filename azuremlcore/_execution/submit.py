@@ -44,6 +44,7 @@ class JobConfig:
     env_vars: dict[str, str] = field(default_factory=dict)
     max_seconds: int = MAX_DURATION_DEFAULT
     node_count: int = 1
+    process_count: int = 1  # all processes of a distributed job (PyTorchConfiguration, MpiConfiguration)
 
     @property
     def resolves_per_run(self) -> bool:
@@ -77,7 +78,7 @@ def _stringify(arg: Any) -> Any:
 
 
 def job_config(*, source: Any, script: Any, command: Any, arguments: Any, target: Any, env_vars: Any,
-               max_seconds: Any, node_count: Any) -> JobConfig:
+               max_seconds: Any, node_count: Any, process_count: Any = None) -> JobConfig:
     """Check the values read from a config and make the job; UserErrorException saying what to change."""
     if isinstance(command, (list, tuple)):
         command = [str(c) for c in command]
@@ -96,7 +97,7 @@ def job_config(*, source: Any, script: Any, command: Any, arguments: Any, target
                                  f"got {max_seconds!r}.") from None
     return JobConfig(source=source, script=script, command=command, arguments=[_stringify(a) for a in arguments],
                      target=_target_name(target), env_vars=dict(env_vars or {}), max_seconds=max_seconds,
-                     node_count=int(node_count or 1))
+                     node_count=int(node_count or 1), process_count=int(process_count or node_count or 1))
 
 
 def check(ws: "WorkspaceHandle", job: JobConfig) -> dict[str, Any] | None:
@@ -119,6 +120,13 @@ def check(ws: "WorkspaceHandle", job: JobConfig) -> dict[str, Any] | None:
                 f"Compute target '{job.target}' does not exist in workspace '{ws.name}': create it with "
                 f"ComputeTarget.create(ws, '{job.target}', AmlCompute.provisioning_configuration(max_nodes=...)), "
                 "or use compute_target='local'.")
+        if spec.get("computeType") == "Ray":
+            from azuremlcore._execution.ray import RayClusterError, check_target
+
+            try:
+                check_target(ws, spec)
+            except RayClusterError as exc:
+                raise ComputeTargetException(str(exc)) from None
     if ws.endpoint and job.resolves_per_run:
         # Such references resolve to paths on the machine that runs the script: the server's host here.
         raise UserErrorException(
@@ -140,8 +148,13 @@ def submit(ws: "WorkspaceHandle", experiment: "ExperimentRecord", job: JobConfig
     from azuremlcore._snapshot import make_snapshot
     from azuremlcore._tracking.run_records import SCRIPT_RUN_TYPE, create_run, fail_run, new_run_id
 
-    # What can never build or run here is refused now, before a run exists (a server builds on its own host).
-    preflight(environment, on_this_machine=not ws.endpoint)
+    # What can never build or run here is refused now, before a run exists (a server or a cluster builds
+    # on its own hosts).
+    spec = None if job.target in LOCAL_TARGETS else compute_spec(ws.store, ws.id, job.target)
+    on_ray = (spec or {}).get("computeType") == "Ray"
+    elsewhere = bool(ws.endpoint) or on_ray
+    if not on_ray:  # a Ray cluster builds the environment itself (conda too, where it has conda) and says why not
+        preflight(environment, on_this_machine=not elsewhere)
     fd, zip_path = tempfile.mkstemp(suffix=".zip")
     os.close(fd)
     try:
@@ -152,6 +165,7 @@ def submit(ws: "WorkspaceHandle", experiment: "ExperimentRecord", job: JobConfig
                       "sourceDirectoryDataStore": None, "framework": "Python", "communicator": "None",
                       "target": job.target, "environment": environment, "environmentVariables": job.env_vars,
                       "maxRunDurationSeconds": job.max_seconds, "nodeCount": job.node_count,
+                      "processCount": job.process_count,
                       "sourceDirectory": str(Path(job.source).resolve())}
         record = create_run(ws.store, ws.id, experiment.id, run_id, run_type=SCRIPT_RUN_TYPE, status="NotStarted",
                             target=job.target, parent_id=parent_id, display_name=display_name, tags=tags,
@@ -159,7 +173,7 @@ def submit(ws: "WorkspaceHandle", experiment: "ExperimentRecord", job: JobConfig
         try:
             snapshot_id = str(uuid.uuid4())
             ws.artifacts.put(ws.snapshots, f"{snapshot_id}.zip", zip_path)
-            if not ws.endpoint:  # a server run gets its working folder on the server's host
+            if not elsewhere:  # a server or cluster run gets its working folder on its own host
                 workdir.mkdir(parents=True, exist_ok=True)
             arguments = resolve_arguments(record, str(workdir)) if resolve_arguments else job.arguments
             definition["arguments"] = [str(a) for a in arguments]

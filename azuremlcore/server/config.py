@@ -20,6 +20,7 @@ class ServerConfig:
     acceptance of Azure AD tokens of that tenant (audience `azure_audience`). `rate_limits` bound the
     public routes per client address: name -> (burst, requests per minute). `lease_sweep_s` is how
     often the server looks for runs whose runner stopped renewing its lease (they are marked Failed).
+    `ray_address` (a Ray dashboard URL) sends the runs of AmlCompute clusters to that Ray cluster.
     `open_access` serves everyone as Owner without sign-in: only for `aml studio` on 127.0.0.1.
     """
 
@@ -36,6 +37,8 @@ class ServerConfig:
     rate_limits: dict[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     max_pending_device_codes: int = 1000
     lease_sweep_s: float = 15.0
+    # A Ray cluster's dashboard URL: runs on this server's AmlCompute clusters become Ray jobs there.
+    ray_address: str | None = None
     open_access: bool = False
 
     def __post_init__(self) -> None:

@@ -95,7 +95,7 @@ async def live(request: Request, ws_id: str, run_id: str) -> Response:
             path = st.artifacts.local_path(container, name)
             logs[name] = path.stat().st_size if path.is_file() else 0
     body = {"status": r.status, "start_time": r.start_time, "end_time": r.end_time,
-            "duration_s": None if r.start_time is None else round(duration_s(r) or 0), "tags": r.tags,
+            "duration_s": None if r.start_time is None else round(duration_s(r) or 0, 1), "tags": r.tags,
             "metrics": {k.key: [k.kind, k.last_id, k.last_step] for k in keys}, "logs": logs}
     return _etag_response(request, body)
 
