@@ -257,8 +257,8 @@ class Run(RunLoggingMixin, RunFilesMixin):
         """Add or overwrite several tags; others are left as they are."""
         if not isinstance(tags, dict):
             raise UserErrorException("set_tags needs a dict of tag -> value.")
-        self._store.set_run_attributes(self.id, "tag", {str(k): "" if v is None else str(v) for k, v in tags.items()})
-        self._refresh()
+        values = {str(k): "" if v is None else str(v) for k, v in tags.items()}
+        self._set_attributes("tag", values)
 
     def remove_tags(self, tags: list[str] | str) -> None:
         """Remove tags by key."""
@@ -273,9 +273,15 @@ class Run(RunLoggingMixin, RunFilesMixin):
         """Add write-once properties: re-adding the same value is fine, changing one raises UserErrorException."""
         if not isinstance(properties, dict):
             raise UserErrorException("add_properties needs a dict of property -> value.")
-        self._store.set_run_attributes(self.id, "property", {str(k): str(v) for k, v in properties.items()},
-                                       write_once=True)
-        self._refresh()
+        self._set_attributes("property", {str(k): str(v) for k, v in properties.items()}, write_once=True)
+
+    def _set_attributes(self, kind: str, values: dict[str, str], write_once: bool = False) -> None:
+        from azuremlcore._tracking.spool_sender import set_attributes
+
+        if set_attributes(self._store, self.id, kind, values, write_once=write_once):
+            self._refresh()
+        else:  # the server is unreachable: the spool sends them later; this object shows them now
+            getattr(self._record, {"tag": "tags", "property": "properties"}[kind]).update(values)
 
     def get_properties(self) -> dict[str, str]:
         """The run's properties, read afresh."""
@@ -302,7 +308,19 @@ class Run(RunLoggingMixin, RunFilesMixin):
             fields["details"] = {"error": error}
         if self._record.start_time is None:
             fields["start_time"] = fields["end_time"]
-        self._record = self._store.update_run(self.id, **fields)
+        from azuremlcore._tracking.spool_sender import offline, spool_status
+
+        # The last try found the server down: the end goes to the spool without ~6 s of retries first.
+        spooled = offline(self._store) and spool_status(self._store, self.id, fields)
+        if not spooled:
+            try:
+                self._record = self._store.update_run(self.id, **fields)
+            except Exception as exc:
+                if not spool_status(self._store, self.id, fields, exc):
+                    raise
+                spooled = True
+        if spooled:  # sent when the server answers (or by `aml sync`); this object shows it now
+            self._record.status, self._record.end_time = status, fields["end_time"]
 
     def start(self) -> None:
         """Mark the run as Running."""

@@ -84,12 +84,20 @@ class Workspace:
                 f"'{subscription_id}'. Create it with Workspace.create(name='{workspace_name}', "
                 f"subscription_id='{subscription_id}', resource_group='{resource_group}', exist_ok=True).")
         self._record: WorkspaceRecord = found[0]
+        if self._endpoint:
+            from azuremlcore._tracking.spool_sync import adopt
+
+            adopt(self._handle)  # what an earlier process left unsent to this server (background, once)
 
     @classmethod
     def _from_record(cls, store: "WorkspaceStore", artifacts: "FileArtifactStore", record: "WorkspaceRecord",
                      auth: Any = None, endpoint: str | None = None) -> "Workspace":
         ws = cls.__new__(cls)
         ws._auth, ws._endpoint, ws._store, ws._artifacts, ws._record = auth, endpoint, store, artifacts, record
+        if endpoint:
+            from azuremlcore._tracking.spool_sync import adopt
+
+            adopt(ws._handle)
         return ws
 
     # ------------------------------------------------------------------ creating and finding

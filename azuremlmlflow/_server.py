@@ -149,7 +149,7 @@ def _job_aware_rest_store() -> type:
     if _job_aware is None:
         from mlflow.store.tracking.rest_store import RestStore
 
-        from azuremlmlflow import _job
+        from azuremlmlflow import _job, _spool
 
         class JobAwareRestStore(RestStore):  # type: ignore[misc, valid-type]
             def update_run_info(self, run_id: str, run_status: Any, end_time: Any, run_name: Any) -> Any:
@@ -158,9 +158,55 @@ def _job_aware_rest_store() -> type:
                 return info
 
             def log_batch(self, run_id: str, metrics: Any, params: Any, tags: Any) -> None:
+                if _spool.applies(run_id):
+                    plain, own = _spool.split_tags(tags)
+                    if _spool.log(run_id, metrics, params, plain, wait=True):
+                        if own:
+                            super().log_batch(run_id, [], [], own)
+                        if tags:
+                            _job.note_run_tags(run_id, [t.key for t in tags])
+                        return
                 super().log_batch(run_id, metrics, params, tags)
                 if tags:
                     _job.note_run_tags(run_id, [t.key for t in tags])
+
+            def log_batch_async(self, run_id: str, metrics: Any, params: Any, tags: Any) -> Any:
+                plain, own = _spool.split_tags(tags)
+                if not own and _spool.applies(run_id) and _spool.log(run_id, metrics, params, plain, wait=False):
+                    from mlflow.utils.async_logging.run_operations import RunOperations
+
+                    return RunOperations([])  # spooled: sent with the calls queued meanwhile
+                return super().log_batch_async(run_id, metrics, params, tags)
+
+            # MLflow's RestStore sends these on endpoints of their own; in a job they take the spool's path.
+            def log_metric(self, run_id: str, metric: Any) -> None:
+                if _spool.applies(run_id):
+                    return self.log_batch(run_id, [metric], [], [])
+                return super().log_metric(run_id, metric)
+
+            def log_param(self, run_id: str, param: Any) -> None:
+                if _spool.applies(run_id):
+                    return self.log_batch(run_id, [], [param], [])
+                return super().log_param(run_id, param)
+
+            def set_tag(self, run_id: str, tag: Any) -> None:
+                if _spool.applies(run_id) and not tag.key.startswith("mlflow."):
+                    return self.log_batch(run_id, [], [], [tag])
+                return super().set_tag(run_id, tag)
+
+            def log_metric_async(self, run_id: str, metric: Any) -> Any:
+                return self.log_batch_async(run_id, [metric], [], [])
+
+            def log_param_async(self, run_id: str, param: Any) -> Any:
+                return self.log_batch_async(run_id, [], [param], [])
+
+            def set_tag_async(self, run_id: str, tag: Any) -> Any:
+                return self.log_batch_async(run_id, [], [], [tag])
+
+            def flush_async_logging(self) -> None:
+                _spool.flush()
+                if self._async_logging_queue.is_active():  # calls that did not take the spool's path
+                    super().flush_async_logging()
 
         _job_aware = JobAwareRestStore
     return _job_aware

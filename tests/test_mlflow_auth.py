@@ -17,7 +17,9 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 
 from azuremlcore import Experiment, Workspace  # noqa: E402
 
-TOKEN_LIFE_S = 0.4
+# Short enough that a run outlives several tokens; long enough that the half-life margin (0.5 s) covers a
+# request's trip on a loaded machine (0.4 s left 0.2 s, and a loaded CI machine sometimes took longer).
+TOKEN_LIFE_S = 1.0
 
 
 class TokenIssuer:
@@ -130,7 +132,7 @@ def test_token_expiry_during_a_long_run_loses_no_metric(server_ws: tuple, worksp
     n = 30
     for i in range(n):
         client.log_metric(run.id, "loss", 1.0 / (i + 1), step=i)
-        time.sleep(0.05)  # the run outlives several tokens
+        time.sleep(0.1)  # the run outlives several tokens
     assert server.rejected == 0 and server.accepted == n
     assert len(issuer.issued) >= 3
     assert run.get_metrics()["loss"] == [1.0 / (i + 1) for i in range(n)]

@@ -20,7 +20,7 @@ from azuremlcore._cli._base import CLIError, Outcome, Spec, new_parser
 
 # Command groups in the order `aml --help` lists them, by section.
 _MODULES = ("folder", "workspace", "experiment", "run", "admin", "computetarget", "environment", "model", "service",
-            "datastore", "alias", "studio", "completion")
+            "datastore", "alias", "sync", "studio", "completion")
 _SECTIONS = ("Workspaces and runs", "Assets", "Server administration (on the server's host)", "This machine")
 
 DESCRIPTION = """\

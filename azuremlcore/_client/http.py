@@ -12,6 +12,8 @@ from azuremlcore._store.errors import AlreadyExistsError, InvalidValueError, Not
 
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 300
+# For single attempts (`retry=False`): a caller that retries on its own should not hang on a black hole.
+ONCE_READ_TIMEOUT_S = 60
 
 
 class ServerAuthError(StoreError):
@@ -72,6 +74,12 @@ class HttpClient:
         adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # Without retries, for callers that retry on their own schedule (the spool's sender): an
+        # unreachable server is then known at once, not after the adapter's ~6 s of attempts.
+        self.session_once = requests.Session()
+        once = HTTPAdapter(max_retries=Retry(total=0, raise_on_status=False), pool_connections=2, pool_maxsize=4)
+        self.session_once.mount("http://", once)
+        self.session_once.mount("https://", once)
         # The credential is chosen above (the public layer's default: the run's token or the user's login).
         if hasattr(auth, "_bind"):
             auth._bind(self.endpoint)
@@ -82,8 +90,11 @@ class HttpClient:
         return dict(self.auth.get_authentication_header())
 
     def request(self, method: str, path: str, *, json_body: Any = None, params: Any = None, data: Any = None,
-                stream: bool = False, ok404: bool = False, headers: dict[str, str] | None = None) -> requests.Response:
-        """Send a request; store errors for error answers (None-like 404 handled by ok404)."""
+                stream: bool = False, ok404: bool = False, headers: dict[str, str] | None = None,
+                retry: bool = True) -> requests.Response:
+        """Send a request; store errors for error answers (None-like 404 handled by ok404).
+
+        `retry=False`: one attempt, for callers that retry themselves."""
         hdrs = self.headers()
         if headers:
             hdrs.update(headers)
@@ -91,8 +102,9 @@ class HttpClient:
             data = json.dumps(json_body, separators=(",", ":"))
             hdrs["Content-Type"] = "application/json"
         try:
-            resp = self.session.request(method, self.endpoint + path, params=params, data=data, headers=hdrs,
-                                        stream=stream, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
+            resp = (self.session if retry else self.session_once).request(method, self.endpoint + path, params=params, data=data, headers=hdrs,
+                                        stream=stream,
+                                        timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S if retry else ONCE_READ_TIMEOUT_S))
         except requests.ConnectionError as exc:
             raise ServerUnavailableError(f"Cannot reach the workspace server at {self.endpoint}: {exc}") from None
         except requests.Timeout as exc:

@@ -1,6 +1,7 @@
 """RestWorkspaceStore: the WorkspaceStore protocol as calls to a workspace server."""
 from __future__ import annotations
 
+import json
 import math
 import threading
 from typing import Any, Iterable
@@ -35,6 +36,9 @@ class RestWorkspaceStore:
     client has already seen, or ask the server once (`/api/v1/locate/...`).
     """
 
+    # Runs logged to a server write through a local spool first (`_tracking/spool.py`): a network can fail.
+    SPOOLED = True
+
     def __init__(self, http: HttpClient) -> None:
         self.http = http
         self.url = http.endpoint
@@ -44,8 +48,9 @@ class RestWorkspaceStore:
         self._exp_ws: dict[str, str] = {}
 
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP sessions."""
         self.http.session.close()
+        self.http.session_once.close()
 
     # ------------------------------------------------------------------ paths
     def _remember_ws(self, rec: WorkspaceRecord) -> WorkspaceRecord:
@@ -224,6 +229,30 @@ class RestWorkspaceStore:
             for i in range(0, len(rows), _METRICS_PER_REQUEST):
                 self.http.request("POST", f"{self.ws_path(ws_id)}/metrics",
                                   json_body={"points": rows[i:i + _METRICS_PER_REQUEST]})
+
+    def log_metrics_once(self, run_id: str, source: str, seq: "int | list[int]", points: list[MetricPoint]) -> bool:
+        """Store the points of spool record `seq` of `source` unless the server has it already (one request).
+
+        Returns True: the server does not say whether the record was new (a resend is harmless either way).
+        Sent once, without the session's retries: the spool's sender retries on its own schedule.
+        """
+        rows = [[p.run_id, p.key, p.kind, _enc(p.value), p.value_json, p.step, p.timestamp] for p in points]
+        self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics",
+                          json_body={"points": rows, "source": source, "seq": seq}, retry=False)
+        return True
+
+    def log_metric_lines_once(self, run_id: str, source: str, seq: "int | list[int]", rows_json: list[bytes],
+                              unique: bool = False) -> None:
+        """`log_metrics_once` for rows already encoded, as a spool holds them: each item is the JSON of
+        some rows [key, kind, value, value_json, step, timestamp] without the enclosing brackets.
+
+        `unique`: MLflow's semantics instead (points identical to stored ones are skipped; no record numbers)."""
+        fields: dict[str, Any] = {"run_id": run_id, "unique": True} if unique else {
+            "run_id": run_id, "source": source, "seq": seq}
+        head = json.dumps(fields, separators=(",", ":")).encode()
+        body = head[:-1] + b',"rows":[' + b",".join(part for part in rows_json if part) + b"]}"
+        self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics", data=body,
+                          headers={"Content-Type": "application/json"}, retry=False)
 
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
         """Points of the runs in logging order."""

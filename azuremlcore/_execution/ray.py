@@ -38,7 +38,7 @@ PROCESS_COUNT_ENV = "_AZUREMLCORE_RAY_PROCESS_COUNT"
 NODE_COUNT_ENV = "_AZUREMLCORE_RAY_NODE_COUNT"
 SDK_VERSION_ENV = "_AZUREMLCORE_CLIENT_VERSION"
 _MISSING_SDK = ("echo 'azuremlcore is not importable by the Python that runs Ray jobs on this cluster: install it "
-                "there (pip install azuremlcore) and start Ray from that environment.' >&2; exit 3")
+                "there (pip install amlcore-open) and start Ray from that environment.' >&2; exit 3")
 
 
 def cluster_spec(ws: "WorkspaceHandle", target: str) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from azuremlcore._timeutil import now_ms
 from azuremlcore._store.records import AssetRecord, ExperimentRecord, MetricPoint, RunRecord, WorkspaceRecord
 
 _WRITE = "azuremlcore_write"
+# run_attributes kind of the last spool record stored per (run, spool source): see log_metrics_once.
+SPOOL_KIND = "spool"
 _RUN_COLUMNS = ("number", "parent_id", "type", "display_name", "description", "status", "target",
                 "submitted_by", "created_time", "start_time", "end_time", "lifecycle_stage")
 
@@ -340,7 +342,7 @@ class SqlWorkspaceStore:
                 cur.execute(f'SELECT run_id, kind, "key", "value" FROM run_attributes WHERE run_id IN '
                             f'({", ".join([ph] * len(part))})', part)
                 for run_id, kind, key, value in cur.fetchall():
-                    if kind in field:
+                    if kind in field:  # other kinds are bookkeeping (SPOOL_KIND), not the run's attributes
                         getattr(records[run_id], field[kind])[key] = value
         finally:
             cur.close()
@@ -487,6 +489,68 @@ class SqlWorkspaceStore:
                                          r["step"], r["timestamp"]) for r in rows])
             finally:
                 cur.close()
+
+    def log_metrics_once(self, run_id: str, source: str, seq: "int | list[int]", points: list[MetricPoint]) -> bool:
+        """Store the points of spool record `seq` of `source` unless a record of that source numbered `seq`
+        or higher was stored already (a resent record adds nothing); returns whether any was stored.
+
+        `seq` may also give each point's record number (several records in one call): points of
+        records already stored are skipped, the others stored. Records of one source must come in
+        order. The last number stored is kept with the run (kind SPOOL_KIND), in the same transaction.
+        """
+        if any(p.run_id != run_id for p in points):
+            raise InvalidValueError(f"Every point must belong to run {run_id}.")
+        seqs = [int(seq)] * len(points) if isinstance(seq, int) else [int(n) for n in seq]
+        if len(seqs) != len(points):
+            raise InvalidValueError(f"{len(seqs)} record numbers for {len(points)} points: give one per point.")
+        top = max(seqs) if seqs else int(seq) if isinstance(seq, int) else -1
+        if self._engine.dialect.name == "sqlite":
+            # As log_metrics_unique: on the pooled driver connection, rows as tuples to executemany
+            # (a spool's batches are the SDK's bulk path into a server).
+            with self._engine.connect() as sa_conn:
+                con = sa_conn.connection.driver_connection
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    stored = self._insert_once(con, "?", run_id, source, top, seqs, points)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+                return stored
+        with self._write() as conn:
+            return self._insert_once(conn.connection.driver_connection, "%s", run_id, source, top, seqs, points)
+
+    @staticmethod
+    def _insert_once(con: Any, ph: str, run_id: str, source: str, top: int, seqs: list[int],
+                     points: list[MetricPoint]) -> bool:
+        cur = con.cursor()
+        try:
+            cur.execute(f"SELECT id FROM runs WHERE id = {ph}", (run_id,))
+            if cur.fetchone() is None:
+                raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
+            where = f'run_id = {ph} AND kind = {ph} AND "key" = {ph}'
+            cur.execute(f'SELECT "value" FROM run_attributes WHERE {where}', (run_id, SPOOL_KIND, source))
+            row = cur.fetchone()
+            done = -1 if row is None else int(row[0])
+            if top <= done:
+                return False
+            rows = []
+            for p, n in zip(points, seqs):
+                if n > done:
+                    v = p.value
+                    nan = v is not None and v != v
+                    rows.append((run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
+            if rows:
+                cur.executemany(
+                    f'INSERT INTO metrics (run_id, "key", kind, "value", is_nan, value_json, step, "timestamp") '
+                    f'VALUES ({", ".join([ph] * 8)})', rows)
+                _raise_latest(cur, ph, rows)
+            cur.execute(f"DELETE FROM run_attributes WHERE {where}", (run_id, SPOOL_KIND, source))
+            cur.execute(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
+                        (run_id, SPOOL_KIND, source, str(top)))
+            return True
+        finally:
+            cur.close()
 
     def log_metrics_unique(self, run_id: str, points: list[MetricPoint], *, lifecycle_stage: str | None = None,
                            params: dict[str, str] | None = None, tags: dict[str, str] | None = None) -> int:

@@ -36,7 +36,21 @@ class RunFilesMixin:
         name = clean_name(name)
         if isinstance(path_or_stream, (str, os.PathLike)) and not os.path.isfile(path_or_stream):
             raise UserErrorException(f"upload_file('{name}', {str(path_or_stream)!r}): no such file.")
-        size = self._artifacts.put(self._container, name, path_or_stream)
+        from azuremlcore._tracking.spool_sender import offline, spool_file
+
+        store = self._store  # type: ignore[attr-defined]
+        if offline(store):  # the server did not answer the last try: keep it for later without waiting
+            size = spool_file(store, self._artifacts, self.id, name, path_or_stream)
+            return {"name": name, "size": size, "runId": self.id}
+        try:
+            size = self._artifacts.put(self._container, name, path_or_stream)
+        except Exception as exc:  # noqa: BLE001 - only an unreachable server is kept for later
+            from azuremlcore._tracking.spool_replay import unreachable
+            from azuremlcore._tracking.spool_sender import spooled
+
+            if not (spooled(store) and unreachable(exc)):
+                raise
+            size = spool_file(store, self._artifacts, self.id, name, path_or_stream)  # uploaded when it answers
         return {"name": name, "size": size, "runId": self.id}
 
     def upload_files(self, names: list[str], paths: list[str], return_artifacts: bool = False,

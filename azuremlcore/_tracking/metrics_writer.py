@@ -24,6 +24,7 @@ from azuremlcore.exceptions import ExperimentExecutionException
 if TYPE_CHECKING:
     from azuremlcore._store.protocol import WorkspaceStore
     from azuremlcore._store.records import MetricPoint
+    from azuremlcore._tracking.spool_sender import SpoolSender
 
 _log = logging.getLogger(__name__)
 
@@ -41,8 +42,11 @@ class MetricsWriter:
     """Queues metric points for one store and writes them from a daemon thread, with bounded latency."""
 
     def __init__(self, store: "WorkspaceStore", batch_size: Optional[int] = None,
-                 interval_s: float = WRITE_INTERVAL_S) -> None:
+                 interval_s: float = WRITE_INTERVAL_S, sender: "Optional[SpoolSender]" = None) -> None:
         self._store = store
+        # With a sender (runs on a workspace server), batches go to the runs' spools on disk and the
+        # sender sends them: an unreachable server costs neither values nor memory.
+        self._sender = sender
         self._batch = max(1, int(batch_size or getattr(store, "MAX_METRICS_PER_WRITE", DEFAULT_BATCH)))
         self._interval = interval_s
         self._reset()
@@ -70,7 +74,7 @@ class MetricsWriter:
                 self._oldest = time.monotonic()
             queue.append(point)
             self._queued += 1
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:  # the thread never ends: once started, no check per point
                 self._thread = threading.Thread(target=self._loop, name="azuremlcore-metrics", daemon=True)
                 self._thread.start()
             # Wake the writer when its deadline starts (the queue was empty) or a batch is full.
@@ -96,12 +100,23 @@ class MetricsWriter:
                 del self._queue[:self._batch]
                 self._taken += len(batch)
                 # What is left (a full batch was taken) is at least as old: `_oldest` stays, so it goes next.
-            self._write(batch)
+            try:
+                self._write(batch)
+            except Exception as exc:  # noqa: BLE001 - the thread must outlive any batch (put never restarts it)
+                _log.error("Dropped %d metric values: %s", len(batch), exc)
+                with self._cond:
+                    self._errors.append(exc)
             with self._cond:
                 self._done += len(batch)
                 self._cond.notify_all()
 
     def _write(self, batch: List["MetricPoint"]) -> None:
+        if self._sender is not None:
+            try:
+                self._sender.append_metrics(batch)
+                return
+            except OSError as exc:  # the disk is full or read-only: send directly, as without a spool
+                _log.error("azuremlcore: cannot spool metric values (%s); sending them directly.", exc)
         for attempt in range(_MAX_ATTEMPTS):
             try:
                 self._store.log_metrics(batch)
@@ -133,6 +148,10 @@ class MetricsWriter:
                         "stored; the workspace store is unreachable or very slow.")
                 self._cond.wait(min(left, 0.5))
             errors, self._errors = self._errors, []
+        if self._sender is not None:
+            refused = self._sender.wait(max(0.0, deadline - time.monotonic()))
+            if refused and not errors:
+                errors = [ExperimentExecutionException(refused[0])]
         if errors:
             raise ExperimentExecutionException(f"Some metric values could not be stored: {errors[0]}", errors[0])
 
@@ -143,11 +162,19 @@ _writers_lock = threading.Lock()
 
 
 def writer_for(store: "WorkspaceStore") -> MetricsWriter:
-    """The process's metrics writer for a store."""
+    """The process's metrics writer for a store (spooled when the store is remote: see `spool`)."""
     with _writers_lock:
         w = _writers.get(store)
         if w is None:
-            w = _writers[store] = MetricsWriter(store)
+            sender = None
+            if getattr(store, "SPOOLED", False):
+                from azuremlcore._tracking.spool import spool_enabled
+
+                if spool_enabled():
+                    from azuremlcore._tracking.spool_sender import sender_for
+
+                    sender = sender_for(store)
+            w = _writers[store] = MetricsWriter(store, sender=sender)
         return w
 
 
@@ -158,6 +185,10 @@ def _flush_all() -> None:
             w.flush(timeout_seconds=60)
         except Exception as exc:  # noqa: BLE001 - exiting anyway; say what was lost
             _log.error("azuremlcore: metrics not stored at exit: %s", exc)
+    if any(w._sender is not None for w in list(_writers.values())):
+        from azuremlcore._tracking.spool_sender import drain_all
+
+        drain_all()
 
 
 def _after_fork_in_child() -> None:

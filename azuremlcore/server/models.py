@@ -6,7 +6,7 @@ a value the document does not allow gets 400 naming the field. Limits follow the
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -203,10 +203,25 @@ MetricRow = tuple[Annotated[str, Field(min_length=1, max_length=256)], AttrKey,
                   Annotated[str, Field(min_length=1, max_length=24)], MetricValue, Optional[str], Int64, Int64]
 
 
-class MetricsBody(_Body):
-    """Points as rows [run_id, key, kind, value (number, "NaN", "Infinity" or null), value_json, step, timestamp]."""
+# A point of one run (`MetricsBody.run_id`): [key, kind, value, value_json, step, timestamp].
+RunMetricRow = tuple[AttrKey, Annotated[str, Field(min_length=1, max_length=24)], MetricValue, Optional[str],
+                     Int64, Int64]
 
-    points: list[MetricRow]
+
+class MetricsBody(_Body):
+    """Points as rows [run_id, key, kind, value (number, "NaN", "Infinity" or null), value_json, step, timestamp];
+    or the points of one run: `run_id` and `rows` [key, kind, value, value_json, step, timestamp]."""
+
+    points: list[MetricRow] = []
+    run_id: Optional[Annotated[str, Field(min_length=1, max_length=256)]] = None
+    rows: Optional[list[RunMetricRow]] = None
+    # MLflow's semantics for the points of one run: those identical to a stored point are skipped.
+    unique: bool = False
+    # A spool record's idempotent id (both or neither; every point then belongs to one run): the
+    # points are stored unless record `seq` of `source`, or a later one, was stored already.
+    source: Optional[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]] = None
+    # One number for all points, or one per point (points of several records).
+    seq: Optional[Union[Annotated[int, Field(ge=0, le=2**62)], list[Annotated[int, Field(ge=0, le=2**62)]]]] = None
 
 
 class MetricsQuery(_Body):

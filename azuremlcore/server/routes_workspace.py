@@ -316,8 +316,26 @@ async def log_metrics(request: Request, sub: str, rg: str, ws: str) -> Response:
         raise InvalidValueError(validation_message(exc.errors(), ("body",)) + ' Send {"points": [[run_id, key, '
                                 'kind, value, value_json, step, timestamp], ...]}.') from None
     points = [MetricPoint(r[0], r[1], r[2], _float(r[3]), r[4], r[5], r[6]) for r in body.points]
-    for run_id in {p.run_id for p in points}:
+    if (body.run_id is None) != (body.rows is None):
+        raise InvalidValueError("Send 'run_id' with 'rows' (the points of one run), or 'points' alone.")
+    if body.rows is not None:
+        run_id = body.run_id
+        points += [MetricPoint(run_id, r[0], r[1], _float(r[2]), r[3], r[4], r[5]) for r in body.rows]
+    run_ids = {p.run_id for p in points}
+    for run_id in run_ids:
         st.check_run_write(pr, rec, run_id)
+    if body.unique:
+        if len(run_ids) != 1 or body.source is not None:
+            raise InvalidValueError("'unique' points belong to exactly one run and carry no 'source' or 'seq'.")
+        await call(request, st.store.log_metrics_unique, run_ids.pop(), points)
+        return Response(status_code=204)
+    if (body.source is None) != (body.seq is None):
+        raise InvalidValueError("Send both 'source' and 'seq' (a spool record's id), or neither.")
+    if body.source is not None:
+        if len(run_ids) != 1:
+            raise InvalidValueError("A spool record ('source' and 'seq') holds the points of exactly one run.")
+        await call(request, st.store.log_metrics_once, run_ids.pop(), body.source, body.seq, points)
+        return Response(status_code=204)
     await call(request, st.store.log_metrics, points)
     return Response(status_code=204)
 

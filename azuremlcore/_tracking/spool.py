@@ -1,0 +1,238 @@
+"""The durable local spool: what a run logs is appended to a file on disk before it is sent.
+
+One spool file per run and writing process: `<root>/<run id>/<source>.spool`, where `source` is a
+random id of the writer (a hex uuid). The file holds one JSON object per line (a record), appended
+and fsynced in batches, never rewritten:
+
+    {"n": 0, "t": "run", "run_id": ..., "endpoint": ..., "offline": false, ...}   header, always first
+    {"n": 1, "t": "metrics", "rows": [[key, kind, value, value_json, step, timestamp], ...]}
+    {"n": 2, "t": "attrs", "kind": "tag" | "property" | "param", "values": {...}, "write_once": bool}
+    {"n": 3, "t": "file", "name": "outputs/a.txt", "copy": "files/3-a.txt"}     (copy: inside the run folder)
+    {"n": 4, "t": "status", "status": "Completed", "end_time": ms}
+
+`n` counts up from 0 in each file: `(source, n)` is the record's idempotent id. Metric values are
+numbers, or the strings "NaN", "Infinity" and "-Infinity". A line cut short by a crash (the last one)
+is ignored. `<source>.ack` holds, per target (`endpoint|workspace`), the highest `n` the target
+has acknowledged; the server also remembers the last metrics record it stored per (run, source), so a
+record sent twice (its answer was lost) is stored once. `<source>.lock` is held (flock) by the live
+writer: a spool whose lock is free belongs to a process that ended, and may be replayed by another
+(`aml sync`, or the next SDK process that opens the workspace).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+# Where job and script spools go unless $AZUREMLCORE_SPOOL_DIR says otherwise ($AZUREMLCORE_HOME/spool).
+SPOOL_DIR_ENV = "AZUREMLCORE_SPOOL_DIR"
+# Offline runs (`Run.get_context(allow_offline=True)` outside a job) are kept on disk under this folder.
+OFFLINE_DIR_ENV = "AZUREML_OFFLINE_DIR"
+# "0" turns the spool off for runs on a workspace server (values are then only kept in memory).
+SPOOL_SWITCH_ENV = "AZUREMLCORE_SPOOL"
+SUFFIX = ".spool"
+# Key of a read record's own line (bytes), so a sender can pass its rows on without encoding them again.
+LINE = "_line"
+# Metric rows (and records) kept in memory after they are appended, until they are read back; beyond
+# that (the server is down or slow), records are read back from disk.
+_RECENT_MAX = 50_000
+
+
+def spool_root() -> Path:
+    """The folder that holds the spools of runs logged from this machine."""
+    configured = os.environ.get(SPOOL_DIR_ENV)
+    if configured:
+        return Path(configured)
+    from azuremlcore._store import azuremlcore_home
+
+    return azuremlcore_home() / "spool"
+
+
+def spool_enabled() -> bool:
+    """Whether runs on a workspace server write through a spool (on unless AZUREMLCORE_SPOOL=0)."""
+    return os.environ.get(SPOOL_SWITCH_ENV, "1") not in ("0", "false", "False", "no")
+
+
+def encode_value(v: float | None) -> Any:
+    """A float as JSON can hold it (non-finite values as strings)."""
+    if v is None or math.isfinite(v):
+        return v
+    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+
+
+def decode_value(v: Any) -> float | None:
+    """The float a record's value stands for."""
+    return float(v.replace("Infinity", "inf")) if isinstance(v, str) else v
+
+
+class Spool:
+    """One append-only spool file of a run, written by this process (see the module doc for the format)."""
+
+    def __init__(self, folder: Path, source: str | None = None, header: dict[str, Any] | None = None) -> None:
+        """Open (or create, with `header`) the spool `folder/<source>.spool`; a new source when None."""
+        self.folder = Path(folder)
+        self.source = source or uuid.uuid4().hex
+        self.path = self.folder / f"{self.source}{SUFFIX}"
+        self._lock = threading.Lock()
+        self._lock_fd: int | None = None
+        # (n, offset after it) of the last record read: the next read starts there, not at the top.
+        self._read_at = (-1, 0)
+        # Records this process appended and has not read back yet: reading them costs no JSON parsing.
+        self._recent: dict[int, dict[str, Any]] = {}
+        self._recent_size = 0  # their metric rows (what bounds their memory)
+        if header is not None and not self.path.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
+            self._f = open(self.path, "ab", buffering=0)
+            self.next_n = 0
+            self.append({"t": "run", **header})
+            self.sync()
+        else:
+            self._f = None  # type: ignore[assignment]
+            self.next_n = -1  # a spool opened to be read is never appended to
+
+
+    # ------------------------------------------------------------------ writing
+    def _take_lock(self) -> bool:
+        fd = os.open(self.folder / f"{self.source}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def append(self, record: dict[str, Any]) -> int:
+        """Append a record (without fsync: see `sync`); returns its `n`."""
+        with self._lock:
+            n = self.next_n
+            line = json.dumps({"n": n, **record}, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+            self._f.write(line)
+            self.next_n = n + 1
+            size = len(record.get("rows", ())) + 1
+            if self._recent_size + size <= _RECENT_MAX:  # an outage leaves the rest on disk only
+                self._recent[n] = {"n": n, **record, LINE: line}
+                self._recent_size += size
+            return n
+
+    def sync(self) -> None:
+        """Make every appended record durable (fsync)."""
+        if self._f is not None:
+            os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        """Close the file and release the lock (the spool may then be replayed by another process)."""
+        if self._f is not None:
+            self.sync()
+            self._f.close()
+            self._f = None  # type: ignore[assignment]
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ------------------------------------------------------------------ reading
+    def records(self, after: int = -1) -> Iterator[dict[str, Any]]:
+        """The complete records with `n > after`, in order (a torn last line is skipped); each also
+        holds its line as written under `LINE`."""
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
+            return
+        with f:
+            last_n, offset = self._read_at
+            if last_n <= after:
+                f.seek(offset)
+            else:
+                last_n, offset = -1, 0
+            for line in f:
+                if not line.endswith(b"\n"):
+                    return  # a crash cut the last record short: it was never acknowledged to anyone
+                offset += len(line)
+                # Every record starts with {"n":<number>,: skipped ones are not parsed.
+                n = int(line[5:line.index(b",", 5)])
+                if n <= after:
+                    self._read_at = (n, offset)
+                    continue
+                rec = self._recent.pop(n, None)
+                if rec is not None:
+                    self._recent_size -= len(rec.get("rows", ())) + 1
+                else:
+                    try:
+                        rec = json.loads(line)
+                    except ValueError:
+                        return
+                    rec[LINE] = line
+                self._read_at = (n, offset)
+                yield rec
+
+    def header(self) -> dict[str, Any]:
+        """The spool's first record (which run, on which endpoint)."""
+        for rec in self.records():
+            return rec
+        return {}
+
+    # ------------------------------------------------------------------ acknowledgements
+    @property
+    def ack_path(self) -> Path:
+        """The file of acknowledged record numbers, per target."""
+        return self.folder / f"{self.source}.ack"
+
+    def acked(self, target: str) -> int:
+        """The highest record number `target` acknowledged (-1: none)."""
+        try:
+            return int(json.loads(self.ack_path.read_text()).get(target, -1))
+        except (FileNotFoundError, ValueError):
+            return -1
+
+    def ack(self, target: str, n: int) -> None:
+        """Record that `target` stored every record up to `n` (atomically replaced; no fsync needed:
+        a lost acknowledgement only makes a record be sent again, and the target stores it once)."""
+        try:
+            acks = json.loads(self.ack_path.read_text())
+        except (FileNotFoundError, ValueError):
+            acks = {}
+        acks[target] = n
+        tmp = self.ack_path.with_suffix(".ack.tmp")
+        tmp.write_text(json.dumps(acks))
+        os.replace(tmp, self.ack_path)
+
+    def abandoned(self) -> bool:
+        """Whether no live process writes this spool (its lock is free); takes the lock when it is."""
+        if self._lock_fd is not None:
+            return True
+        return self._take_lock()
+
+    def remove(self) -> None:
+        """Delete the spool's files (once everything was sent), and the run's folder when it is empty."""
+        import shutil
+
+        self.close()
+        for path in (self.path, self.ack_path, self.folder / f"{self.source}.lock"):
+            path.unlink(missing_ok=True)
+        files = self.folder / "files"
+        if files.is_dir() and not any(p.name.endswith(SUFFIX) for p in self.folder.iterdir()):
+            shutil.rmtree(files, ignore_errors=True)
+        try:
+            self.folder.rmdir()
+        except OSError:
+            pass  # another writer's spool is still there
+
+    def release(self) -> None:
+        """Release a lock taken by `abandoned`."""
+        if self._lock_fd is not None and self._f is None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def find_spools(root: Path) -> list[Spool]:
+    """Every spool under `root` (`root/<run>/<source>.spool`), oldest first."""
+    if not root.is_dir():
+        return []
+    paths = sorted(root.glob(f"*/*{SUFFIX}"), key=lambda p: p.stat().st_mtime)
+    return [Spool(p.parent, p.name[:-len(SUFFIX)]) for p in paths]
