@@ -17,6 +17,8 @@ TOP = {"computetarget": (SECTION, HELP)}  # what `aml --help` lists, without bui
 TABLE = [("Name", "name"), ("Type", "properties.computeType"), ("State", "properties.provisioningState"),
          ("VmSize", "properties.properties.vmSize"), ("MinNodes", "properties.properties.scaleSettings.minNodeCount"),
          ("MaxNodes", "properties.properties.scaleSettings.maxNodeCount")]
+# `show -v` adds the live status: a Ray cluster's nodes and address, a cluster's nodes in use.
+SHOW_TABLE = [*TABLE, ("Nodes", "status.currentNodeCount"), ("Address", "properties.properties.address")]
 
 
 def _target(args: argparse.Namespace) -> Any:
@@ -92,7 +94,7 @@ def register(sub: Subparsers) -> None:
     command(g, "list", "List compute targets.", _list, table=TABLE,
             examples=[("List the compute targets.", "aml computetarget list")])
 
-    c = command(g, "show", "Show a compute target.", _show, table=TABLE,
+    c = command(g, "show", "Show a compute target.", _show, table=SHOW_TABLE,
                 examples=[("Show a cluster with its busy and queued nodes.",
                            "aml computetarget show -n cpu-cluster -v -o json")])
     c.add_argument("-n", "--name", **name_arg)
