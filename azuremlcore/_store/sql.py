@@ -5,7 +5,7 @@ import json
 import math
 import uuid
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -17,6 +17,7 @@ from azuremlcore._timeutil import now_ms
 from azuremlcore._store.records import AssetRecord, ExperimentRecord, MetricPoint, RunRecord, WorkspaceRecord
 
 _WRITE = "azuremlcore_write"
+_T = TypeVar("_T")
 # run_attributes kind of the last spool record stored per (run, spool source): see log_metrics_once.
 SPOOL_KIND = "spool"
 _RUN_COLUMNS = ("number", "parent_id", "type", "display_name", "description", "status", "target",
@@ -504,21 +505,28 @@ class SqlWorkspaceStore:
         if len(seqs) != len(points):
             raise InvalidValueError(f"{len(seqs)} record numbers for {len(points)} points: give one per point.")
         top = max(seqs) if seqs else int(seq) if isinstance(seq, int) else -1
+        # A spool's batches are the SDK's bulk path into a server: rows as tuples to executemany.
+        return self._on_driver(lambda con, ph: self._insert_once(con, ph, run_id, source, top, seqs, points))
+
+    def _on_driver(self, work: Callable[[Any, str], _T]) -> _T:
+        """`work(driver connection, placeholder)` in one write transaction, past SQLAlchemy's layers.
+
+        The hot paths of metric logging: on SQLite straight on the pooled driver connection (a sixth
+        of the cost of going through SQLAlchemy for a one-point call), on PostgreSQL in `_write()`.
+        """
         if self._engine.dialect.name == "sqlite":
-            # As log_metrics_unique: on the pooled driver connection, rows as tuples to executemany
-            # (a spool's batches are the SDK's bulk path into a server).
             with self._engine.connect() as sa_conn:
                 con = sa_conn.connection.driver_connection
                 con.execute("BEGIN IMMEDIATE")
                 try:
-                    stored = self._insert_once(con, "?", run_id, source, top, seqs, points)
+                    result = work(con, "?")
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
                 con.execute("COMMIT")
-                return stored
+                return result
         with self._write() as conn:
-            return self._insert_once(conn.connection.driver_connection, "%s", run_id, source, top, seqs, points)
+            return work(conn.connection.driver_connection, "%s")
 
     @staticmethod
     def _insert_once(con: Any, ph: str, run_id: str, source: str, top: int, seqs: list[int],
@@ -564,22 +572,8 @@ class SqlWorkspaceStore:
         """
         if any(p.run_id != run_id for p in points):
             raise InvalidValueError(f"Every point must belong to run {run_id}.")
-        if self._engine.dialect.name == "sqlite":
-            # The hot path of MLflow logging: on SQLite, straight on the pooled driver connection (a
-            # sixth of the cost of going through SQLAlchemy for a one-point call), same statements.
-            with self._engine.connect() as sa_conn:
-                con = sa_conn.connection.driver_connection
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    stored = self._insert_unique(con, "?", run_id, points, lifecycle_stage, params, tags)
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-                con.execute("COMMIT")
-                return stored
-        with self._write() as conn:
-            return self._insert_unique(conn.connection.driver_connection, "%s", run_id, points, lifecycle_stage,
-                                       params, tags)
+        return self._on_driver(
+            lambda con, ph: self._insert_unique(con, ph, run_id, points, lifecycle_stage, params, tags))
 
     @staticmethod
     def _insert_unique(con: Any, ph: str, run_id: str, points: list[MetricPoint], lifecycle_stage: str | None,
