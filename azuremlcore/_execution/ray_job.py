@@ -9,7 +9,6 @@ script's `Run.get_context()` re-reads.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azuremlcore._execution.ray import NODE_COUNT_ENV, PROCESS_COUNT_ENV
-from azuremlcore._execution.runner import Runner
+from azuremlcore._execution.runner import Runner, parse_job_args
 
 if TYPE_CHECKING:
     from azuremlcore._environments import MaterialisedEnv
@@ -98,13 +97,7 @@ def _keep_token_fresh(store: Any, run_id: str, path: Path, expires_on: float, st
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the Ray job."""
-    parser = argparse.ArgumentParser(prog="azuremlcore._execution.ray_job")
-    parser.add_argument("--run-id", required=True)
-    parser.add_argument("--subscription-id", required=True)
-    parser.add_argument("--resource-group", required=True)
-    parser.add_argument("--workspace-name", required=True)
-    parser.add_argument("--endpoint", default=None, help="workspace server URL (embedded when omitted)")
-    a = parser.parse_args(argv)
+    a = parse_job_args("azuremlcore._execution.ray_job", argv)
     from azuremlcore._client import open_workspace
     from azuremlcore._tracking import run_env
 

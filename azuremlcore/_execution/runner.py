@@ -436,15 +436,20 @@ def _mlflow_tracking_uri(ws: "WorkspaceHandle") -> str | None:
         return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the runner process."""
-    parser = argparse.ArgumentParser(prog="azuremlcore._execution.runner")
+def parse_job_args(prog: str, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments a run's driver process gets: the run and its workspace's coordinates (and server)."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--subscription-id", required=True)
     parser.add_argument("--resource-group", required=True)
     parser.add_argument("--workspace-name", required=True)
     parser.add_argument("--endpoint", default=None, help="workspace server URL (embedded when omitted)")
-    a = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the runner process."""
+    a = parse_job_args("azuremlcore._execution.runner", argv)
     from azuremlcore._client import open_workspace
 
     ws = open_workspace(a.subscription_id, a.resource_group, a.workspace_name, endpoint=a.endpoint)
