@@ -54,7 +54,10 @@ def base_url(home: Path) -> str:
 
 
 def start_hint(home: Path) -> str:
-    """The command that starts the studio for `home` (with --path unless it is the default home)."""
-    from azuremlcore._store import azuremlcore_home
+    """The command that starts the studio for `home` (with --path unless it is the built-in default home).
 
-    return "aml studio" if home.resolve() == azuremlcore_home() else f"aml studio --path {home}"
+    Compared with ~/.azuremlcore, not $AZUREMLCORE_HOME: a script may set that variable for itself
+    (the demo does), and the shell the user types the command into would not have it.
+    """
+    default = (Path.home() / ".azuremlcore").resolve()
+    return "aml studio" if home.resolve() == default else f"aml studio --path {home}"
