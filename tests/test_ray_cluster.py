@@ -205,7 +205,9 @@ def test_a_server_workspace_run_logs_back_with_a_run_token(ray_cluster, tmp_path
     from azuremlcore import Experiment, Workspace
     from azuremlcore.compute import ComputeTarget, RayCompute
 
-    server = LiveServer(tmp_path / "server", run_token_lifetime_s=3)
+    # The job's first token must outlive Ray's start of the driver (about 5 s on this loaded machine; 3 s
+    # failed there), and the run must outlive that token, so that it is renewed.
+    server = LiveServer(tmp_path / "server", run_token_lifetime_s=10)
     try:
         monkeypatch.setenv("AZUREMLCORE_ENDPOINT", server.url)
         monkeypatch.setenv("AZUREMLCORE_TOKEN", server.token("alice", "Contributor", "/subscriptions/s1"))
@@ -217,7 +219,7 @@ def test_a_server_workspace_run_logs_back_with_a_run_token(ray_cluster, tmp_path
             import mlflow
             from azuremlcore import Run
             run = Run.get_context()
-            for i in range(8):            # ~4 s: longer than the 3 s token, so it must be renewed
+            for i in range(24):           # ~12 s: longer than the 10 s token, so it must be renewed
                 run.log("tick", i)
                 mlflow.log_metric("mtick", i, step=i)
                 time.sleep(0.5)
@@ -229,7 +231,7 @@ def test_a_server_workspace_run_logs_back_with_a_run_token(ray_cluster, tmp_path
         assert "AZUREMLCORE_HOME" not in str(run._record.details)
         run.wait_for_completion(raise_on_error=True)
         metrics = run.get_metrics()
-        assert metrics["tick"] == list(range(8)) and metrics["mtick"] == list(range(8))
+        assert metrics["tick"] == list(range(24)) and metrics["mtick"] == list(range(24))
         assert "outputs/o.txt" in run.get_file_names()
     finally:
         server.stop()
