@@ -27,7 +27,7 @@ def ray_cluster() -> Iterator[RayCluster]:
     if ray_binary() is None:
         if os.environ.get("CI"):
             pytest.fail("ray is not installed: .ci/run installs it with .ci/install-ray.sh")
-        pytest.skip("ray not installed: pip install '.[ray]' (or bash .ci/install-ray.sh) to run the Ray suite")
+        pytest.skip(reason="ray not installed: pip install '.[ray]' (or bash .ci/install-ray.sh) to run the Ray suite")
     cluster = RayCluster(cpus_per_node=2).start()
     yield cluster
     cluster.stop()

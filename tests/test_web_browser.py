@@ -37,7 +37,7 @@ def chromium() -> str:
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the browser tests: {WHY}")
-        pytest.skip(WHY)
+        pytest.skip(reason=WHY)
     return CHROMIUM
 
 

@@ -23,7 +23,7 @@ try:
 except ImportError:
     if os.environ.get("CI"):
         raise  # CI installs the test extra: a missing ipywidgets is a broken set-up, not a reason to skip
-    pytest.skip("ipywidgets is not installed (the test and notebook extras have it)", allow_module_level=True)
+    pytest.skip(reason="ipywidgets is not installed (the test and notebook extras have it)", allow_module_level=True)
 
 from azuremlcore.widgets import RunDetails, run_details  # noqa: E402
 from azuremlcore.widgets._render import page_html  # noqa: E402

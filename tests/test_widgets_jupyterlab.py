@@ -57,7 +57,7 @@ def lab(tmp_path: Path) -> Iterator[str]:
     if why is not None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the JupyterLab widget test: {why}")
-        pytest.skip(why)
+        pytest.skip(reason=why)
     import nbformat
     import requests
 
