@@ -61,6 +61,18 @@ def target_of(store: "WorkspaceStore") -> str:
     return str(getattr(store, "url", "") or id(store))
 
 
+def _sort_error(exc: Exception, skip_refused: bool, out: Replayed, refused: str) -> None:
+    """A store error sorted into "later" (SpoolOffline: the server is away) or "never" (refused: raised,
+    or with skip_refused logged as `refused: <error>` and passed over so the records after it are sent)."""
+    if transient(exc):
+        raise SpoolOffline(str(exc)) from exc
+    if not skip_refused:
+        raise exc
+    msg = f"{refused}: {exc}"
+    _log.error("%s", msg)
+    out.errors.append(msg)
+
+
 def points_of(run_id: str, rows: list[list[Any]]) -> list[MetricPoint]:
     """The metric points of a spool record's rows."""
     return [MetricPoint(run_id, r[0], r[1], decode_value(r[2]), r[3], r[4], r[5]) for r in rows]
@@ -120,13 +132,8 @@ def _send_metrics(store: "WorkspaceStore", spool: Spool, run_id: str, records: l
         else:
             store.log_metrics_once(run_id, spool.source, seq, points_of(run_id, rows))
     except Exception as exc:  # noqa: BLE001 - sorted as for any record
-        if transient(exc):
-            raise SpoolOffline(str(exc)) from exc
-        if not skip_refused:
-            raise
-        msg = f"{run_id}: spool records {records[0]['n']}..{records[-1]['n']} (metrics) were refused and skipped: {exc}"
-        _log.error("%s", msg)
-        out.errors.append(msg)
+        _sort_error(exc, skip_refused, out,
+                    f"{run_id}: spool records {records[0]['n']}..{records[-1]['n']} (metrics) were refused and skipped")
         return
     out.points += len(rows)
 
@@ -190,13 +197,7 @@ def replay(spool: Spool, store: "WorkspaceStore", artifacts: "FileArtifactStore 
             except SpoolOffline:
                 raise
             except Exception as exc:  # noqa: BLE001 - a store error is sorted into "later" or "never"
-                if transient(exc):
-                    raise SpoolOffline(str(exc)) from exc
-                if not skip_refused:
-                    raise
-                msg = f"{run_id}: spool record {n} ({rec.get('t')}) was refused and skipped: {exc}"
-                _log.error("%s", msg)
-                out.errors.append(msg)
+                _sort_error(exc, skip_refused, out, f"{run_id}: spool record {n} ({rec.get('t')}) was refused and skipped")
             spool.ack(target, n)
     except SpoolOffline:
         raise
