@@ -1,51 +1,101 @@
-"""The client path into a workspace server: `run.log` throughput with and without the spool, and
-MLflow `synchronous=False` calls in a job through the spool against stock MLflow's one request per call.
+"""The client path into a workspace server: `run.log` throughput and latency through the spool, against
+the same loop without the spool and against the stock MLflow client; MLflow `synchronous=False` calls in
+a job through the spool against stock MLflow's one request per call.
 
-An `aml server` subprocess on SQLite; each figure is measured in a fresh client process so that
-the process-wide writers start empty. Baselines measured in the same run:
-- "no spool": the same `run.log` loop with AZUREMLCORE_SPOOL=0 (values kept in memory until sent);
+An `aml server` subprocess on SQLite; each figure is measured in a fresh client process so that the
+process-wide writers start empty, and the clients take turns (`BENCH_SPOOL_REPEAT` rounds, the order
+reversed every other round), so load that comes and goes on a shared machine moves them alike.
+
+- "loop": points/s the training loop sees (`run.log` returning);
+- "stored": points/s from the first `run.log` until `flush()` returned and the server holds them all
+  (checked by counting them on the server);
+- "latency": while a loop logs at a steady `BENCH_SPOOL_PACE` points/s for `BENCH_SPOOL_PACE_S`
+  seconds, the bench polls the server (MLflow's `runs/get`, every 20 ms) for the newest stored point
+  of the loop's metric: its age (now minus the time it was logged) bounds how long a value waits
+  before the server holds it. Median and largest over the polls.
+
+Baselines measured in the same run:
+- "no spool": the same `run.log` loop with AZUREMLCORE_SPOOL=0 (values kept in memory until sent, as rows);
+- "stock MLflow client, log_batch": `MlflowClient.log_batch` of 1,000 points per call in a loop, to the same
+  server (the fastest way the stock client sends points);
 - "stock async": MLflow's own `log_metric(synchronous=False)` path (its async queue, one request per
   call), to the same server from the same job environment with AZUREMLCORE_SPOOL=0.
-Values are "stored" once `flush()` returned and the server holds them.
 """
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-N_POINTS = int(os.environ.get("BENCH_SPOOL_POINTS", "200000"))
+N_POINTS = int(os.environ.get("BENCH_SPOOL_POINTS", "500000"))
 N_ASYNC = int(os.environ.get("BENCH_SPOOL_ASYNC", "5000"))
+N_STOCK = int(os.environ.get("BENCH_SPOOL_STOCK_POINTS", "100000"))
+PACE = int(os.environ.get("BENCH_SPOOL_PACE", "100000"))
+PACE_S = float(os.environ.get("BENCH_SPOOL_PACE_S", "5"))
+REPEAT = int(os.environ.get("BENCH_SPOOL_REPEAT", "2"))
 SUB, RG, WS = "bench", "bench", "bench"
+WS_PATH = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/{WS}"
 
+# argv: points, pace (points/s; 0: as fast as the loop goes). Prints the run id, "loop done", then the figures.
 CLIENT = """
 import json, os, sys, time
 from azuremlcore import Experiment, Workspace
 
-n = int(sys.argv[1])
+n, pace = int(sys.argv[1]), float(sys.argv[2])
 ws = Workspace.get(%r, subscription_id=%r, resource_group=%r)
 run = Experiment(ws, "spool").start_logging()
 run.log("warm-up", 0)
 run.flush()
+print(json.dumps({"run_id": run.id}), flush=True)
 t0 = time.perf_counter()
-for i in range(n):
-    run.log("loss", i * 0.001)
+if pace:
+    for c in range(0, n, 1000):
+        wait = t0 + c / pace - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        for i in range(c, min(n, c + 1000)):
+            run.log("loss", i * 0.001)
+else:
+    for i in range(n):
+        run.log("loss", i * 0.001)
 t1 = time.perf_counter()
+print(json.dumps({"loop_done": True}), flush=True)
 run.flush()
 t2 = time.perf_counter()
 stored = len(run._store.get_metrics([run.id], "loss"))
 run.complete()
-print(json.dumps({"loop": n / (t1 - t0), "stored": n / (t2 - t0), "count": stored}))
+print(json.dumps({"loop": n / (t1 - t0), "stored": n / (t2 - t0), "count": stored, "n": n}))
 """ % (WS, SUB, RG)
+
+# The stock MLflow client's fastest path: log_batch of 1,000 points per call.
+STOCK = """
+import json, sys, time
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+
+n, uri = int(sys.argv[1]), sys.argv[2]
+client = MlflowClient(tracking_uri=uri)
+exp = client.create_experiment(f"stock-{time.time_ns()}")
+run_id = client.create_run(exp).info.run_id
+now = int(time.time() * 1000)
+t0 = time.perf_counter()
+for s in range(0, n, 1000):
+    client.log_batch(run_id, metrics=[Metric("loss", i * 0.001, now + i // 1000, i) for i in range(s, min(n, s + 1000))])
+dt = time.perf_counter() - t0
+print(json.dumps({"loop": n / dt, "stored": n / dt, "count": n, "n": n}))
+"""
 
 JOB = """
 import json, os, sys, time
@@ -82,10 +132,58 @@ def _client(env: dict[str, str], code: str, *args: str) -> dict[str, float]:
     out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
-    if not out.stdout.strip():
-        raise RuntimeError("no output: " + out.stderr[-3000:])
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError("no output: " + out.stderr[-3000:])
     return json.loads(lines[-1])
+
+
+class LatencyPoller(threading.Thread):
+    """Polls the server for the newest stored point of a run's metric; records its age (ms) at each poll."""
+
+    def __init__(self, url: str, token: str, run_id: str, key: str = "loss") -> None:
+        super().__init__(daemon=True)
+        self.url, self.run_id, self.key = url + WS_PATH + "/api/2.0/mlflow/runs/get", run_id, key
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.ages: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.02):
+            r = self.session.get(self.url, params={"run_id": self.run_id}, timeout=30)
+            now = time.time() * 1000
+            r.raise_for_status()
+            latest = [m for m in r.json()["run"]["data"].get("metrics", []) if m["key"] == self.key]
+            if latest and not self.stop.is_set():
+                self.ages.append(now - latest[0]["timestamp"])
+
+
+def _paced(env: dict[str, str], url: str, token: str) -> dict[str, float]:
+    """A loop logging PACE points/s for PACE_S seconds while the poller measures the newest stored point's age."""
+    n = int(PACE * PACE_S)
+    proc = subprocess.Popen([sys.executable, "-c", CLIENT, str(n), str(PACE)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = json.loads(proc.stdout.readline())["run_id"]
+    poller = LatencyPoller(url, token, run_id)
+    poller.start()
+    line = proc.stdout.readline()  # "loop done": later polls would measure the end of the loop, not its pace
+    poller.stop.set()
+    rest, err = proc.communicate(timeout=1800)
+    if proc.returncode != 0 or "loop_done" not in line:
+        raise RuntimeError(err[-3000:])
+    poller.join(30)
+    out = json.loads([ln for ln in rest.splitlines() if ln.startswith("{")][-1])
+    ages = poller.ages[len(poller.ages) // 10:] or poller.ages  # the first tenth: the first batch still on its way
+    out.update(lat_median=statistics.median(ages) / 1000, lat_max=max(ages) / 1000, polls=len(poller.ages))
+    return out
+
+
+def _range(values: list[float], fmt: str) -> str:
+    lo, hi = min(values), max(values)
+    return format(lo, fmt) if len(values) == 1 or format(lo, fmt) == format(hi, fmt) else \
+        f"{format(lo, fmt)}–{format(hi, fmt)}"
 
 
 def _job_env(env: dict[str, str], url: str, token: str) -> dict[str, str]:
@@ -109,18 +207,32 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-spool-"))
     proc, url, token = _server(work)
     try:
-        requests.put(f"{url}/subscriptions/{SUB}/resourceGroups/{RG}/providers/"
-                     f"Microsoft.MachineLearningServices/workspaces/{WS}", json={"exist_ok": True},
+        import mlflow  # noqa: F401
+    except ImportError:
+        has_mlflow = False
+    else:
+        has_mlflow = True
+    results: dict[str, list[dict[str, float]]] = {}
+    try:
+        requests.put(url + WS_PATH, json={"exist_ok": True},
                      headers={"Authorization": f"Bearer {token}"}).raise_for_status()
         env = dict(os.environ, AZUREMLCORE_HOME=str(work / "home"), AZUREMLCORE_ENDPOINT=url, AZUREMLCORE_TOKEN=token)
-        plain = _client(dict(env, AZUREMLCORE_SPOOL="0"), CLIENT, str(N_POINTS))
-        spooled = _client(dict(env, AZUREMLCORE_SPOOL="1"), CLIENT, str(N_POINTS))
-        results = {"run.log, no spool": plain, "run.log, spool": spooled}
-        try:
-            import mlflow  # noqa: F401
-        except ImportError:
-            mlflow_rows = None
-        else:
+        plain, spooled = dict(env, AZUREMLCORE_SPOOL="0"), dict(env, AZUREMLCORE_SPOOL="1")
+        measures: list[tuple[str, Any]] = [
+            ("run.log, spool", lambda: _client(spooled, CLIENT, str(N_POINTS), "0")),
+            ("run.log, no spool", lambda: _client(plain, CLIENT, str(N_POINTS), "0")),
+            (f"run.log, spool, paced at {PACE:,}/s", lambda: _paced(spooled, url, token)),
+            (f"run.log, no spool, paced at {PACE:,}/s", lambda: _paced(plain, url, token)),
+        ]
+        if has_mlflow:
+            stock_env = dict(os.environ, MLFLOW_TRACKING_TOKEN=token)
+            measures.append(("stock MLflow client, log_batch of 1,000",
+                             lambda: _client(stock_env, STOCK, str(N_STOCK), url + WS_PATH)))
+        for rep in range(REPEAT):
+            for name, fn in (measures if rep % 2 == 0 else measures[::-1]):
+                results.setdefault(name, []).append(fn())
+        mlflow_rows = None
+        if has_mlflow:
             job = _job_env(env, url, token)
             stock = _client(dict(job, AZUREMLCORE_SPOOL="0"), JOB, str(N_ASYNC))
             job2 = _job_env(env, url, token)
@@ -129,18 +241,25 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    print(f"{'what':52s} {'value':>14s}")
-    for name, r in results.items():
-        assert r["count"] == N_POINTS, (name, r)
-        print(f"{name + ': loop':52s} {r['loop']:10,.0f} /s")
-        print(f"{name + ': stored (log + flush)':52s} {r['stored']:10,.0f} /s")
-    print(f"ratio spool / no spool, stored: {spooled['stored'] / plain['stored']:.2f}x "
-          f"(loop {spooled['loop'] / plain['loop']:.2f}x)")
+    print(f"{REPEAT} rounds, {N_POINTS:,} points per burst, {int(PACE * PACE_S):,} per paced loop (ranges over rounds)")
+    print(f"{'what':58s} {'loop /s':>17s} {'stored /s':>17s} {'latency median / max s':>24s}")
+    for name, rs in results.items():
+        for r in rs:
+            assert r["count"] == r["n"], (name, r)  # every point logged is on the server
+        lat = (f"{_range([r['lat_median'] for r in rs], '.2f')} / {_range([r['lat_max'] for r in rs], '.2f')}"
+               if "lat_max" in rs[0] else "")
+        print(f"{name:58s} {_range([r['loop'] for r in rs], ',.0f'):>17s} {_range([r['stored'] for r in rs], ',.0f'):>17s}"
+              f" {lat:>24s}")
+    ours = results["run.log, spool"]
+    for base in ("run.log, no spool", "stock MLflow client, log_batch of 1,000"):
+        if base in results:
+            ratios = [o["stored"] / b["stored"] for o, b in zip(ours, results[base])]
+            print(f"ratio run.log with spool / {base}, stored: {_range(ratios, '.2f')}x")
     if mlflow_rows:
-        stock, ours = mlflow_rows
-        print(f"{'baseline: stock MLflow async log_metric, stored':52s} {stock['stored']:10,.0f} /s")
-        print(f"{'MLflow async log_metric through the spool, stored':52s} {ours['stored']:10,.0f} /s")
-        print(f"ratio spool / stock async: {ours['stored'] / stock['stored']:.1f}x")
+        stock, ours_async = mlflow_rows
+        print(f"{'baseline: stock MLflow async log_metric, stored':58s} {stock['stored']:17,.0f}")
+        print(f"{'MLflow async log_metric through the spool, stored':58s} {ours_async['stored']:17,.0f}")
+        print(f"ratio spool / stock async: {ours_async['stored'] / stock['stored']:.1f}x")
 
 
 if __name__ == "__main__":

@@ -254,6 +254,16 @@ class RestWorkspaceStore:
         self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics", data=body,
                           headers={"Content-Type": "application/json"}, retry=False)
 
+    def log_metric_batches_once(self, run_id: str, source: str, records: list[bytes]) -> None:
+        """Store columnar spool records of a run unless the server has them already (one request).
+
+        Each item is a record's line as the spool holds it (`{"n": seq, "t": "metrics", "key": ...,
+        "value": [...], ...}`): the server's `batches`, sent without decoding or encoding them again."""
+        head = json.dumps({"run_id": run_id, "source": source}, separators=(",", ":")).encode()
+        body = head[:-1] + b',"batches":[' + b",".join(line.rstrip(b"\n") for line in records) + b"]}"
+        self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics", data=body,
+                          headers={"Content-Type": "application/json"}, retry=False)
+
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
         """Points of the runs in logging order."""
         if not run_ids:

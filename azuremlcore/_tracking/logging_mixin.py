@@ -7,7 +7,6 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
-from azuremlcore._store.records import MetricPoint
 from azuremlcore._tracking import metric_checks as checks
 from azuremlcore._tracking import metric_values as mv
 from azuremlcore.exceptions import MetricValueError
@@ -27,7 +26,8 @@ class RunLoggingMixin:
         if step is None:
             step = self._steps.get(name, 0)
         self._steps[name] = step + 1
-        self._writer.put(MetricPoint(self.id, name, kind, value, value_json, int(step), int(time.time() * 1000)))
+        # A tuple in MetricPoint's field order: the writer turns batches of them into columns.
+        self._writer.put_row((self.id, name, kind, value, value_json, int(step), int(time.time() * 1000)))
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """Log a number, bool or string; logging a name again makes it a list in `get_metrics`.

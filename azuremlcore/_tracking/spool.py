@@ -5,13 +5,19 @@ random id of the writer (a hex uuid). The file holds one JSON object per line (a
 and fsynced in batches, never rewritten:
 
     {"n": 0, "t": "run", "run_id": ..., "endpoint": ..., "offline": false, ...}   header, always first
+    {"n": 1, "t": "metrics", "key": "loss" | [...], "kind": "scalar" | [...], "value": [...],
+     "value_json": null | [...], "step": [...], "timestamp": [...]}
     {"n": 1, "t": "metrics", "rows": [[key, kind, value, value_json, step, timestamp], ...]}
     {"n": 2, "t": "attrs", "kind": "tag" | "property" | "param", "values": {...}, "write_once": bool}
     {"n": 3, "t": "file", "name": "outputs/a.txt", "copy": "files/3-a.txt"}     (copy: inside the run folder)
     {"n": 4, "t": "status", "status": "Completed", "end_time": ms}
 
-`n` counts up from 0 in each file: `(source, n)` is the record's idempotent id. Metric values are
-numbers, or the strings "NaN", "Infinity" and "-Infinity". A line cut short by a crash (the last one)
+`n` counts up from 0 in each file: `(source, n)` is the record's idempotent id. A metrics record
+holds its points as columns (what `run.log` writes: one list per field, and a single value where
+every point has the same one, as `key` and `kind` in a loop, or `value_json` null for plain floats),
+or as rows (MLflow's calls, offline runs and spools of earlier versions). Metric values are numbers,
+or the strings "NaN", "Infinity" and "-Infinity". A columnar record is the server's wire format as
+it stands: the sender passes its line on without decoding it. A line cut short by a crash (the last one)
 is ignored. `<source>.ack` holds, per target (`endpoint|workspace`), the highest `n` the target
 has acknowledged; the server also remembers the last metrics record it stored per (run, source), so a
 record sent twice (its answer was lost) is stored once. `<source>.lock` is held (flock) by the live
@@ -27,7 +33,11 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from azuremlcore._store.records import MetricPoint
+    from azuremlcore._tracking.metrics_writer import MetricRow
 
 # Where job and script spools go unless $AZUREMLCORE_SPOOL_DIR says otherwise ($AZUREMLCORE_HOME/spool).
 SPOOL_DIR_ENV = "AZUREMLCORE_SPOOL_DIR"
@@ -40,7 +50,8 @@ SUFFIX = ".spool"
 LINE = "_line"
 # Metric rows (and records) kept in memory after they are appended, until they are read back; beyond
 # that (the server is down or slow), records are read back from disk.
-_RECENT_MAX = 50_000
+_RECENT_MAX = 200_000
+_DUMPS: list[Callable[[Any], bytes]] = []  # the dumps metrics records are written with, chosen on first use
 
 
 def spool_root() -> Path:
@@ -70,6 +81,69 @@ def decode_value(v: Any) -> float | None:
     return float(v.replace("Infinity", "inf")) if isinstance(v, str) else v
 
 
+def _dumps_json(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _fast_dumps() -> Callable[[Any], bytes]:
+    """orjson's dumps (a tenth of json's cost on a batch of points), or json's where orjson is missing.
+    Only for values already made JSON-safe: orjson would write NaN as null."""
+    try:
+        import orjson
+    except ImportError:  # an environment without it still logs, more slowly
+        return _dumps_json
+    return orjson.dumps
+
+
+def metric_columns(rows: "Sequence[MetricRow]") -> dict[str, Any]:
+    """The columns of a metrics record for points of one run (`MetricRow` tuples), in C-speed passes.
+
+    `key`, `kind` and `value_json` are single values when every point has the same one (a loop
+    logging one name: no string per point); non-finite values are written as strings.
+    """
+    _, keys, kinds, values, value_jsons, steps, times = zip(*rows)
+    try:
+        # One C pass: a NaN or infinity makes the sum non-finite; None or a string raises.
+        plain = math.isfinite(sum(values))
+    except TypeError:
+        plain = False
+    if not plain:  # non-finite, missing (None: a string metric) or a sum that overflowed
+        values = tuple(map(encode_value, values))
+    key_set, kind_set = set(keys), set(kinds)
+    return {"key": keys[0] if len(key_set) == 1 else keys, "kind": kinds[0] if len(kind_set) == 1 else kinds,
+            "value": values, "value_json": value_jsons if any(value_jsons) else None, "step": steps,
+            "timestamp": times}
+
+
+def record_points(run_id: str, record: dict[str, Any]) -> "list[MetricPoint]":
+    """The metric points of a metrics record (columns or rows)."""
+    from azuremlcore._store.records import MetricPoint
+
+    rows = record.get("rows")
+    if rows is not None:
+        return [MetricPoint(run_id, r[0], r[1], decode_value(r[2]), r[3], r[4], r[5]) for r in rows]
+    n = len(record["value"])
+
+    def column(name: str) -> Sequence[Any]:
+        v = record.get(name)
+        return v if isinstance(v, list) else [v] * n
+
+    return [MetricPoint(run_id, k, kind, decode_value(v), vj, step, ts) for k, kind, v, vj, step, ts in zip(
+        column("key"), column("kind"), record["value"], column("value_json"), record["step"], record["timestamp"])]
+
+
+def record_size(record: dict[str, Any]) -> int:
+    """Points in a metrics record (columns, rows, or a record kept in memory that says it)."""
+    if "points" in record:
+        return int(record["points"])
+    return len(record["rows"]) if "rows" in record else len(record["value"])
+
+
+def columnar(record: dict[str, Any]) -> bool:
+    """Whether a metrics record holds columns (else rows)."""
+    return "rows" not in record
+
+
 class Spool:
     """One append-only spool file of a run, written by this process (see the module doc for the format)."""
 
@@ -84,7 +158,8 @@ class Spool:
         self._read_at = (-1, 0)
         # Records this process appended and has not read back yet: reading them costs no JSON parsing.
         self._recent: dict[int, dict[str, Any]] = {}
-        self._recent_size = 0  # their metric rows (what bounds their memory)
+        self._recent_size = 0  # their metric points (what bounds their memory)
+        self._header: dict[str, Any] | None = None  # the first record, never rewritten: read once
         if header is not None and not self.path.exists():
             self.folder.mkdir(parents=True, exist_ok=True)
             self._take_lock()
@@ -112,14 +187,29 @@ class Spool:
         """Append a record (without fsync: see `sync`); returns its `n`."""
         with self._lock:
             n = self.next_n
-            line = json.dumps({"n": n, **record}, separators=(",", ":"), allow_nan=False).encode() + b"\n"
-            self._f.write(line)
-            self.next_n = n + 1
-            size = len(record.get("rows", ())) + 1
-            if self._recent_size + size <= _RECENT_MAX:  # an outage leaves the rest on disk only
-                self._recent[n] = {"n": n, **record, LINE: line}
-                self._recent_size += size
+            line = _dumps_json({"n": n, **record}) + b"\n"
+            self._write(n, line, {"n": n, **record, LINE: line}, len(record.get("rows", ())) + 1)
             return n
+
+    def append_metrics(self, rows: "Sequence[MetricRow]") -> int:
+        """Append one run's points as a columnar metrics record (without fsync); returns its `n`."""
+        columns = metric_columns(rows)
+        if not _DUMPS:
+            _DUMPS.append(_fast_dumps())
+        dumps = _DUMPS[0]
+        with self._lock:
+            n = self.next_n
+            line = dumps({"n": n, "t": "metrics", **columns}) + b"\n"
+            # Kept as its line alone: the sender sends the line; nothing reads the columns back here.
+            self._write(n, line, {"n": n, "t": "metrics", "points": len(rows), LINE: line}, len(rows) + 1)
+            return n
+
+    def _write(self, n: int, line: bytes, kept: dict[str, Any], size: int) -> None:
+        self._f.write(line)
+        self.next_n = n + 1
+        if self._recent_size + size <= _RECENT_MAX:  # an outage leaves the rest on disk only
+            self._recent[n] = kept
+            self._recent_size += size
 
     def sync(self) -> None:
         """Make every appended record durable (fsync)."""
@@ -161,7 +251,7 @@ class Spool:
                     continue
                 rec = self._recent.pop(n, None)
                 if rec is not None:
-                    self._recent_size -= len(rec.get("rows", ())) + 1
+                    self._recent_size -= (record_size(rec) if rec.get("t") == "metrics" else 0) + 1
                 else:
                     try:
                         rec = json.loads(line)
@@ -173,9 +263,22 @@ class Spool:
 
     def header(self) -> dict[str, Any]:
         """The spool's first record (which run, on which endpoint)."""
-        for rec in self.records():
-            return rec
-        return {}
+        if self._header is not None:
+            return self._header
+        try:
+            with open(self.path, "rb") as f:
+                line = f.readline()
+        except FileNotFoundError:
+            return {}
+        if not line.endswith(b"\n"):
+            return {}
+        try:
+            header = json.loads(line)
+        except ValueError:
+            return {}
+        header[LINE] = line
+        self._header = header
+        return header
 
     # ------------------------------------------------------------------ acknowledgements
     @property

@@ -17,16 +17,17 @@ import socket
 import threading
 import time
 import weakref
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from azuremlcore._tracking.spool import Spool, encode_value, spool_root
+from azuremlcore._tracking.spool import Spool, spool_root
 from azuremlcore._tracking.spool_replay import SpoolOffline, replay, target_of
 
 if TYPE_CHECKING:
     from azuremlcore._store.artifacts import FileArtifactStore
     from azuremlcore._store.protocol import WorkspaceStore
-    from azuremlcore._store.records import MetricPoint
+    from azuremlcore._tracking.metrics_writer import MetricRow
 
 _log = logging.getLogger(__name__)
 
@@ -80,16 +81,19 @@ class SpoolSender:
             spool = self._spools[run_id] = Spool(self._root / run_id, header=header)
         return spool
 
-    def append_metrics(self, batch: list["MetricPoint"]) -> None:
-        """Spool a batch of points (one record per run, fsynced) and wake the sender."""
-        by_run: dict[str, list[list[Any]]] = {}
-        for p in batch:
-            by_run.setdefault(p.run_id, []).append([p.key, p.kind, encode_value(p.value), p.value_json, p.step,
-                                                    p.timestamp])
+    def append_metrics(self, batch: "list[MetricRow]") -> None:
+        """Spool a batch of points (one columnar record per run, fsynced) and wake the sender."""
+        run_ids = set(map(itemgetter(0), batch))
+        if len(run_ids) == 1:  # a loop logging one run: no pass over the points in Python
+            by_run: dict[str, list[MetricRow]] = {run_ids.pop(): batch}
+        else:
+            by_run = {}
+            for row in batch:
+                by_run.setdefault(row[0], []).append(row)
         with self._cond:
             spools = [self.spool_for(run_id) for run_id in by_run]
         for spool, rows in zip(spools, by_run.values()):
-            spool.append({"t": "metrics", "rows": rows})
+            spool.append_metrics(rows)
             spool.sync()
         self._added(len(by_run))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from azuremlcore._store.records import RUN_STATUSES
 
@@ -208,13 +208,43 @@ RunMetricRow = tuple[AttrKey, Annotated[str, Field(min_length=1, max_length=24)]
                      Int64, Int64]
 
 
+MetricKind = Annotated[str, Field(min_length=1, max_length=24)]
+SpoolSeq = Annotated[int, Field(ge=0, le=2**62)]
+
+
+class MetricBatch(_Body):
+    """A spool record's points of one run, as columns of equal length (`value`, `step`, `timestamp`,
+    and `key`, `kind`, `value_json` when they are lists); `key` and `kind` may be one value for every
+    point, `value_json` null for all. `n` is the record's number in its source (`seq`)."""
+
+    n: SpoolSeq
+    t: Literal["metrics"] = "metrics"
+    key: Union[AttrKey, list[AttrKey]]
+    kind: Union[MetricKind, list[MetricKind]] = "scalar"
+    value: list[MetricValue]
+    value_json: Optional[list[Optional[str]]] = None
+    step: list[Int64]
+    timestamp: list[Int64]
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> "MetricBatch":
+        n = len(self.value)
+        for name in ("key", "kind", "value_json", "step", "timestamp"):
+            column = getattr(self, name)
+            if isinstance(column, list) and len(column) != n:
+                raise ValueError(f"'{name}' has {len(column)} items and 'value' {n}: every column needs one per point")
+        return self
+
+
 class MetricsBody(_Body):
     """Points as rows [run_id, key, kind, value (number, "NaN", "Infinity" or null), value_json, step, timestamp];
-    or the points of one run: `run_id` and `rows` [key, kind, value, value_json, step, timestamp]."""
+    or the points of one run: `run_id` and `rows` [key, kind, value, value_json, step, timestamp]; or
+    `run_id`, `source` and `batches` (spool records as columns, see MetricBatch; no `seq`)."""
 
     points: list[MetricRow] = []
     run_id: Optional[Annotated[str, Field(min_length=1, max_length=256)]] = None
     rows: Optional[list[RunMetricRow]] = None
+    batches: Optional[list[MetricBatch]] = None
     # MLflow's semantics for the points of one run: those identical to a stored point are skipped.
     unique: bool = False
     # A spool record's idempotent id (both or neither; every point then belongs to one run): the

@@ -5,6 +5,7 @@ import json
 import math
 import re
 import shutil
+from itertools import repeat
 from typing import Annotated, Any, Optional
 
 import sqlalchemy as sa
@@ -304,6 +305,26 @@ def _float(v: Any) -> float | None:
     raise InvalidValueError(f"Metric value {v!r} is not a number, 'NaN', 'Infinity' or null.")
 
 
+def _batch_points(run_id: str, batches: list[m.MetricBatch]) -> tuple[list[MetricPoint], int | list[int]]:
+    """The points of columnar batches, and their record numbers (one, or one per point)."""
+    points: list[MetricPoint] = []
+    seqs: list[int] = []
+    for b in batches:
+        n = len(b.value)
+        values: Any = b.value
+        try:
+            sum(values)  # one C pass: raises only when a value is a string ("NaN", ...) or None
+        except TypeError:
+            values = [_float(v) for v in values]
+        keys = b.key if isinstance(b.key, list) else repeat(b.key, n)
+        kinds = b.kind if isinstance(b.kind, list) else repeat(b.kind, n)
+        value_jsons = b.value_json if b.value_json is not None else repeat(None, n)
+        # map() calls the dataclass from C: no Python loop per point.
+        points += map(MetricPoint, repeat(run_id, n), keys, kinds, values, value_jsons, b.step, b.timestamp)
+        seqs += repeat(b.n, n)
+    return points, (batches[0].n if len(batches) == 1 else seqs)
+
+
 @router.post(P + "/metrics", status_code=204, tags=["metrics"], openapi_extra={
     "requestBody": {"content": {"application/json": {"schema": m.MetricsBody.model_json_schema()}}}})
 async def log_metrics(request: Request, sub: str, rg: str, ws: str) -> Response:
@@ -315,6 +336,15 @@ async def log_metrics(request: Request, sub: str, rg: str, ws: str) -> Response:
     except ValidationError as exc:
         raise InvalidValueError(validation_message(exc.errors(), ("body",)) + ' Send {"points": [[run_id, key, '
                                 'kind, value, value_json, step, timestamp], ...]}.') from None
+    if body.batches is not None:
+        if body.run_id is None or body.source is None or body.seq is not None or body.points or body.rows is not None \
+                or body.unique:
+            raise InvalidValueError("Send 'batches' with 'run_id' and 'source' alone: each batch carries its record "
+                                    "number in 'n'.")
+        st.check_run_write(pr, rec, body.run_id)
+        points, seq = _batch_points(body.run_id, body.batches)
+        await call(request, st.store.log_metrics_once, body.run_id, body.source, seq, points)
+        return Response(status_code=204)
     points = [MetricPoint(r[0], r[1], r[2], _float(r[3]), r[4], r[5], r[6]) for r in body.points]
     if (body.run_id is None) != (body.rows is None):
         raise InvalidValueError("Send 'run_id' with 'rows' (the points of one run), or 'points' alone.")
