@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from azuremlcore._client.http import HttpClient
 from azuremlcore._config import arm_id
-from azuremlcore._store.errors import NotFoundError
+from azuremlcore._store.errors import InvalidValueError, NotFoundError
 from azuremlcore._store.records import AssetRecord, ExperimentRecord, MetricPoint, RunRecord, WorkspaceRecord
 
 _METRICS_PER_REQUEST = 20_000
@@ -46,6 +46,8 @@ class RestWorkspaceStore:
         self._ws_paths: dict[str, str] = {}
         self._run_ws: dict[str, str] = {}
         self._exp_ws: dict[str, str] = {}
+        # Set when the server refused `batches` (a version before them): spool records then go as rows.
+        self._rows_only = False
 
     def close(self) -> None:
         """Close the HTTP sessions."""
@@ -259,10 +261,32 @@ class RestWorkspaceStore:
 
         Each item is a record's line as the spool holds it (`{"n": seq, "t": "metrics", "key": ...,
         "value": [...], ...}`): the server's `batches`, sent without decoding or encoding them again."""
-        head = json.dumps({"run_id": run_id, "source": source}, separators=(",", ":")).encode()
-        body = head[:-1] + b',"batches":[' + b",".join(line.rstrip(b"\n") for line in records) + b"]}"
-        self.http.request("POST", f"{self.ws_path(self.run_workspace(run_id))}/metrics", data=body,
-                          headers={"Content-Type": "application/json"}, retry=False)
+        path = f"{self.ws_path(self.run_workspace(run_id))}/metrics"
+        if not self._rows_only:
+            head = json.dumps({"run_id": run_id, "source": source}, separators=(",", ":")).encode()
+            body = head[:-1] + b',"batches":[' + b",".join(line.rstrip(b"\n") for line in records) + b"]}"
+            try:
+                self.http.request("POST", path, data=body, headers={"Content-Type": "application/json"}, retry=False)
+                return
+            except InvalidValueError as exc:
+                if "batches" not in str(exc) or "Extra inputs" not in str(exc):
+                    raise
+                self._rows_only = True  # a server older than `batches`: it takes the same points as rows
+        rows: list[list[Any]] = []
+        seqs: list[int] = []
+        for line in records:
+            rec = json.loads(line)
+            n = len(rec["value"])
+
+            def column(name: str) -> list[Any]:
+                v = rec.get(name)
+                return v if isinstance(v, list) else [v] * n
+
+            rows += map(list, zip(column("key"), column("kind"), rec["value"], column("value_json"), rec["step"],
+                                  rec["timestamp"]))
+            seqs += [rec["n"]] * n
+        self.http.request("POST", path, json_body={"run_id": run_id, "rows": rows, "source": source, "seq": seqs},
+                          retry=False)
 
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
         """Points of the runs in logging order."""
