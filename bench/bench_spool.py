@@ -9,6 +9,9 @@ reversed every other round), so load that comes and goes on a shared machine mov
 - "loop": points/s the training loop sees (`run.log` returning);
 - "stored": points/s from the first `run.log` until `flush()` returned and the server holds them all
   (checked by counting them on the server);
+- "CPU µs/point": CPU time (every thread) of the client process from the first `run.log` to the end
+  of `flush()`, and of the server process over the whole measure, per point (steadier than rates on a
+  shared machine);
 - "latency": while a loop logs at a steady `BENCH_SPOOL_PACE` points/s for `BENCH_SPOOL_PACE_S`
   seconds, the bench polls the server (MLflow's `runs/get`, every 20 ms) for the newest stored point
   of the loop's metric: its age (now minus the time it was logged) bounds how long a value waits
@@ -59,7 +62,7 @@ run = Experiment(ws, "spool").start_logging()
 run.log("warm-up", 0)
 run.flush()
 print(json.dumps({"run_id": run.id}), flush=True)
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 if pace:
     for c in range(0, n, 1000):
         wait = t0 + c / pace - time.perf_counter()
@@ -73,10 +76,12 @@ else:
 t1 = time.perf_counter()
 print(json.dumps({"loop_done": True}), flush=True)
 run.flush()
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
+print(json.dumps({"flushed": True}), flush=True)
 stored = len(run._store.get_metrics([run.id], "loss"))
 run.complete()
-print(json.dumps({"loop": n / (t1 - t0), "stored": n / (t2 - t0), "count": stored, "n": n}))
+print(json.dumps({"loop": n / (t1 - t0), "stored": n / (t2 - t0), "count": stored, "n": n,
+                  "client_cpu_us": (c2 - c0) / n * 1e6}))
 """ % (WS, SUB, RG)
 
 # The stock MLflow client's fastest path: log_batch of 1,000 points per call.
@@ -90,11 +95,13 @@ client = MlflowClient(tracking_uri=uri)
 exp = client.create_experiment(f"stock-{time.time_ns()}")
 run_id = client.create_run(exp).info.run_id
 now = int(time.time() * 1000)
-t0 = time.perf_counter()
+print(json.dumps({"run_id": run_id}), flush=True)
+t0, c0 = time.perf_counter(), time.process_time()
 for s in range(0, n, 1000):
     client.log_batch(run_id, metrics=[Metric("loss", i * 0.001, now + i // 1000, i) for i in range(s, min(n, s + 1000))])
-dt = time.perf_counter() - t0
-print(json.dumps({"loop": n / dt, "stored": n / dt, "count": n, "n": n}))
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(json.dumps({"flushed": True}), flush=True)
+print(json.dumps({"loop": n / dt, "stored": n / dt, "count": n, "n": n, "client_cpu_us": cpu / n * 1e6}))
 """
 
 JOB = """
@@ -103,13 +110,15 @@ import mlflow
 
 n = int(sys.argv[1])
 mlflow.log_metric("warm-up", 0)  # the run resolved, the server's MLflow modules loaded
+print(json.dumps({"run_id": os.environ["AZUREML_RUN_ID"]}), flush=True)
 t0 = time.perf_counter()
 for i in range(n):
     mlflow.log_metric("a", i, step=i, synchronous=False)
 t1 = time.perf_counter()
 mlflow.flush_async_logging()
 t2 = time.perf_counter()
-print(json.dumps({"calls": n / (t1 - t0), "stored": n / (t2 - t0)}))
+print(json.dumps({"flushed": True}), flush=True)
+print(json.dumps({"calls": n / (t1 - t0), "stored": n / (t2 - t0), "n": n}))
 """
 
 
@@ -128,14 +137,47 @@ def _server(work: Path) -> tuple[subprocess.Popen, str, str]:
     return proc, url, token
 
 
-def _client(env: dict[str, str], code: str, *args: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=1800)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if not lines:
-        raise RuntimeError("no output: " + out.stderr[-3000:])
-    return json.loads(lines[-1])
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _client(env: dict[str, str], code: str, *args: str, server_pid: int,
+            poll: "tuple[str, str] | None" = None) -> dict[str, float]:
+    """Run a client script; its figures, with the server's CPU time per point between the client's
+    "run_id" line (logging starts) and its "flushed" line (all stored), and with `poll` = (url,
+    token) the latency the poller saw until the client's "loop_done" line."""
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    marks: dict[str, float] = {}
+    poller = None
+    last = ""
+    for line in proc.stdout:
+        if not line.startswith("{"):
+            continue
+        msg = json.loads(line)
+        if "run_id" in msg:
+            marks["start"] = _cpu_s(server_pid)
+            if poll is not None:
+                poller = LatencyPoller(poll[0], poll[1], msg["run_id"])
+                poller.start()
+        elif "loop_done" in msg and poller is not None:
+            poller.stop.set()  # later polls would measure the loop's end, not its pace
+        elif "flushed" in msg:
+            marks["end"] = _cpu_s(server_pid)
+        last = line
+    err = proc.stderr.read() if proc.stderr else ""
+    if proc.wait(timeout=1800) != 0 or not last:
+        raise RuntimeError(err[-3000:])
+    out = json.loads(last)
+    out["server_cpu_us"] = (marks["end"] - marks["start"]) / out["n"] * 1e6
+    if poller is not None:
+        poller.join(30)
+        ages = poller.ages[len(poller.ages) // 10:] or poller.ages  # the first tenth: the first batch on its way
+        out.update(lat_median=statistics.median(ages) / 1000, lat_max=max(ages) / 1000, polls=len(poller.ages))
+    return out
 
 
 class LatencyPoller(threading.Thread):
@@ -157,27 +199,6 @@ class LatencyPoller(threading.Thread):
             latest = [m for m in r.json()["run"]["data"].get("metrics", []) if m["key"] == self.key]
             if latest and not self.stop.is_set():
                 self.ages.append(now - latest[0]["timestamp"])
-
-
-def _paced(env: dict[str, str], url: str, token: str) -> dict[str, float]:
-    """A loop logging PACE points/s for PACE_S seconds while the poller measures the newest stored point's age."""
-    n = int(PACE * PACE_S)
-    proc = subprocess.Popen([sys.executable, "-c", CLIENT, str(n), str(PACE)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    run_id = json.loads(proc.stdout.readline())["run_id"]
-    poller = LatencyPoller(url, token, run_id)
-    poller.start()
-    line = proc.stdout.readline()  # "loop done": later polls would measure the end of the loop, not its pace
-    poller.stop.set()
-    rest, err = proc.communicate(timeout=1800)
-    if proc.returncode != 0 or "loop_done" not in line:
-        raise RuntimeError(err[-3000:])
-    poller.join(30)
-    out = json.loads([ln for ln in rest.splitlines() if ln.startswith("{")][-1])
-    ages = poller.ages[len(poller.ages) // 10:] or poller.ages  # the first tenth: the first batch still on its way
-    out.update(lat_median=statistics.median(ages) / 1000, lat_max=max(ages) / 1000, polls=len(poller.ages))
-    return out
 
 
 def _range(values: list[float], fmt: str) -> str:
@@ -218,38 +239,43 @@ def main() -> None:
                      headers={"Authorization": f"Bearer {token}"}).raise_for_status()
         env = dict(os.environ, AZUREMLCORE_HOME=str(work / "home"), AZUREMLCORE_ENDPOINT=url, AZUREMLCORE_TOKEN=token)
         plain, spooled = dict(env, AZUREMLCORE_SPOOL="0"), dict(env, AZUREMLCORE_SPOOL="1")
+        paced = [str(int(PACE * PACE_S)), str(PACE)]
         measures: list[tuple[str, Any]] = [
-            ("run.log, spool", lambda: _client(spooled, CLIENT, str(N_POINTS), "0")),
-            ("run.log, no spool", lambda: _client(plain, CLIENT, str(N_POINTS), "0")),
-            (f"run.log, spool, paced at {PACE:,}/s", lambda: _paced(spooled, url, token)),
-            (f"run.log, no spool, paced at {PACE:,}/s", lambda: _paced(plain, url, token)),
+            ("run.log, spool", lambda: _client(spooled, CLIENT, str(N_POINTS), "0", server_pid=proc.pid)),
+            ("run.log, no spool", lambda: _client(plain, CLIENT, str(N_POINTS), "0", server_pid=proc.pid)),
+            (f"run.log, spool, paced at {PACE:,}/s",
+             lambda: _client(spooled, CLIENT, *paced, server_pid=proc.pid, poll=(url, token))),
+            (f"run.log, no spool, paced at {PACE:,}/s",
+             lambda: _client(plain, CLIENT, *paced, server_pid=proc.pid, poll=(url, token))),
         ]
         if has_mlflow:
             stock_env = dict(os.environ, MLFLOW_TRACKING_TOKEN=token)
             measures.append(("stock MLflow client, log_batch of 1,000",
-                             lambda: _client(stock_env, STOCK, str(N_STOCK), url + WS_PATH)))
+                             lambda: _client(stock_env, STOCK, str(N_STOCK), url + WS_PATH, server_pid=proc.pid)))
         for rep in range(REPEAT):
             for name, fn in (measures if rep % 2 == 0 else measures[::-1]):
                 results.setdefault(name, []).append(fn())
         mlflow_rows = None
         if has_mlflow:
             job = _job_env(env, url, token)
-            stock = _client(dict(job, AZUREMLCORE_SPOOL="0"), JOB, str(N_ASYNC))
+            stock = _client(dict(job, AZUREMLCORE_SPOOL="0"), JOB, str(N_ASYNC), server_pid=proc.pid)
             job2 = _job_env(env, url, token)
-            ours = _client(dict(job2, AZUREMLCORE_SPOOL="1"), JOB, str(N_ASYNC))
+            ours = _client(dict(job2, AZUREMLCORE_SPOOL="1"), JOB, str(N_ASYNC), server_pid=proc.pid)
             mlflow_rows = (stock, ours)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     print(f"{REPEAT} rounds, {N_POINTS:,} points per burst, {int(PACE * PACE_S):,} per paced loop (ranges over rounds)")
-    print(f"{'what':58s} {'loop /s':>17s} {'stored /s':>17s} {'latency median / max s':>24s}")
+    print(f"{'what':44s} {'loop /s':>17s} {'stored /s':>17s} {'latency median / max s':>22s} "
+          f"{'CPU µs/point: client':>21s} {'server':>9s}")
     for name, rs in results.items():
         for r in rs:
             assert r["count"] == r["n"], (name, r)  # every point logged is on the server
         lat = (f"{_range([r['lat_median'] for r in rs], '.2f')} / {_range([r['lat_max'] for r in rs], '.2f')}"
                if "lat_max" in rs[0] else "")
-        print(f"{name:58s} {_range([r['loop'] for r in rs], ',.0f'):>17s} {_range([r['stored'] for r in rs], ',.0f'):>17s}"
-              f" {lat:>24s}")
+        print(f"{name:44s} {_range([r['loop'] for r in rs], ',.0f'):>17s} {_range([r['stored'] for r in rs], ',.0f'):>17s}"
+              f" {lat:>22s} {_range([r['client_cpu_us'] for r in rs], '.2f'):>21s}"
+              f" {_range([r['server_cpu_us'] for r in rs], '.2f'):>9s}")
     ours = results["run.log, spool"]
     for base in ("run.log, no spool", "stock MLflow client, log_batch of 1,000"):
         if base in results:

@@ -176,3 +176,27 @@ def test_a_server_from_before_batches_gets_the_same_points_as_rows(server, monke
     values = run.get_metrics()["v"]
     assert values[:10] == [i * 0.5 for i in range(10)] and math.isnan(values[10])
     run.complete()
+
+
+def test_the_loops_short_path_keeps_steps_types_and_checks(experiment) -> None:  # type: ignore[no-untyped-def]
+    from azuremlcore.exceptions import MetricValueError
+
+    run = experiment.start_logging()
+    run.log("a", 1.0)  # first use of a name: checked in full
+    run.log("a", 2.0)  # then floats take the short path
+    run.log("a", 3.0, step=10)
+    run.log("a", 4.0)
+    run.log("a", True)  # not a float: the full path, same step counter
+    run.log("a", 5)
+    for bad_name in (["a"], "", None):
+        with pytest.raises(MetricValueError):
+            run.log(bad_name, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(MetricValueError):
+        run.log("a", 6.0, step=True)  # type: ignore[arg-type]
+    with pytest.raises(MetricValueError):
+        run.log("a", 6.0, step=1.5)  # type: ignore[arg-type]
+    run.flush()
+    points = run._store.get_metrics([run.id], "a")
+    assert [p.step for p in points] == [0, 1, 10, 11, 12, 13]
+    assert run.get_metrics()["a"] == [1.0, 2.0, 3.0, 4.0, True, 5]
+    run.complete()

@@ -19,6 +19,7 @@ class RunLoggingMixin:
     """Metric logging for Run; values go to a background writer, never straight to the database."""
 
     id: str
+    _record: Any
     _steps: dict[str, int]
     _writer: "MetricsWriter"
 
@@ -35,6 +36,14 @@ class RunLoggingMixin:
         Returns at once: values are stored by a background thread within a fraction of a second (see
         `flush`). Numpy scalars become numbers; None, lists and other types raise `MetricValueError`.
         """
+        if value.__class__ is float and name.__class__ is str and name in self._steps and (
+                step is None or step.__class__ is int):
+            # A training loop's call: a float under a name already checked (every logged name is in _steps).
+            if step is None:
+                step = self._steps[name]
+            self._steps[name] = step + 1
+            self._writer.put_row((self._record.id, name, "scalar", value, None, step, int(time.time() * 1000)))
+            return
         mv.check_name(name)
         num, js = mv.encode(checks.scalar(value, name))
         self._emit(name, "scalar", num, js, checks.step(step, name))

@@ -87,14 +87,15 @@ class MetricsWriter:
         with self._lock:
             queue = self._queue
             queue.append(row)
-            if len(queue) == 1:
-                self._oldest = time.monotonic()
             self._queued += 1
-            if self._thread is None:  # the thread never ends: once started, no check per point
-                self._thread = threading.Thread(target=self._loop, name="azuremlcore-metrics", daemon=True)
-                self._thread.start()
+            size = len(queue)
             # Wake the writer when its deadline starts (the queue was empty) or a batch is full.
-            if len(queue) == 1 or len(queue) >= self._batch:
+            if size == 1 or size >= self._batch:
+                if size == 1:
+                    self._oldest = time.monotonic()
+                    if self._thread is None:  # the thread never ends: started by the first point (after a fork too)
+                        self._thread = threading.Thread(target=self._loop, name="azuremlcore-metrics", daemon=True)
+                        self._thread.start()
                 self._cond.notify()
 
     def _due_in(self) -> Optional[float]:
