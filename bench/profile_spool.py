@@ -58,7 +58,11 @@ SERVER_STAGES = [
     ("parse + validate", "model_validate_json"),
     ("run check", "check_run_write"),
     ("endpoint, other", "log_metrics (azuremlcore/server/routes_workspace"),
-    ("auth + limits", "GuardMiddleware"),
+    ("authentication", "authenticate"),
+    ("FastAPI and Starlette layers", "fastapi/"),
+    ("FastAPI and Starlette layers", "starlette/"),
+    ("body limits (guard middleware)", "GuardMiddleware"),
+    ("uvicorn (HTTP)", "uvicorn/"),
 ]
 
 

@@ -37,7 +37,8 @@ FALLBACK_ENTRY_POINTS: dict[str, dict[str, str]] = {
     "mlflow.project_backend": {"azureml": "azuremlmlflow.projects:AzureMLProjectBackend"},
 }
 # Fallback when the SDK's own metadata cannot be read (e.g. running from a source tree).
-_SDK_REQUIREMENTS_FALLBACK = ("SQLAlchemy>=2.0", "alembic>=1.12", "pydantic>=2.5", "requests>=2.31", "PyYAML>=6")
+_SDK_REQUIREMENTS_FALLBACK = ("SQLAlchemy>=2.0", "alembic>=1.12", "pydantic>=2.5", "requests>=2.31", "PyYAML>=6",
+                              "orjson>=3.9")
 # Requirements only the host needs: uv builds environments, the rest serve the `aml` command line.
 _NOT_IN_JOBS = frozenset({"uv", "jmespath", "rich", "argcomplete"})
 # What the in-job part needs on Pythons older than the SDK's own floor (pydantic reads `X | None` annotations).

@@ -32,6 +32,7 @@ import math
 import os
 import threading
 import uuid
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
@@ -101,14 +102,14 @@ def metric_columns(rows: "Sequence[MetricRow]") -> dict[str, Any]:
     `key`, `kind` and `value_json` are single values when every point has the same one (a loop
     logging one name: no string per point); non-finite values are written as strings.
     """
-    _, keys, kinds, values, value_jsons, steps, times = zip(*rows)
+    keys, kinds, values, value_jsons, steps, times = (list(map(itemgetter(i), rows)) for i in range(1, 7))
     try:
         # One C pass: a NaN or infinity makes the sum non-finite; None or a string raises.
         plain = math.isfinite(sum(values))
     except TypeError:
         plain = False
     if not plain:  # non-finite, missing (None: a string metric) or a sum that overflowed
-        values = tuple(map(encode_value, values))
+        values = list(map(encode_value, values))
     key_set, kind_set = set(keys), set(kinds)
     return {"key": keys[0] if len(key_set) == 1 else keys, "kind": kinds[0] if len(kind_set) == 1 else kinds,
             "value": values, "value_json": value_jsons if any(value_jsons) else None, "step": steps,
