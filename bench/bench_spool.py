@@ -45,7 +45,7 @@ sys.path.insert(0, str(HERE))
 N_POINTS = int(os.environ.get("BENCH_SPOOL_POINTS", "500000"))
 N_ASYNC = int(os.environ.get("BENCH_SPOOL_ASYNC", "5000"))
 N_STOCK = int(os.environ.get("BENCH_SPOOL_STOCK_POINTS", "100000"))
-PACE = int(os.environ.get("BENCH_SPOOL_PACE", "100000"))
+PACE = int(os.environ.get("BENCH_SPOOL_PACE", "50000"))
 PACE_S = float(os.environ.get("BENCH_SPOOL_PACE_S", "5"))
 REPEAT = int(os.environ.get("BENCH_SPOOL_REPEAT", "2"))
 SUB, RG, WS = "bench", "bench", "bench"

@@ -38,9 +38,9 @@ MetricRow = Tuple[str, str, str, Optional[float], Optional[str], int, int]
 WRITE_INTERVAL_S = 0.2
 # Points per write when the store names no limit of its own (`MAX_METRICS_PER_WRITE`).
 DEFAULT_BATCH = 10_000
-# Points per spool record: the spool's appends cost per record (an fsync), not per point, so a fast
-# loop gets few large records; the sender sends what is pending in requests of its own size.
-SPOOL_BATCH = 50_000
+# Points per spool record: a record costs an fsync, so a fast loop gets few large records (one
+# request's worth: see spool_replay.COALESCE_POINTS); a slower one gets one record per interval.
+SPOOL_BATCH = 25_000
 _RETRY_S = 0.5
 _MAX_ATTEMPTS = 20
 _AUTH_ATTEMPTS = 4
