@@ -18,6 +18,7 @@ reversed every other round), so load that comes and goes on a shared machine mov
   before the server holds it. Median and largest over the polls.
 
 Baselines measured in the same run:
+- with BENCH_SPOOL_BASELINE=<commit>: the spooled loops with that commit's SDK (client and server);
 - "no spool": the same `run.log` loop with AZUREMLCORE_SPOOL=0 (values kept in memory until sent, as rows);
 - "stock MLflow client, log_batch": `MlflowClient.log_batch` of 1,000 points per call in a loop, to the same
   server (the fastest way the stock client sends points);
@@ -48,6 +49,8 @@ N_STOCK = int(os.environ.get("BENCH_SPOOL_STOCK_POINTS", "100000"))
 PACE = int(os.environ.get("BENCH_SPOOL_PACE", "50000"))
 PACE_S = float(os.environ.get("BENCH_SPOOL_PACE_S", "5"))
 REPEAT = int(os.environ.get("BENCH_SPOOL_REPEAT", "2"))
+# A commit to measure beside this checkout (its client and its server): e.g. the code before a change.
+BASELINE = os.environ.get("BENCH_SPOOL_BASELINE", "")
 SUB, RG, WS = "bench", "bench", "bench"
 WS_PATH = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/{WS}"
 
@@ -122,19 +125,33 @@ print(json.dumps({"calls": n / (t1 - t0), "stored": n / (t2 - t0), "n": n}))
 """
 
 
-def _server(work: Path) -> tuple[subprocess.Popen, str, str]:
+def _server(work: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, str]:
     from bench_server import _port, _wait
 
     aml = [sys.executable, "-m", "azuremlcore._cli.main"]
     data = work / "server"
+    work.mkdir(parents=True, exist_ok=True)
     token = subprocess.check_output(aml + ["token", "create", "--data-dir", str(data), "--user", "bench",
-                                           "--role", "Owner"], text=True).strip()
+                                           "--role", "Owner"], text=True, env=env, cwd=work).strip()
     port = _port()
-    proc = subprocess.Popen(aml + ["server", "--data-dir", str(data), "--port", str(port)],
+    # cwd: not this checkout, whose folder would come first on sys.path (and shadow a baseline's tree).
+    proc = subprocess.Popen(aml + ["server", "--data-dir", str(data), "--port", str(port)], env=env, cwd=work,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     _wait(f"{url}/health", proc)
+    requests.put(url + WS_PATH, json={"exist_ok": True},
+                 headers={"Authorization": f"Bearer {token}"}).raise_for_status()
     return proc, url, token
+
+
+def _baseline_tree(ref: str, work: Path) -> Path:
+    """The SDK of commit `ref` (`git archive` of this repository), to be imported through PYTHONPATH."""
+    tree = work / "baseline"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", ref, "azuremlcore", "azuremlmlflow"],
+                             capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
 
 
 def _cpu_s(pid: int) -> float:
@@ -149,7 +166,7 @@ def _client(env: dict[str, str], code: str, *args: str, server_pid: int,
     "run_id" line (logging starts) and its "flushed" line (all stored), and with `poll` = (url,
     token) the latency the poller saw until the client's "loop_done" line."""
     proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir())
     assert proc.stdout is not None
     marks: dict[str, float] = {}
     poller = None
@@ -226,7 +243,6 @@ def _job_env(env: dict[str, str], url: str, token: str) -> dict[str, str]:
 def main() -> None:
     """Measure and print the table."""
     work = Path(tempfile.mkdtemp(prefix="bench-spool-"))
-    proc, url, token = _server(work)
     try:
         import mlflow  # noqa: F401
     except ImportError:
@@ -234,9 +250,10 @@ def main() -> None:
     else:
         has_mlflow = True
     results: dict[str, list[dict[str, float]]] = {}
+    servers: list[subprocess.Popen] = []
     try:
-        requests.put(url + WS_PATH, json={"exist_ok": True},
-                     headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+        proc, url, token = _server(work)
+        servers.append(proc)
         env = dict(os.environ, AZUREMLCORE_HOME=str(work / "home"), AZUREMLCORE_ENDPOINT=url, AZUREMLCORE_TOKEN=token)
         plain, spooled = dict(env, AZUREMLCORE_SPOOL="0"), dict(env, AZUREMLCORE_SPOOL="1")
         paced = [str(int(PACE * PACE_S)), str(PACE)]
@@ -248,6 +265,18 @@ def main() -> None:
             (f"run.log, no spool, paced at {PACE:,}/s",
              lambda: _client(plain, CLIENT, *paced, server_pid=proc.pid, poll=(url, token))),
         ]
+        if BASELINE:  # the same client and server code as of another commit, against its own server
+            tree = _baseline_tree(BASELINE, work)
+            old_env = dict(os.environ, PYTHONPATH=str(tree))
+            old_proc, old_url, old_token = _server(work / "baseline-server", old_env)
+            servers.append(old_proc)
+            old = dict(old_env, AZUREMLCORE_HOME=str(work / "baseline-home"), AZUREMLCORE_ENDPOINT=old_url,
+                       AZUREMLCORE_TOKEN=old_token, AZUREMLCORE_SPOOL="1")
+            measures += [
+                (f"baseline {BASELINE}: run.log, spool",
+                 lambda: _client(old, CLIENT, str(N_POINTS), "0", server_pid=old_proc.pid)),
+                (f"baseline {BASELINE}: run.log, spool, paced at {PACE:,}/s",
+                 lambda: _client(old, CLIENT, *paced, server_pid=old_proc.pid, poll=(old_url, old_token)))]
         if has_mlflow:
             stock_env = dict(os.environ, MLFLOW_TRACKING_TOKEN=token)
             measures.append(("stock MLflow client, log_batch of 1,000",
@@ -263,8 +292,9 @@ def main() -> None:
             ours = _client(dict(job2, AZUREMLCORE_SPOOL="1"), JOB, str(N_ASYNC), server_pid=proc.pid)
             mlflow_rows = (stock, ours)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
     print(f"{REPEAT} rounds, {N_POINTS:,} points per burst, {int(PACE * PACE_S):,} per paced loop (ranges over rounds)")
     print(f"{'what':44s} {'loop /s':>17s} {'stored /s':>17s} {'latency median / max s':>22s} "
           f"{'CPU µs/point: client':>21s} {'server':>9s}")
@@ -277,7 +307,7 @@ def main() -> None:
               f" {lat:>22s} {_range([r['client_cpu_us'] for r in rs], '.2f'):>21s}"
               f" {_range([r['server_cpu_us'] for r in rs], '.2f'):>9s}")
     ours = results["run.log, spool"]
-    for base in ("run.log, no spool", "stock MLflow client, log_batch of 1,000"):
+    for base in ("run.log, no spool", "stock MLflow client, log_batch of 1,000", f"baseline {BASELINE}: run.log, spool"):
         if base in results:
             ratios = [o["stored"] / b["stored"] for o, b in zip(ours, results[base])]
             print(f"ratio run.log with spool / {base}, stored: {_range(ratios, '.2f')}x")
