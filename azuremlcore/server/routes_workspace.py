@@ -1,12 +1,14 @@
 """The workspace API: the WorkspaceStore protocol over HTTP, under each workspace's ARM path."""
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
 import shutil
+from contextlib import contextmanager
 from itertools import repeat
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
@@ -20,7 +22,10 @@ from azuremlcore._store.records import MetricPoint, RunRecord, WorkspaceRecord
 from azuremlcore.server import models as m
 from azuremlcore.server._common import (WS_PATH as P, call, json_response, principal_of, resolve_workspace,
                                         scope_above, state_of, validation_message)
-from azuremlcore.server.security.authz import OWN, READ, WRITE, AuthError
+from azuremlcore.server.security.authz import OWN, READ, WRITE, AuthError, Principal
+
+if TYPE_CHECKING:
+    from azuremlcore.server.state import ServerState
 
 router = APIRouter()
 _WS_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,32}$")
@@ -330,9 +335,35 @@ def _batch_points(run_id: str, batches: list[m.MetricBatch]) -> tuple[list[Metri
 async def log_metrics(request: Request, sub: str, rg: str, ws: str) -> Response:
     """Store many metric points in one transaction (rows as in MetricsBody)."""
     st, pr, rec = resolve_workspace(request, sub, rg, ws, READ)
+    raw = await request.body()
+    with _gc_paused():
+        return await _log_metrics(request, st, pr, rec, raw)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a request turns tens of thousands of points into
+    objects (none of them in a cycle; freed by reference counting when the request ends).
+
+    Each 700 new objects start a collection, and the points a request holds get promoted into the
+    old generation, whose full collections then walk the whole server's heap: in a profile under
+    `run.log` at full speed, building the points of a batch cost three times what it costs without
+    collections (0.8-0.9 µs a point against 0.27, measured beside a heap of the server's size).
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+async def _log_metrics(request: Request, st: "ServerState", pr: Principal, rec: WorkspaceRecord,
+                       raw: bytes) -> Response:
     try:
         # Validated by the model the document shows (parsed in pydantic's own JSON reader: faster than json).
-        body = m.MetricsBody.model_validate_json(await request.body())
+        body = m.MetricsBody.model_validate_json(raw)
     except ValidationError as exc:
         raise InvalidValueError(validation_message(exc.errors(), ("body",)) + ' Send {"points": [[run_id, key, '
                                 'kind, value, value_json, step, timestamp], ...]}.') from None
