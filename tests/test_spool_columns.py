@@ -31,15 +31,17 @@ def _same(a: Any, b: Any) -> bool:
 
 def test_a_columnar_record_reads_back_as_the_points_written(tmp_path: Path) -> None:
     from azuremlcore._store.records import MetricPoint
-    from azuremlcore._tracking.spool import Spool, find_spools, record_points
+    from azuremlcore._tracking.spool import Spool, find_spools, record_points, record_size
 
     spool = Spool(tmp_path / "run1", header={"run_id": "run1", "endpoint": "x"})
     loop = [("run1", "loss", "scalar", i / 4, None, i, 1000 + i) for i in range(5)]
     odd = [("run1", "loss", "scalar", math.nan, None, 5, 1005), ("run1", "acc", "scalar", math.inf, None, 0, 1006),
            ("run1", "acc", "scalar", -math.inf, None, 1, 1007), ("run1", "n", "scalar", 3.0, "3", 0, 1008),
-           ("run1", "who", "scalar", None, '"me"', 0, 1009), ("run1", "roc", "row", None, '{"x": 1}', 0, 1010)]
+           ("run1", "who", "scalar", None, '"me"', 0, 1009), ("run1", "roc", "row", None, '{"x": 1}', 0, 1010),
+           ("run1", 'odd "step":[1,2], key', "scalar", 1.0, '["step", 3]', 7, 1011)]
     spool.append_metrics(loop)
     spool.append_metrics(odd)
+    spool.append_metrics([])  # nothing logged in a batch: a record of no points
     spool.sync()
     lines = spool.path.read_bytes().splitlines()
     first = json.loads(lines[1])
@@ -47,11 +49,13 @@ def test_a_columnar_record_reads_back_as_the_points_written(tmp_path: Path) -> N
     assert (first["key"], first["kind"], first["value_json"]) == ("loss", "scalar", None)
     assert first["value"] == [0.0, 0.25, 0.5, 0.75, 1.0] and first["step"] == [0, 1, 2, 3, 4]
     second = json.loads(lines[2])
-    assert second["value"][:3] == ["NaN", "Infinity", "-Infinity"] and second["kind"][-1] == "row"
+    assert second["value"][:3] == ["NaN", "Infinity", "-Infinity"] and second["kind"][-2] == "row"
     spool.close()
 
     again = find_spools(tmp_path)[0]  # read back from disk, as `aml sync` or another process would
-    back = [p for rec in list(again.records())[1:] for p in record_points("run1", rec)]
+    records = list(again.records())[1:]
+    assert [record_size(rec) for rec in records] == [len(loop), len(odd), 0]  # counted without parsing the lines
+    back = [p for rec in records for p in record_points("run1", rec)]
     expected = [MetricPoint(*row) for row in loop + odd]
     assert len(back) == len(expected)
     for got, want in zip(back, expected):

@@ -51,7 +51,7 @@ SUFFIX = ".spool"
 LINE = "_line"
 # Metric rows (and records) kept in memory after they are appended, until they are read back; beyond
 # that (the server is down or slow), records are read back from disk.
-_RECENT_MAX = 200_000
+_RECENT_MAX = 50_000
 _DUMPS: list[Callable[[Any], bytes]] = []  # the dumps metrics records are written with, chosen on first use
 
 
@@ -117,9 +117,11 @@ def metric_columns(rows: "Sequence[MetricRow]") -> dict[str, Any]:
 
 
 def record_points(run_id: str, record: dict[str, Any]) -> "list[MetricPoint]":
-    """The metric points of a metrics record (columns or rows)."""
+    """The metric points of a metrics record (columns or rows; one read back holds only its line)."""
     from azuremlcore._store.records import MetricPoint
 
+    if "points" in record:
+        record = json.loads(record[LINE])
     rows = record.get("rows")
     if rows is not None:
         return [MetricPoint(run_id, r[0], r[1], decode_value(r[2]), r[3], r[4], r[5]) for r in rows]
@@ -131,6 +133,18 @@ def record_points(run_id: str, record: dict[str, Any]) -> "list[MetricPoint]":
 
     return [MetricPoint(run_id, k, kind, decode_value(v), vj, step, ts) for k, kind, v, vj, step, ts in zip(
         column("key"), column("kind"), record["value"], column("value_json"), record["step"], record["timestamp"])]
+
+
+# How a columnar metrics record's line starts after its number (json and orjson keep the keys' order).
+_COLUMNS_HEAD = b'"t":"metrics","key":'
+
+
+def _count_points(line: bytes) -> int:
+    """Points in a columnar record's line, without parsing it: one step each (integers, comma-separated).
+    No `"step":[` can occur earlier in the line: inside a JSON string its quote would be escaped."""
+    start = line.index(b'"step":[') + 8
+    end = line.index(b"]", start)
+    return 0 if end == start else line.count(b",", start, end) + 1
 
 
 def record_size(record: dict[str, Any]) -> int:
@@ -159,7 +173,7 @@ class Spool:
         self._read_at = (-1, 0)
         # Records this process appended and has not read back yet: reading them costs no JSON parsing.
         self._recent: dict[int, dict[str, Any]] = {}
-        self._recent_size = 0  # their metric points (what bounds their memory)
+        self._recent_size = 0  # their metric rows (what bounds their memory)
         self._header: dict[str, Any] | None = None  # the first record, never rewritten: read once
         if header is not None and not self.path.exists():
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -189,7 +203,12 @@ class Spool:
         with self._lock:
             n = self.next_n
             line = _dumps_json({"n": n, **record}) + b"\n"
-            self._write(n, line, {"n": n, **record, LINE: line}, len(record.get("rows", ())) + 1)
+            self._f.write(line)
+            self.next_n = n + 1
+            size = len(record.get("rows", ())) + 1
+            if self._recent_size + size <= _RECENT_MAX:  # an outage leaves the rest on disk only
+                self._recent[n] = {"n": n, **record, LINE: line}
+                self._recent_size += size
             return n
 
     def append_metrics(self, rows: "Sequence[MetricRow]") -> int:
@@ -201,16 +220,9 @@ class Spool:
         with self._lock:
             n = self.next_n
             line = dumps({"n": n, "t": "metrics", **columns}) + b"\n"
-            # Kept as its line alone: the sender sends the line; nothing reads the columns back here.
-            self._write(n, line, {"n": n, "t": "metrics", "points": len(rows), LINE: line}, len(rows) + 1)
+            self._f.write(line)  # not kept in memory: read back, its line is all the sender needs (`records`)
+            self.next_n = n + 1
             return n
-
-    def _write(self, n: int, line: bytes, kept: dict[str, Any], size: int) -> None:
-        self._f.write(line)
-        self.next_n = n + 1
-        if self._recent_size + size <= _RECENT_MAX:  # an outage leaves the rest on disk only
-            self._recent[n] = kept
-            self._recent_size += size
 
     def sync(self) -> None:
         """Make every appended record durable (fsync)."""
@@ -252,7 +264,11 @@ class Spool:
                     continue
                 rec = self._recent.pop(n, None)
                 if rec is not None:
-                    self._recent_size -= (record_size(rec) if rec.get("t") == "metrics" else 0) + 1
+                    self._recent_size -= len(rec.get("rows", ())) + 1
+                elif _COLUMNS_HEAD in line[:64]:
+                    # A columnar metrics record: sent as its line, so it is not parsed (a backlog of
+                    # millions of points would cost the writing process more than the loop itself).
+                    rec = {"n": n, "t": "metrics", "points": _count_points(line), LINE: line}
                 else:
                     try:
                         rec = json.loads(line)

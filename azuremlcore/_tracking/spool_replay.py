@@ -7,7 +7,6 @@ reported and skipped; an unreachable store stops the replay (`SpoolOffline`), to
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -122,13 +121,6 @@ def _shape(rec: dict[str, Any]) -> tuple[bool, bool]:
     return columnar(rec), bool(rec.get("unique", False))
 
 
-def _loaded(rec: dict[str, Any]) -> dict[str, Any]:
-    """A metrics record with its points (a record kept in memory holds only its line)."""
-    if "points" in rec:
-        return json.loads(rec[LINE])
-    return rec
-
-
 def _send_metrics(store: "WorkspaceStore", spool: Spool, run_id: str, records: list[dict[str, Any]],
                   out: Replayed, skip_refused: bool) -> None:
     is_columnar, unique = _shape(records[0])
@@ -142,7 +134,7 @@ def _send_metrics(store: "WorkspaceStore", spool: Spool, run_id: str, records: l
                 rec["n"] for rec in records for _ in rec["rows"]]
             send_lines(run_id, spool.source, seq, [rows_json(rec[LINE]) for rec in records], unique=unique)
         else:
-            per_record = [(rec["n"], record_points(run_id, _loaded(rec))) for rec in records]
+            per_record = [(rec["n"], record_points(run_id, rec)) for rec in records]
             points = [p for _, pts in per_record for p in pts]
             if unique:
                 store.log_metrics_unique(run_id, points)  # type: ignore[attr-defined]
