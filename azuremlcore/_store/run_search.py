@@ -23,6 +23,8 @@ import sqlalchemy as sa
 _RUN_COLUMN = {"run_id": "id", "run_name": "display_name", "status": "status", "user_id": "submitted_by",
                "end_time": "end_time"}
 METRIC_KINDS = ("scalar", "list")
+_START = "COALESCE(runs.start_time, runs.created_time)"  # ix_runs_experiment_start's expression, written the same
+_NEVER_NULL = frozenset({"start_time", "run_name", "run_id", "status"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class _Sql:
         return f"s{self._aliases}"
 
     def term(self, kind: str, key: str) -> str:
+        """A filter's term: a correlated subquery (one primary-key seek per candidate run) or a run column."""
         if kind == "metric":
             a = self.alias()
             return (f'(SELECT CASE WHEN {a}.is_nan THEN NULL ELSE {a}."value" END FROM latest_metrics {a} '
@@ -74,7 +77,7 @@ class _Sql:
             return (f'(SELECT {a}."value" FROM run_attributes {a} WHERE {a}.run_id = runs.id AND '
                     f'{a}.kind = {self.value(kind)} AND {a}."key" = {self.value(key)})')
         if key == "start_time":
-            return "COALESCE(runs.start_time, runs.created_time)"
+            return _START
         if key == "run_name":
             return "COALESCE(runs.display_name, runs.id)"
         return f"runs.{_RUN_COLUMN[key]}"
@@ -97,19 +100,51 @@ class _Sql:
             return f"{term} {op} ({', '.join(self.value(x) for x in v)})"
         raise ValueError(f"Unknown comparison {op!r}")
 
-    def order(self, order: list[Order]) -> str:
+    def order(self, order: list[Order]) -> tuple[str, str]:
+        """(LEFT JOINs, ORDER BY keys) of the order terms, then start time (newest first) and run id.
+
+        Call before `where`: the joins' parameters come first in the text. A metric, param or tag is
+        joined once (a subquery would be run twice per row, for its value and for its NULL test);
+        runs without the value come last in both directions. Columns that are never NULL get no NULL
+        test, and a repeated term no second key, so that an order by start time alone is exactly
+        `ix_runs_experiment_start`'s and the database can walk it instead of sorting.
+        """
+        joins: list[str] = []
         keys: list[str] = []
+        seen: set[tuple[str, str]] = set()
         for o in order:
-            # Runs without the value last, in both directions. Each use of a term binds its own parameters, in
-            # the order they appear in the text.
-            keys.append(f"CASE WHEN {self.term(o.kind, o.key)} IS NULL THEN 1 ELSE 0 END")
-            keys.append(f"{self.term(o.kind, o.key)} {'ASC' if o.ascending else 'DESC'}")
-        return ", ".join(keys + ["COALESCE(runs.start_time, runs.created_time) DESC", "runs.id ASC"])
+            if (o.kind, o.key) in seen:
+                continue
+            seen.add((o.kind, o.key))
+            direction = "ASC" if o.ascending else "DESC"
+            if o.kind == "attribute":
+                term = self.term(o.kind, o.key)
+                if o.key not in _NEVER_NULL:
+                    keys.append(f"CASE WHEN {term} IS NULL THEN 1 ELSE 0 END")
+                keys.append(f"{term} {direction}")
+                if o.key == "run_id":  # unique: nothing after it can change the order
+                    return " ".join(joins), ", ".join(keys)
+                continue
+            a = self.alias()
+            if o.kind == "metric":  # a NaN latest value sorts as no value
+                joins.append(f'LEFT JOIN latest_metrics {a} ON {a}.run_id = runs.id AND {a}."key" = {self.value(o.key)} '
+                             f"AND {a}.is_nan = {self.value(False)}")
+            else:
+                joins.append(f"LEFT JOIN run_attributes {a} ON {a}.run_id = runs.id AND {a}.kind = {self.value(o.kind)} "
+                             f'AND {a}."key" = {self.value(o.key)}')
+            keys.append(f'CASE WHEN {a}."value" IS NULL THEN 1 ELSE 0 END')
+            keys.append(f'{a}."value" {direction}')
+        if ("attribute", "start_time") not in seen:
+            keys.append(f"{_START} DESC")
+        keys.append("runs.id ASC")
+        return " ".join(joins), ", ".join(keys)
 
     def where(self, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
               clauses: list[Clause]) -> str:
         parts = [f"runs.workspace_id = {self.value(workspace_id)}"]
-        if experiment_ids:  # none: the caller restricts the experiment itself
+        if len(experiment_ids) == 1:  # = rather than IN: both databases then walk an index that starts with it
+            parts.append(f"runs.experiment_id = {self.value(experiment_ids[0])}")
+        elif experiment_ids:  # none: the caller restricts the experiment itself
             parts.append(f"runs.experiment_id IN ({', '.join(self.value(e) for e in experiment_ids)})")
         if lifecycle_stage is not None:
             parts.append(f"runs.lifecycle_stage = {self.value(lifecycle_stage)}")
@@ -133,26 +168,28 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
     dialect = conn.dialect.name
     q = _Sql(dialect)
     if not (order and order[0].kind == "metric" and len(experiment_ids) == 1):
+        joins, keys = q.order(order)
         where = q.where(workspace_id, experiment_ids, lifecycle_stage, clauses)
-        sql = f"SELECT runs.* FROM runs WHERE {where} ORDER BY {q.order(order)} " \
-              f"LIMIT {int(limit)} OFFSET {int(offset)}"
+        sql = f"SELECT runs.* FROM runs {joins} WHERE {where} ORDER BY {keys} LIMIT {int(limit)} OFFSET {int(offset)}"
         return conn.exec_driver_sql(sql, tuple(q.params)).all()
     # Walk the first order key's values on ix_latest_metrics_order (the latest_metrics row drives the join,
     # so the page ends the walk), then the runs without a (non-NaN) value of it.
     first, want = order[0], offset + limit
+    joins, keys = q.order(order[1:])
     # The run is found by its id (a run's experiment never changes, so w's experiment is the run's): with the
     # experiment also a condition on runs, PostgreSQL scanned the experiment's runs for every walked row.
-    head = (f"SELECT runs.* FROM latest_metrics w CROSS JOIN runs WHERE w.experiment_id = {q.value(experiment_ids[0])} "
-            f'AND w."key" = {q.value(first.key)} AND w.is_nan = {q.value(False)} AND runs.id = w.run_id AND ')
+    head = (f"SELECT runs.* FROM latest_metrics w CROSS JOIN runs {joins} WHERE "
+            f"w.experiment_id = {q.value(experiment_ids[0])} AND w.\"key\" = {q.value(first.key)} "
+            f"AND w.is_nan = {q.value(False)} AND runs.id = w.run_id AND ")
     where = q.where(workspace_id, [], lifecycle_stage, clauses)
-    sql = (f"{head}{where} ORDER BY w.\"value\" {'ASC' if first.ascending else 'DESC'}, {q.order(order[1:])} "
-           f"LIMIT {int(want)}")
+    sql = f"{head}{where} ORDER BY w.\"value\" {'ASC' if first.ascending else 'DESC'}, {keys} LIMIT {int(want)}"
     rows = conn.exec_driver_sql(sql, tuple(q.params)).all()
     if len(rows) < want and _some_without(conn, q.ph, experiment_ids[0], first.key):
         r = _Sql(dialect)
+        joins, keys = r.order(order[1:])
         where = r.where(workspace_id, experiment_ids, lifecycle_stage, clauses)
-        sql = (f"SELECT runs.* FROM runs WHERE {where} AND NOT EXISTS (SELECT 1 FROM latest_metrics h WHERE "
+        sql = (f"SELECT runs.* FROM runs {joins} WHERE {where} AND NOT EXISTS (SELECT 1 FROM latest_metrics h WHERE "
                f'h.run_id = runs.id AND h."key" = {r.value(first.key)} AND h.is_nan = {r.value(False)}) '
-               f"ORDER BY {r.order(order[1:])} LIMIT {int(want - len(rows))}")
+               f"ORDER BY {keys} LIMIT {int(want - len(rows))}")
         rows += conn.exec_driver_sql(sql, tuple(r.params)).all()
     return rows[offset:]
