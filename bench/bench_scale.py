@@ -142,8 +142,9 @@ def _fill_runs(store: Any, ws_id: str, exp_id: str, n: int, start: int, rng: ran
                 made[rid] = _Made(now + number, status, params, tags, values)
         _bulk_insert(store, rows)
     if store._engine.dialect.name != "sqlite":
-        with store._engine.connect() as conn:  # what autovacuum does after a bulk load, done now
-            conn.exec_driver_sql("COMMIT")
+        # What autovacuum does after a bulk load, done now. Outside a transaction: an ANALYZE rolled back keeps
+        # its row counts (written in place) but loses its column statistics, and tells autovacuum it is done.
+        with store._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in _COLUMNS:
                 conn.exec_driver_sql(f"ANALYZE {table}")
     return ids

@@ -160,6 +160,20 @@ def _some_without(conn: sa.Connection, ph: str, experiment_id: str, key: str) ->
     return (values or 0) < (runs or 0)
 
 
+def _prefer_walk(conn: sa.Connection) -> None:
+    """On PostgreSQL, make the search that follows walk its index in order rather than sort every candidate.
+
+    PostgreSQL cannot estimate how many runs pass a filter written as subqueries (it assumes 0.5 %
+    for an equality), so for a page larger than that estimate it expects the walk to read the whole
+    index and picks a scan of every run of the experiment and a sort: 0.73 s against 0.06 s for the
+    bench's page of 1,000 at 100k runs. Without sorts on offer it walks, and the walk is never much
+    worse than the scan: it reads every run only when the filter matches fewer than a page. LOCAL:
+    only this read transaction (the store's search connection, rolled back when returned).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
+
+
 def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
                 clauses: list[Clause], order: list[Order], limit: int, offset: int) -> list[Any]:
     """Run rows matching every clause, in order (then start time, newest first, then id), one page."""
@@ -168,6 +182,8 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
     dialect = conn.dialect.name
     q = _Sql(dialect)
     if not (order and order[0].kind == "metric" and len(experiment_ids) == 1):
+        if len(experiment_ids) == 1 and (not order or (order[0].kind, order[0].key) == ("attribute", "start_time")):
+            _prefer_walk(conn)
         joins, keys = q.order(order)
         where = q.where(workspace_id, experiment_ids, lifecycle_stage, clauses)
         sql = f"SELECT runs.* FROM runs {joins} WHERE {where} ORDER BY {keys} LIMIT {int(limit)} OFFSET {int(offset)}"
@@ -183,6 +199,7 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
             f"AND w.is_nan = {q.value(False)} AND runs.id = w.run_id AND ")
     where = q.where(workspace_id, [], lifecycle_stage, clauses)
     sql = f"{head}{where} ORDER BY w.\"value\" {'ASC' if first.ascending else 'DESC'}, {keys} LIMIT {int(want)}"
+    _prefer_walk(conn)
     rows = conn.exec_driver_sql(sql, tuple(q.params)).all()
     if len(rows) < want and _some_without(conn, q.ph, experiment_ids[0], first.key):
         r = _Sql(dialect)
