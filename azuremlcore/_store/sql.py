@@ -139,8 +139,13 @@ class SqlWorkspaceStore:
                 yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
+    def _read(self, transaction: bool = False) -> Iterator[sa.Connection]:
         with self._engine.connect() as conn:
+            if not transaction and conn.dialect.name == "postgresql":
+                # Autocommit: under READ COMMITTED each statement has its own snapshot in a transaction too, so a
+                # read loses nothing, and skips BEGIN, ROLLBACK and the DEALLOCATE ALL psycopg sends after a
+                # rollback (which also threw away its prepared statements): three round trips per read.
+                conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     # ------------------------------------------------------------------ workspaces
@@ -259,13 +264,23 @@ class SqlWorkspaceStore:
     def get_experiment(self, workspace_id: str, *, name: str | None = None,
                        experiment_id: str | None = None) -> ExperimentRecord:
         """An experiment by name or id."""
-        q = sa.select(t.experiments).where(t.experiments.c.workspace_id == workspace_id)
-        q = q.where(t.experiments.c.name == name) if name is not None else q.where(t.experiments.c.id == experiment_id)
+        # One driver-level statement (the experiment and its tags): every MLflow run creation asks for it.
         with self._read() as conn:
-            row = conn.execute(q).first()
-            if row is None:
-                raise NotFoundError(f"Experiment {name or experiment_id!r} does not exist in this workspace.")
-            return self._experiment(conn, row)
+            ph = "?" if conn.dialect.name == "sqlite" else "%s"
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(f'SELECT e.id, e.workspace_id, e.name, e.created_time, e.last_update_time, e.archived_time, '
+                            f'g."key", g."value" FROM experiments e LEFT JOIN experiment_tags g ON g.experiment_id = e.id '
+                            f'WHERE e.workspace_id = {ph} AND e.{"name" if name is not None else "id"} = {ph}',
+                            (workspace_id, name if name is not None else experiment_id))
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        if not rows:
+            raise NotFoundError(f"Experiment {name or experiment_id!r} does not exist in this workspace.")
+        e = rows[0]
+        return ExperimentRecord(id=e[0], workspace_id=e[1], name=e[2], created_time=e[3], last_update_time=e[4],
+                                archived_time=e[5], tags={r[6]: r[7] for r in rows if r[6] is not None})
 
     def list_experiments(self, workspace_id: str, view_type: str = "ActiveOnly",
                          name: str | None = None) -> list[ExperimentRecord]:
@@ -355,31 +370,59 @@ class SqlWorkspaceStore:
     def create_run(self, record: RunRecord) -> RunRecord:
         """Insert a run; its number is the next in its experiment."""
         record.created_time = record.created_time or now_ms()
-        # Driver-level SQL, two statements: the run (numbered in the same INSERT, on ix_runs_experiment_number)
-        # and its attributes. Through SQLAlchemy's statement building this was a fifth of creating an MLflow run.
+        # Driver-level SQL: the run, numbered in its own INSERT (on ix_runs_experiment_number), and its attributes.
+        # Through SQLAlchemy's statement building this was a fifth of creating an MLflow run. A taken id is found
+        # by the primary key refusing the row, not by a look-up first.
         columns = ("id", "workspace_id", "experiment_id", "details_json", *(c for c in _RUN_COLUMNS if c != "number"))
         values = (record.id, record.workspace_id, record.experiment_id, json.dumps(record.details),
                   *(getattr(record, c) for c in _RUN_COLUMNS if c != "number"))
         attributes = [(record.id, kind, k, v) for kind, found in (("tag", record.tags), ("property", record.properties),
                                                                   ("param", record.params)) for k, v in found.items()]
-        with self._write() as conn:
-            ph = "?" if conn.dialect.name == "sqlite" else "%s"
-            cur = conn.connection.driver_connection.cursor()
-            try:
-                cur.execute(f"SELECT 1 FROM runs WHERE id = {ph}", (record.id,))
-                if cur.fetchone() is not None:
-                    raise AlreadyExistsError(f"Run {record.id} already exists.")
-                names = ", ".join(f'"{c}"' for c in columns)
-                cur.execute(f'INSERT INTO runs ({names}, "number") SELECT {", ".join([ph] * len(values))}, '
-                            f'COALESCE(MAX("number"), 0) + 1 FROM runs WHERE experiment_id = {ph} RETURNING "number"',
-                            (*values, record.experiment_id))
-                record.number = cur.fetchone()[0]
+        pg = self._engine.dialect.name == "postgresql"
+        ph = "%s" if pg else "?"
+        names = ", ".join(f'"{c}"' for c in columns)
+        insert_run = (f'INSERT INTO runs ({names}, "number") SELECT {", ".join([ph] * len(values))}, '
+                      f'COALESCE(MAX("number"), 0) + 1 FROM runs WHERE experiment_id = {ph} RETURNING "number"')
+        run_params = (*values, record.experiment_id)
+        try:
+            if pg:
+                # One statement, one round trip, in autocommit (a statement is atomic): the run and its attributes
+                # through a data-modifying WITH (the attributes' foreign key is checked at the statement's end).
+                # Before: BEGIN, a look-up, two INSERTs and COMMIT, each a round trip.
+                sql, params = insert_run, run_params
                 if attributes:
-                    cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES '
-                                    f'({ph}, {ph}, {ph}, {ph})', attributes)
-            finally:
-                cur.close()
+                    rows = ", ".join([f"({ph}, {ph}, {ph}, {ph})"] * len(attributes))
+                    sql = (f'WITH r AS ({insert_run}), a AS (INSERT INTO run_attributes (run_id, kind, "key", "value") '
+                           f'VALUES {rows}) SELECT "number" FROM r')
+                    params = (*run_params, *(x for a in attributes for x in a))
+                with self._engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    cur = conn.connection.driver_connection.cursor()
+                    try:
+                        cur.execute(sql, params)
+                        record.number = cur.fetchone()[0]
+                    finally:
+                        cur.close()
+                return record
+            with self._write() as conn:
+                cur = conn.connection.driver_connection.cursor()
+                try:
+                    cur.execute(insert_run, run_params)
+                    record.number = cur.fetchone()[0]
+                    if attributes:
+                        cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES '
+                                        f'({ph}, {ph}, {ph}, {ph})', attributes)
+                finally:
+                    cur.close()
+        except self._engine.dialect.loaded_dbapi.IntegrityError:
+            if self._run_exists(record.id):
+                raise AlreadyExistsError(f"Run {record.id} already exists.") from None
+            raise
         return record
+
+    def _run_exists(self, run_id: str) -> bool:
+        with self._read() as conn:
+            return conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is not None
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run with that id, with its tags, properties and params."""
@@ -811,7 +854,7 @@ class SqlWorkspaceStore:
         (then newest first), one page; with tags, properties and params."""
         from azuremlcore._store import run_search
 
-        with self._read() as conn:
+        with self._read(transaction=True) as conn:  # a transaction: the search may SET LOCAL a planner setting
             rows = run_search.search_runs(conn, workspace_id, experiment_ids, lifecycle_stage, clauses, order,
                                           limit, offset)
             return self._runs(conn, rows)
