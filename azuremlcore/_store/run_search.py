@@ -126,13 +126,13 @@ class _Sql:
                     return " ".join(joins), ", ".join(keys)
                 continue
             a = self.alias()
-            if o.kind == "metric":  # a NaN latest value sorts as no value
-                joins.append(f'LEFT JOIN latest_metrics {a} ON {a}.run_id = runs.id AND {a}."key" = {self.value(o.key)} '
-                             f"AND {a}.is_nan = {self.value(False)}")
+            if o.kind == "metric":  # MLflow's order: values, then NaN, then no value, in both directions
+                joins.append(f'LEFT JOIN latest_metrics {a} ON {a}.run_id = runs.id AND {a}."key" = {self.value(o.key)}')
+                keys.append(f"CASE WHEN {a}.run_id IS NULL THEN 2 WHEN {a}.is_nan THEN 1 ELSE 0 END")
             else:
                 joins.append(f"LEFT JOIN run_attributes {a} ON {a}.run_id = runs.id AND {a}.kind = {self.value(o.kind)} "
                              f'AND {a}."key" = {self.value(o.key)}')
-            keys.append(f'CASE WHEN {a}."value" IS NULL THEN 1 ELSE 0 END')
+                keys.append(f'CASE WHEN {a}."value" IS NULL THEN 1 ELSE 0 END')
             keys.append(f'{a}."value" {direction}')
         if ("attribute", "start_time") not in seen:
             keys.append(f"{_START} DESC")
@@ -202,11 +202,12 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
     _prefer_walk(conn)
     rows = conn.exec_driver_sql(sql, tuple(q.params)).all()
     if len(rows) < want and _some_without(conn, q.ph, experiment_ids[0], first.key):
+        # Those with a NaN latest value first, then those without one (MLflow's order, either direction).
         r = _Sql(dialect)
+        h = f'LEFT JOIN latest_metrics h ON h.run_id = runs.id AND h."key" = {r.value(first.key)}'
         joins, keys = r.order(order[1:])
         where = r.where(workspace_id, experiment_ids, lifecycle_stage, clauses)
-        sql = (f"SELECT runs.* FROM runs {joins} WHERE {where} AND NOT EXISTS (SELECT 1 FROM latest_metrics h WHERE "
-               f'h.run_id = runs.id AND h."key" = {r.value(first.key)} AND h.is_nan = {r.value(False)}) '
-               f"ORDER BY {keys} LIMIT {int(want - len(rows))}")
+        sql = (f"SELECT runs.* FROM runs {h} {joins} WHERE {where} AND (h.run_id IS NULL OR h.is_nan = {r.value(True)}) "
+               f"ORDER BY CASE WHEN h.run_id IS NULL THEN 1 ELSE 0 END, {keys} LIMIT {int(want - len(rows))}")
         rows += conn.exec_driver_sql(sql, tuple(r.params)).all()
     return rows[offset:]
