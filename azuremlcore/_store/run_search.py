@@ -10,7 +10,12 @@ Ordered by a metric within one experiment (what a leaderboard asks), the search 
 values in order on `ix_latest_metrics_order` and stops once the page is full, so it reads about
 page size / selectivity rows instead of every run of the experiment (`EXPLAIN QUERY PLAN` in
 bench/bench_scale.py shows the plan). Runs without the value follow, from a second query, run only
-when the page is not full and two index-only counts say such runs exist.
+when the page is not full and two index-only counts say such runs exist. MLflow's default order
+(start time, newest first), and any order led by start time, walks `ix_runs_experiment_start`
+within one experiment the same way. PostgreSQL is told to prefer these walks (`_prefer_walk`):
+it cannot estimate how many runs a filter passes, and for pages larger than its guess it sorted
+every run of the experiment. Other orders (a param, a tag, several experiments) sort the
+experiment's candidate runs: 0.2-0.3 s at 100k runs.
 """
 from __future__ import annotations
 
