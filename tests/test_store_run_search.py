@@ -166,3 +166,21 @@ def test_upgrade_to_0006_adds_the_start_index(tmp_path: Any) -> None:
     con = sqlite3.connect(tmp_path / "old.db")
     names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "ix_runs_experiment_start" in names
+
+
+def test_rare_metric_filter_starts_from_its_matches_with_the_same_answer(store: SqlWorkspaceStore, ws_id: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from azuremlcore._store import run_search
+
+    exp = store.create_experiment(ws_id, "e").id
+    for i in range(60):
+        store.create_run(_run(ws_id, exp, f"r{i:02}", 1000 + i // 2, params={"p": "abc"[i % 3]}))
+        store.log_metrics([MetricPoint(f"r{i:02}", "m", "scalar", float(i % 7), None, 0, 1),
+                           MetricPoint(f"r{i:02}", "n", "scalar", float(i % 5), None, 0, 1)])
+    searches = [([Clause("metric", "m", ">=", 5.0)], []), ([Clause("metric", "m", "=", 3.0)], [Order("param", "p")]),
+                ([Clause("param", "p", "=", "a"), Clause("metric", "m", "<", 2.0)], [Order("metric", "n", False)]),
+                ([Clause("metric", "m", ">", 4.0)], [Order("attribute", "start_time", True)])]
+    driven = [_ids(store, ws_id, [exp], c, o, limit=4, offset=1) for c, o in searches]
+    monkeypatch.setattr(run_search, "_FEW", -1)  # never few: the index walks or the sort of every run
+    walked = [_ids(store, ws_id, [exp], c, o, limit=4, offset=1) for c, o in searches]
+    assert driven == walked and all(len(ids) == 4 for ids in driven)

@@ -179,6 +179,30 @@ def _prefer_walk(conn: sa.Connection) -> None:
         conn.exec_driver_sql("SET LOCAL enable_sort = off")
 
 
+_RANGE_OPS = frozenset({"=", ">", ">=", "<", "<="})
+# A metric comparison matching at most this many runs drives the search from its range of ix_latest_metrics_order.
+_FEW = 5000
+
+
+def _few_matches(conn: sa.Connection, ph: str, experiment_id: str, clauses: list[Clause]) -> Clause | None:
+    """The first metric comparison of the filter that at most _FEW runs of the experiment pass, if any.
+
+    A walk in order reads page size / selectivity runs: every run of the experiment when a filter
+    such as `metrics.acc > 0.99` passes a few. Counting a comparison's range on the index (stopping
+    past _FEW entries) costs about as much as the matches, and when they are few the search starts
+    from them and sorts them instead (0.03 s against 0.4-1.1 s for a page of 1,000 at 100k runs).
+    """
+    for c in clauses:
+        if c.kind == "metric" and c.op in _RANGE_OPS:
+            n = conn.exec_driver_sql(
+                f'SELECT COUNT(*) FROM (SELECT 1 FROM latest_metrics WHERE experiment_id = {ph} AND "key" = {ph} '
+                f'AND is_nan = {ph} AND "value" {c.op} {ph} LIMIT {_FEW + 1}) few',
+                (experiment_id, c.key, False, c.value)).scalar()
+            if (n or 0) <= _FEW:
+                return c
+    return None
+
+
 def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
                 clauses: list[Clause], order: list[Order], limit: int, offset: int) -> list[Any]:
     """Run rows matching every clause, in order (then start time, newest first, then id), one page."""
@@ -186,6 +210,15 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
         return []
     dialect = conn.dialect.name
     q = _Sql(dialect)
+    few = _few_matches(conn, q.ph, experiment_ids[0], clauses) if len(experiment_ids) == 1 else None
+    if few is not None:
+        joins, keys = q.order(order)
+        head = (f"SELECT runs.* FROM latest_metrics d CROSS JOIN runs {joins} WHERE "
+                f"d.experiment_id = {q.value(experiment_ids[0])} AND d.\"key\" = {q.value(few.key)} "
+                f"AND d.is_nan = {q.value(False)} AND d.\"value\" {few.op} {q.value(few.value)} AND runs.id = d.run_id AND ")
+        where = q.where(workspace_id, [], lifecycle_stage, clauses)
+        sql = f"{head}{where} ORDER BY {keys} LIMIT {int(limit)} OFFSET {int(offset)}"
+        return conn.exec_driver_sql(sql, tuple(q.params)).all()
     if not (order and order[0].kind == "metric" and len(experiment_ids) == 1):
         if len(experiment_ids) == 1 and (not order or (order[0].kind, order[0].key) == ("attribute", "start_time")):
             _prefer_walk(conn)
