@@ -191,12 +191,13 @@ def _few_matches(conn: sa.Connection, ph: str, experiment_id: str, clauses: list
     such as `metrics.acc > 0.99` passes a few. Counting a comparison's range on the index (stopping
     past _FEW entries) costs about as much as the matches, and when they are few the search starts
     from them and sorts them instead (0.03 s against 0.4-1.1 s for a page of 1,000 at 100k runs).
+    ORDER BY the index's order: when many match, PostgreSQL otherwise scanned the table for them (15 ms).
     """
     for c in clauses:
         if c.kind == "metric" and c.op in _RANGE_OPS:
             n = conn.exec_driver_sql(
                 f'SELECT COUNT(*) FROM (SELECT 1 FROM latest_metrics WHERE experiment_id = {ph} AND "key" = {ph} '
-                f'AND is_nan = {ph} AND "value" {c.op} {ph} LIMIT {_FEW + 1}) few',
+                f'AND is_nan = {ph} AND "value" {c.op} {ph} ORDER BY "value" LIMIT {_FEW + 1}) few',
                 (experiment_id, c.key, False, c.value)).scalar()
             if (n or 0) <= _FEW:
                 return c
