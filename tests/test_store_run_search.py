@@ -184,3 +184,34 @@ def test_rare_metric_filter_starts_from_its_matches_with_the_same_answer(store: 
     monkeypatch.setattr(run_search, "_FEW", -1)  # never few: the index walks or the sort of every run
     walked = [_ids(store, ws_id, [exp], c, o, limit=4, offset=1) for c, o in searches]
     assert driven == walked and all(len(ids) == 4 for ids in driven)
+
+
+def test_postgres_connections_lost_are_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool pings only connections idle past PING_IDLE_S; one lost in steady use fails once, then is replaced."""
+    import time
+
+    from azuremlcore._store import sql
+
+    url = _postgres_url()
+    store = SqlWorkspaceStore(url)
+    ws = store.create_workspace(WorkspaceRecord(id="", subscription_id="s", resource_group="r", name="w")).id
+    store.create_experiment(ws, "e")
+
+    def kill_connections() -> None:
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                                 "current_database() AND pid <> pg_backend_pid()")
+        admin.dispose()
+        time.sleep(0.2)
+    try:
+        monkeypatch.setattr(sql, "PING_IDLE_S", 0.0)  # every connection counts as idle: pinged, replaced, no error
+        kill_connections()
+        assert store.get_experiment(ws, name="e").name == "e"
+        monkeypatch.setattr(sql, "PING_IDLE_S", 3600.0)
+        kill_connections()
+        with pytest.raises(store._engine.dialect.loaded_dbapi.OperationalError):  # psycopg's AdminShutdown
+            store.get_experiment(ws, name="e")
+        assert store.get_experiment(ws, name="e").name == "e"
+    finally:
+        store.close()
