@@ -891,4 +891,8 @@ class SqlWorkspaceStore:
         with self._read(transaction=True) as conn:  # a transaction: the search may SET LOCAL a planner setting
             rows = run_search.search_runs(conn, workspace_id, experiment_ids, lifecycle_stage, clauses, order,
                                           limit, offset)
-            return self._runs(conn, rows)
+            found = self._runs(conn, rows)
+            # Ended by COMMIT (it wrote nothing): after a ROLLBACK psycopg sends DEALLOCATE ALL, a round trip that
+            # also drops its prepared statements.
+            conn.commit()
+            return found
