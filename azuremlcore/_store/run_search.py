@@ -14,8 +14,9 @@ when the page is not full and two index-only counts say such runs exist. MLflow'
 (start time, newest first), and any order led by start time, walks `ix_runs_experiment_start`
 within one experiment the same way. PostgreSQL is told to prefer these walks (`_prefer_walk`):
 it cannot estimate how many runs a filter passes, and for pages larger than its guess it sorted
-every run of the experiment. Other orders (a param, a tag, several experiments) sort the
-experiment's candidate runs: 0.2-0.3 s at 100k runs.
+every run of the experiment. Over several experiments, a start-time order walks each experiment's
+part of the index and sorts the union of their pages. Other orders (led by a param or a tag, or
+by a metric over several experiments) sort the candidate runs: 0.2-0.3 s at 100k runs.
 """
 from __future__ import annotations
 
@@ -220,8 +221,21 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
         where = q.where(workspace_id, [], lifecycle_stage, clauses)
         sql = f"{head}{where} ORDER BY {keys} LIMIT {int(limit)} OFFSET {int(offset)}"
         return conn.exec_driver_sql(sql, tuple(q.params)).all()
+    by_start = not order or (order[0].kind, order[0].key) == ("attribute", "start_time")
+    if by_start and len(experiment_ids) > 1 and all(o.kind == "attribute" for o in order):
+        # Each experiment walks its own part of ix_runs_experiment_start for the first offset + limit runs; the
+        # union of those is sorted again (its order terms are run columns, written on the union named runs).
+        _prefer_walk(conn)
+        want, parts = offset + limit, []
+        for e in experiment_ids:
+            _, keys = q.order(order)
+            parts.append(f"SELECT * FROM (SELECT runs.* FROM runs WHERE "
+                         f"{q.where(workspace_id, [e], lifecycle_stage, clauses)} ORDER BY {keys} LIMIT {int(want)}) p")
+        _, keys = q.order(order)
+        sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) runs ORDER BY {keys} LIMIT {int(limit)} OFFSET {int(offset)}"
+        return conn.exec_driver_sql(sql, tuple(q.params)).all()
     if not (order and order[0].kind == "metric" and len(experiment_ids) == 1):
-        if len(experiment_ids) == 1 and (not order or (order[0].kind, order[0].key) == ("attribute", "start_time")):
+        if len(experiment_ids) == 1 and by_start:
             _prefer_walk(conn)
         joins, keys = q.order(order)
         where = q.where(workspace_id, experiment_ids, lifecycle_stage, clauses)
