@@ -68,7 +68,7 @@ def measure(url: str) -> dict[str, float]:
     from azuremlcore._store.sql import SqlWorkspaceStore
 
     store = SqlWorkspaceStore(url)
-    ws = store.create_workspace(WorkspaceRecord(id="", subscription_id="s", resource_group="g", name="w",
+    ws = store.create_workspace(WorkspaceRecord(id="", subscription_id="s", resource_group="g", name=f"w{uuid.uuid4().hex[:8]}",
                                                 location="local", sku="basic"))
     exp = store.create_experiment(ws.id, "bench")
 
