@@ -10,7 +10,12 @@ What the server's metric paths cost in the store alone, without HTTP or JSON:
   server's MLflow `runs/log-batch` stores, with the duplicate check of a retried batch);
 * spool path: the same through `log_metrics_once` (the SDK's run.log into a server);
 * history: 100k points of one key read through `metric_page` in pages of 25,000 (MLflow's page),
-  the server's share of `get_metric_history` before JSON.
+  the server's share of `get_metric_history` before JSON;
+* the bytes the points take in the database (SQLite: the whole file; PostgreSQL: the points table
+  with its indexes), divided by the points stored.
+
+`BENCH_METRIC_AROUND=1000000` first fills the workspace with that many points in other runs (runs of
+10,000 points in 5 keys), so the measures see indexes larger than the cache.
 
 The baseline is the same measures on a commit's tree (`git archive` into a temporary folder, run
 with this venv), so a change to the store is measured against what it replaced. Each side runs in
@@ -33,6 +38,7 @@ from pathlib import Path
 BASELINE_REF = os.environ.get("BENCH_METRIC_BASELINE", "6ee8116")
 REPEAT = int(os.environ.get("BENCH_METRIC_REPEAT", "5"))
 POSTGRES = os.environ.get("BENCH_SERVER_POSTGRES_URL")
+AROUND = int(os.environ.get("BENCH_METRIC_AROUND", "0"))  # points already stored in other runs
 N_INSERT, BATCH, N_HISTORY, PAGE = 200_000, 1_000, 100_000, 25_000
 HERE = Path(__file__).resolve().parent
 
@@ -63,13 +69,13 @@ def _drop(name: str | None) -> None:
 
 
 def measure(url: str) -> dict[str, float]:
-    """The three measures on the store importable here (run in a child process with the tree on sys.path)."""
+    """The measures on the store importable here (run in a child process with the tree on sys.path)."""
     from azuremlcore._store.records import MetricPoint, RunRecord, WorkspaceRecord
     from azuremlcore._store.sql import SqlWorkspaceStore
 
     store = SqlWorkspaceStore(url)
-    ws = store.create_workspace(WorkspaceRecord(id="", subscription_id="s", resource_group="g", name=f"w{uuid.uuid4().hex[:8]}",
-                                                location="local", sku="basic"))
+    ws = store.create_workspace(WorkspaceRecord(id="", subscription_id="s", resource_group="g",
+                                                name=f"w{uuid.uuid4().hex[:8]}"))
     exp = store.create_experiment(ws.id, "bench")
 
     def run() -> str:
@@ -83,6 +89,10 @@ def measure(url: str) -> dict[str, float]:
                 for s in range(0, n, BATCH)]
 
     out: dict[str, float] = {}
+    for n in range(AROUND // 10_000):  # the workspace around: runs of 10,000 points in 5 keys
+        around = run()
+        store.log_metrics([MetricPoint(around, f"k{i % 5}", "scalar", float(i), None, i // 5, 1_700_000_000_000 + i)
+                           for i in range(10_000)])
     rid = run()
     work = batches(rid, "b", N_INSERT)
     start = time.perf_counter()
@@ -110,8 +120,19 @@ def measure(url: str) -> dict[str, float]:
         best = min(best, time.perf_counter() - start)
         assert got == N_HISTORY, got
     out["history 100k points s"] = best
+    out["stored bytes per point"] = _bytes(store) / (2 * N_INSERT + N_HISTORY + AROUND // 10_000 * 10_000)
     store.close()
     return out
+
+
+def _bytes(store: object) -> int:
+    """The points' size in the database: their table and its indexes (PostgreSQL), the whole file (SQLite)."""
+    with store._engine.connect() as conn:  # type: ignore[attr-defined]
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            return conn.exec_driver_sql("PRAGMA page_count").scalar() * conn.exec_driver_sql(
+                "PRAGMA page_size").scalar()
+        return conn.exec_driver_sql("SELECT pg_total_relation_size('metrics')").scalar()
 
 
 def _side(tree: Path, work: Path, tag: str) -> dict[str, float]:
@@ -145,7 +166,7 @@ def main() -> int:
                 found[s].append(_side(sides[s], work, f"{i}-{s.split()[0]}"))
                 print(f"  {s} #{i + 1}: " + ", ".join(f"{k} {v:,.3f}" for k, v in found[s][-1].items()), flush=True)
     db = "PostgreSQL" if POSTGRES else "SQLite"
-    print(f"\nMetric storage in-process ({db}, {REPEAT} repetitions, interleaved; ranges, ratio of the best)")
+    print(f"\nMetric storage in-process ({db}, {AROUND:,} points around, {REPEAT} repetitions, interleaved; ranges, ratio of the best)")
     names = list(sides)
     print(f"| measure | {names[0]} | {names[1]} | ratio |\n|---|---:|---:|---:|")
     for key in found[names[0]][0]:
@@ -153,9 +174,9 @@ def main() -> int:
         for s in names:
             vals = [r[key] for r in found[s]]
             bests.append(max(vals) if key.endswith("/s") else min(vals))
-            fmt = "{:,.0f}" if key.endswith("/s") else "{:.3f}"
+            fmt = "{:,.0f}" if key.endswith("/s") else "{:.3f}" if key.endswith(" s") else "{:,.1f}"
             cells.append(f"{fmt.format(min(vals))}–{fmt.format(max(vals))}")
-        ratio = bests[0] / bests[1] if key.endswith("/s") else bests[1] / bests[0]
+        ratio = bests[0] / bests[1] if key.endswith("/s") else bests[1] / bests[0]  # bytes and seconds: less
         print(f"| {key} | {cells[0]} | {cells[1]} | {ratio:.2f}× |")
     print("(ratio above 1: this checkout is better)")
     return 0
