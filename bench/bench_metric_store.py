@@ -11,6 +11,8 @@ What the server's metric paths cost in the store alone, without HTTP or JSON:
 * spool path: the same through `log_metrics_once` (the SDK's run.log into a server);
 * history: 100k points of one key read through `metric_page` in pages of 25,000 (MLflow's page),
   the server's share of `get_metric_history` before JSON;
+* the CPU time of the process for each insert measure (with SQLite, the database's work is in it; with
+  PostgreSQL only the client's): less moved by the other jobs of a shared machine than the rates;
 * the bytes the points take in the database (SQLite: the whole file; PostgreSQL: the points table
   with its indexes), divided by the points stored.
 
@@ -95,16 +97,18 @@ def measure(url: str) -> dict[str, float]:
                            for i in range(10_000)])
     rid = run()
     work = batches(rid, "b", N_INSERT)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for b in work:
         store.log_metrics_unique(rid, b)
     out["log_batch path points/s"] = N_INSERT / (time.perf_counter() - start)
+    out["log_batch path, this process's CPU s"] = time.process_time() - cpu
     rid = run()
     work = batches(rid, "s", N_INSERT)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for n, b in enumerate(work):
         store.log_metrics_once(rid, "bench", n, b)
     out["spool path points/s"] = N_INSERT / (time.perf_counter() - start)
+    out["spool path, this process's CPU s"] = time.process_time() - cpu
     rid = run()
     for b in batches(rid, "h", N_HISTORY):
         store.log_metrics(b)

@@ -61,7 +61,7 @@ def upgrade() -> None:
     op.create_table(
         "metrics_new",
         sa.Column("id", _ID, primary_key=True, autoincrement=True),
-        sa.Column("series_id", _ID, sa.ForeignKey("metric_series.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("series_id", _ID, nullable=False),  # no foreign key: see schema.py
         *_point_columns())
     op.execute(f'INSERT INTO metrics_new (id, series_id, {_POINT_COLUMNS}) '
                f'SELECT m.id, s.id, {", ".join("m." + c for c in _POINT_COLUMNS.split(", "))} FROM metrics m '
