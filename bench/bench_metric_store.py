@@ -160,7 +160,11 @@ def main() -> int:
         work = Path(tmp)
         base = work / "baseline"
         base.mkdir()
-        archive = subprocess.run(["git", "-C", str(repo), "archive", BASELINE_REF], capture_output=True, check=True)
+        archive = subprocess.run(["git", "-C", str(repo), "archive", BASELINE_REF], capture_output=True)
+        if archive.returncode != 0:  # a shallow clone, or no git: nothing to compare against
+            print(f"skipped: baseline {BASELINE_REF} not available here ({archive.stderr.decode().strip()[:200]}); "
+                  "set BENCH_METRIC_BASELINE to a commit of this clone")
+            return 0
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
         sides = {"this checkout": repo, f"baseline {BASELINE_REF}": base}
         found: dict[str, list[dict[str, float]]] = {s: [] for s in sides}
