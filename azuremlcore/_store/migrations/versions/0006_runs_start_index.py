@@ -6,12 +6,12 @@ run of the experiment (0.16 s on SQLite and 0.07 s on PostgreSQL for a page of 1
 0.3-0.6 s with a filter).
 
 Revision ID: 0006
-Revises: 0004 (0005 once the metric-series revision is merged)
+Revises: 0005
 """
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
