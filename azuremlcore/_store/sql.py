@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -45,6 +46,36 @@ def _sqlite_engine(url: str) -> sa.Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+    return engine
+
+
+# A pooled PostgreSQL connection idle longer than this is pinged before use (see _postgres_engine).
+PING_IDLE_S = 10.0
+
+
+def _postgres_engine(url: str) -> sa.Engine:
+    # jit off: PostgreSQL compiles a query whose estimated cost passes jit_above_cost, and a search's
+    # estimate (a walk it cannot tell will stop early) did: 250 ms of compiling for a 15 ms query.
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20, connect_args={"options": "-c jit=off"})
+
+    # pool_pre_ping's check, but only for a connection that sat idle (a restart or an idle timeout may have closed
+    # it) or that psycopg saw break: pinging every checkout was a round trip each, three per MLflow run created, and
+    # with SQLAlchemy's checkout a sixth of the server's time creating runs. A connection lost while in steady use
+    # fails its request, is seen broken and replaced at its next checkout.
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if dbapi_conn.closed or getattr(dbapi_conn, "broken", False):
+            raise sa.exc.DisconnectionError()
+        if time.monotonic() - record.info.get("idle_since", time.monotonic()) > PING_IDLE_S:
+            try:
+                engine.dialect.do_ping(dbapi_conn)
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise sa.exc.DisconnectionError() from exc
 
     return engine
 
@@ -92,25 +123,84 @@ def _raise_latest(cur: Any, ph: str, rows: list[tuple]) -> None:
         [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[0]) for r in best.values()])
 
 
+def _series_ids(cur: Any, ph: str, run_id: str, keys: Iterable[str]) -> dict[str, int]:
+    """The metric_series id of each of the run's keys, creating the missing series in the caller's transaction.
+
+    A run that does not exist raises NotFoundError (its series cannot be created).
+    """
+    wanted = sorted(set(keys))
+    found: dict[str, int] = {}
+
+    def lookup(names: list[str]) -> None:
+        for i in range(0, len(names), 500):  # within every SQLite build's limit of bound parameters
+            part = names[i:i + 500]
+            cur.execute(f'SELECT "key", id FROM metric_series WHERE run_id = {ph} AND "key" IN '
+                        f'({", ".join([ph] * len(part))})', (run_id, *part))
+            found.update(cur.fetchall())
+
+    lookup(wanted)
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        # Made through the run's row, so a missing run adds nothing (and says so below) instead of failing on the
+        # foreign key; ON CONFLICT: on PostgreSQL a concurrent writer may create the same series first.
+        cur.executemany(f'INSERT INTO metric_series (run_id, "key") SELECT id, {ph} FROM runs WHERE id = {ph} '
+                        f'ON CONFLICT (run_id, "key") DO NOTHING', [(k, run_id) for k in missing])
+        lookup(missing)
+        if any(k not in found for k in missing):
+            raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
+    return found
+
+
+_POINT_COLUMNS = 'series_id, kind, "value", is_nan, value_json, step, "timestamp"'
+
+
+def _write_points(cur: Any, ph: str, rows: list[tuple]) -> None:
+    """metrics rows (series_id, kind, value, is_nan, value_json, step, timestamp), in the caller's transaction.
+
+    PostgreSQL: COPY (psycopg's executemany sends a message per row and waited on them for three quarters of a
+    batch's time); SQLite: executemany.
+    """
+    if ph == "%s":
+        with cur.copy(f"COPY metrics ({_POINT_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cur.executemany(f"INSERT INTO metrics ({_POINT_COLUMNS}) VALUES ({', '.join([ph] * 7)})", rows)
+
+
+def _insert_points(cur: Any, ph: str, run_id: str, rows: list[tuple]) -> None:
+    """Store one run's metrics rows (run_id, key, kind, value, is_nan, value_json, step, timestamp) and keep
+    latest_metrics, in the caller's transaction: one bulk write of the points."""
+    series = _series_ids(cur, ph, run_id, {r[1] for r in rows})
+    _write_points(cur, ph, [(series[r[1]], *r[2:]) for r in rows])
+    _raise_latest(cur, ph, rows)
+
+
 def _put_run_values(cur: Any, ph: str, run_id: str, params: dict[str, str], tags: dict[str, str]) -> None:
-    """Params (write-once: a changed value raises InvalidValueError) and tags (replaced) of a run, driver-level."""
-    if params:
-        cur.execute(f'SELECT "key", "value" FROM run_attributes WHERE run_id = {ph} AND kind = {ph} AND "key" IN '
-                    f'({", ".join([ph] * len(params))})', (run_id, "param", *params))
-        stored = dict(cur.fetchall())
-        for k, v in params.items():
-            if k in stored and stored[k] != v:
-                raise InvalidValueError(f"Changing param '{k}' of run {run_id} from {stored[k]!r} to {v!r} is not "
-                                        "allowed: params are write-once. Use a tag for values that change.")
-        new = [(run_id, "param", k, v) for k, v in params.items() if k not in stored]
-        if new:
-            cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
-                            new)
-    if tags:
-        cur.execute(f'DELETE FROM run_attributes WHERE run_id = {ph} AND kind = {ph} AND "key" IN '
-                    f'({", ".join([ph] * len(tags))})', (run_id, "tag", *tags))
-        cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
-                        [(run_id, "tag", k, v) for k, v in tags.items()])
+    """Params (write-once: a changed value raises InvalidValueError) and tags (replaced) of a run, driver-level.
+
+    One statement for both (a round trip on PostgreSQL; before: a look-up and an INSERT for params, a
+    DELETE and an INSERT for tags): an upsert that replaces a stored tag and leaves a stored param
+    as it is. Params it did not insert were stored already: only then are their values read back
+    and compared, and a changed one raises (the caller's transaction then rolls back).
+    """
+    rows = [(run_id, "param", k, v) for k, v in params.items()] + [(run_id, "tag", k, v) for k, v in tags.items()]
+    if not rows:
+        return
+    cur.execute(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES '
+                f'{", ".join([f"({ph}, {ph}, {ph}, {ph})"] * len(rows))} ON CONFLICT (run_id, kind, "key") DO UPDATE '
+                f'SET "value" = excluded."value" WHERE run_attributes.kind = {ph} RETURNING kind, "key"',
+                (*(x for r in rows for x in r), "tag"))
+    written = {key for kind, key in cur.fetchall() if kind == "param"}
+    kept = [k for k in params if k not in written]
+    if not kept:
+        return
+    cur.execute(f'SELECT "key", "value" FROM run_attributes WHERE run_id = {ph} AND kind = {ph} AND "key" IN '
+                f'({", ".join([ph] * len(kept))})', (run_id, "param", *kept))
+    for k, stored in cur.fetchall():
+        if stored != params[k]:
+            raise InvalidValueError(f"Changing param '{k}' of run {run_id} from {stored!r} to {params[k]!r} is not "
+                                    "allowed: params are write-once. Use a tag for values that change.")
 
 
 class SqlWorkspaceStore:
@@ -121,7 +211,7 @@ class SqlWorkspaceStore:
         if url.startswith("sqlite"):
             self._engine = _sqlite_engine(url)
         else:
-            self._engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self._engine = _postgres_engine(url)
         ensure_schema(self._engine)
 
     def close(self) -> None:
@@ -136,8 +226,13 @@ class SqlWorkspaceStore:
                 yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
+    def _read(self, transaction: bool = False) -> Iterator[sa.Connection]:
         with self._engine.connect() as conn:
+            if not transaction and conn.dialect.name == "postgresql":
+                # Autocommit: under READ COMMITTED each statement has its own snapshot in a transaction too, so a
+                # read loses nothing, and skips BEGIN, ROLLBACK and the DEALLOCATE ALL psycopg sends after a
+                # rollback (which also threw away its prepared statements): three round trips per read.
+                conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     # ------------------------------------------------------------------ workspaces
@@ -256,13 +351,23 @@ class SqlWorkspaceStore:
     def get_experiment(self, workspace_id: str, *, name: str | None = None,
                        experiment_id: str | None = None) -> ExperimentRecord:
         """An experiment by name or id."""
-        q = sa.select(t.experiments).where(t.experiments.c.workspace_id == workspace_id)
-        q = q.where(t.experiments.c.name == name) if name is not None else q.where(t.experiments.c.id == experiment_id)
+        # One driver-level statement (the experiment and its tags): every MLflow run creation asks for it.
         with self._read() as conn:
-            row = conn.execute(q).first()
-            if row is None:
-                raise NotFoundError(f"Experiment {name or experiment_id!r} does not exist in this workspace.")
-            return self._experiment(conn, row)
+            ph = "?" if conn.dialect.name == "sqlite" else "%s"
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(f'SELECT e.id, e.workspace_id, e.name, e.created_time, e.last_update_time, e.archived_time, '
+                            f'g."key", g."value" FROM experiments e LEFT JOIN experiment_tags g ON g.experiment_id = e.id '
+                            f'WHERE e.workspace_id = {ph} AND e.{"name" if name is not None else "id"} = {ph}',
+                            (workspace_id, name if name is not None else experiment_id))
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        if not rows:
+            raise NotFoundError(f"Experiment {name or experiment_id!r} does not exist in this workspace.")
+        e = rows[0]
+        return ExperimentRecord(id=e[0], workspace_id=e[1], name=e[2], created_time=e[3], last_update_time=e[4],
+                                archived_time=e[5], tags={r[6]: r[7] for r in rows if r[6] is not None})
 
     def list_experiments(self, workspace_id: str, view_type: str = "ActiveOnly",
                          name: str | None = None) -> list[ExperimentRecord]:
@@ -314,7 +419,9 @@ class SqlWorkspaceStore:
         run_ids = [r.id for r in conn.execute(sa.select(t.runs.c.id).where(t.runs.c.experiment_id.in_(exp_ids)))]
         for chunk in range(0, len(run_ids), 500):
             ids = run_ids[chunk:chunk + 500]
-            for table in (t.metrics, t.latest_metrics, t.run_attributes):
+            series = sa.select(t.metric_series.c.id).where(t.metric_series.c.run_id.in_(ids))
+            conn.execute(t.metrics.delete().where(t.metrics.c.series_id.in_(series)))
+            for table in (t.metric_series, t.latest_metrics, t.run_attributes):
                 conn.execute(table.delete().where(table.c.run_id.in_(ids)))
         conn.execute(t.runs.delete().where(t.runs.c.experiment_id.in_(exp_ids)))
         conn.execute(t.experiment_tags.delete().where(t.experiment_tags.c.experiment_id.in_(exp_ids)))
@@ -352,31 +459,59 @@ class SqlWorkspaceStore:
     def create_run(self, record: RunRecord) -> RunRecord:
         """Insert a run; its number is the next in its experiment."""
         record.created_time = record.created_time or now_ms()
-        # Driver-level SQL, two statements: the run (numbered in the same INSERT, on ix_runs_experiment_number)
-        # and its attributes. Through SQLAlchemy's statement building this was a fifth of creating an MLflow run.
+        # Driver-level SQL: the run, numbered in its own INSERT (on ix_runs_experiment_number), and its attributes.
+        # Through SQLAlchemy's statement building this was a fifth of creating an MLflow run. A taken id is found
+        # by the primary key refusing the row, not by a look-up first.
         columns = ("id", "workspace_id", "experiment_id", "details_json", *(c for c in _RUN_COLUMNS if c != "number"))
         values = (record.id, record.workspace_id, record.experiment_id, json.dumps(record.details),
                   *(getattr(record, c) for c in _RUN_COLUMNS if c != "number"))
         attributes = [(record.id, kind, k, v) for kind, found in (("tag", record.tags), ("property", record.properties),
                                                                   ("param", record.params)) for k, v in found.items()]
-        with self._write() as conn:
-            ph = "?" if conn.dialect.name == "sqlite" else "%s"
-            cur = conn.connection.driver_connection.cursor()
-            try:
-                cur.execute(f"SELECT 1 FROM runs WHERE id = {ph}", (record.id,))
-                if cur.fetchone() is not None:
-                    raise AlreadyExistsError(f"Run {record.id} already exists.")
-                names = ", ".join(f'"{c}"' for c in columns)
-                cur.execute(f'INSERT INTO runs ({names}, "number") SELECT {", ".join([ph] * len(values))}, '
-                            f'COALESCE(MAX("number"), 0) + 1 FROM runs WHERE experiment_id = {ph} RETURNING "number"',
-                            (*values, record.experiment_id))
-                record.number = cur.fetchone()[0]
+        pg = self._engine.dialect.name == "postgresql"
+        ph = "%s" if pg else "?"
+        names = ", ".join(f'"{c}"' for c in columns)
+        insert_run = (f'INSERT INTO runs ({names}, "number") SELECT {", ".join([ph] * len(values))}, '
+                      f'COALESCE(MAX("number"), 0) + 1 FROM runs WHERE experiment_id = {ph} RETURNING "number"')
+        run_params = (*values, record.experiment_id)
+        try:
+            if pg:
+                # One statement, one round trip, in autocommit (a statement is atomic): the run and its attributes
+                # through a data-modifying WITH (the attributes' foreign key is checked at the statement's end).
+                # Before: BEGIN, a look-up, two INSERTs and COMMIT, each a round trip.
+                sql, params = insert_run, run_params
                 if attributes:
-                    cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES '
-                                    f'({ph}, {ph}, {ph}, {ph})', attributes)
-            finally:
-                cur.close()
+                    rows = ", ".join([f"({ph}, {ph}, {ph}, {ph})"] * len(attributes))
+                    sql = (f'WITH r AS ({insert_run}), a AS (INSERT INTO run_attributes (run_id, kind, "key", "value") '
+                           f'VALUES {rows}) SELECT "number" FROM r')
+                    params = (*run_params, *(x for a in attributes for x in a))
+                with self._engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    cur = conn.connection.driver_connection.cursor()
+                    try:
+                        cur.execute(sql, params)
+                        record.number = cur.fetchone()[0]
+                    finally:
+                        cur.close()
+                return record
+            with self._write() as conn:
+                cur = conn.connection.driver_connection.cursor()
+                try:
+                    cur.execute(insert_run, run_params)
+                    record.number = cur.fetchone()[0]
+                    if attributes:
+                        cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES '
+                                        f'({ph}, {ph}, {ph}, {ph})', attributes)
+                finally:
+                    cur.close()
+        except self._engine.dialect.loaded_dbapi.IntegrityError:
+            if self._run_exists(record.id):
+                raise AlreadyExistsError(f"Run {record.id} already exists.") from None
+            raise
         return record
+
+    def _run_exists(self, run_id: str) -> bool:
+        with self._read() as conn:
+            return conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is not None
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run with that id, with its tags, properties and params."""
@@ -467,29 +602,26 @@ class SqlWorkspaceStore:
             conn.execute(ra.delete().where(ra.c.run_id == run_id, ra.c.kind == kind, ra.c.key.in_(list(keys))))
 
     # ------------------------------------------------------------------ metrics
-    @staticmethod
-    def _metric_rows(points: Iterable[MetricPoint]) -> list[dict[str, Any]]:
-        rows = []
-        for p in points:
-            nan = p.value is not None and math.isnan(p.value)
-            rows.append({"run_id": p.run_id, "key": p.key, "kind": p.kind, "value": 0.0 if nan else p.value,
-                         "is_nan": nan, "value_json": p.value_json, "step": p.step, "timestamp": p.timestamp})
-        return rows
-
     def log_metrics(self, points: list[MetricPoint]) -> None:
-        """Store many points in one transaction (one bulk INSERT)."""
+        """Store many points in one transaction (one bulk INSERT per run); a missing run raises NotFoundError."""
         if not points:
             return
-        rows = self._metric_rows(points)
-        with self._write() as conn:
-            conn.execute(t.metrics.insert(), rows)
-            ph = "?" if conn.dialect.name == "sqlite" else "%s"
-            cur = conn.connection.driver_connection.cursor()
+        by_run: dict[str, list[tuple]] = {}
+        for p in points:
+            v = p.value
+            nan = v is not None and v != v
+            by_run.setdefault(p.run_id, []).append(
+                (p.run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
+
+        def work(con: Any, ph: str) -> None:
+            cur = con.cursor()
             try:
-                _raise_latest(cur, ph, [(r["run_id"], r["key"], r["kind"], r["value"], r["is_nan"], r["value_json"],
-                                         r["step"], r["timestamp"]) for r in rows])
+                for run_id, rows in by_run.items():
+                    _insert_points(cur, ph, run_id, rows)
             finally:
                 cur.close()
+
+        self._on_driver(work)
 
     def log_metrics_once(self, run_id: str, source: str, seq: "int | list[int]", points: list[MetricPoint]) -> bool:
         """Store the points of spool record `seq` of `source` unless a record of that source numbered `seq`
@@ -549,10 +681,7 @@ class SqlWorkspaceStore:
                     nan = v is not None and v != v
                     rows.append((run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
             if rows:
-                cur.executemany(
-                    f'INSERT INTO metrics (run_id, "key", kind, "value", is_nan, value_json, step, "timestamp") '
-                    f'VALUES ({", ".join([ph] * 8)})', rows)
-                _raise_latest(cur, ph, rows)
+                _insert_points(cur, ph, run_id, rows)
             cur.execute(f"DELETE FROM run_attributes WHERE {where}", (run_id, SPOOL_KIND, source))
             cur.execute(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
                         (run_id, SPOOL_KIND, source, str(top)))
@@ -594,14 +723,15 @@ class SqlWorkspaceStore:
                 _put_run_values(cur, ph, run_id, params or {}, tags or {})
             if not points:
                 return 0
-            keys = sorted({p.key for p in points})
+            series = _series_ids(cur, ph, run_id, {p.key for p in points})
+            key_of = {i: k for k, i in series.items()}
             steps, times = [p.step for p in points], [p.timestamp for p in points]
-            # Bounded by the batch's step and time ranges, the lookup stays on ix_metrics_run_key_step_ts.
+            # Bounded by the batch's step and time ranges, the lookup stays on ix_metrics_series_step_ts.
             cur.execute(
-                f'SELECT "key", "value", is_nan, step, "timestamp" FROM metrics WHERE run_id = {ph} AND "key" IN '
-                f'({", ".join([ph] * len(keys))}) AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph}',
-                (run_id, *keys, min(steps), max(steps), min(times), max(times)))
-            seen = {(k, "nan" if nan else v, step, ts) for k, v, nan, step, ts in cur.fetchall()}
+                f'SELECT series_id, "value", is_nan, step, "timestamp" FROM metrics WHERE series_id IN '
+                f'({", ".join([ph] * len(series))}) AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph}',
+                (*series.values(), min(steps), max(steps), min(times), max(times)))
+            seen = {(key_of[i], "nan" if nan else v, step, ts) for i, v, nan, step, ts in cur.fetchall()}
             rows = []
             for p in points:
                 v = p.value
@@ -611,9 +741,7 @@ class SqlWorkspaceStore:
                     seen.add(ident)
                     rows.append((run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
             if rows:
-                cur.executemany(
-                    f'INSERT INTO metrics (run_id, "key", kind, "value", is_nan, value_json, step, "timestamp") '
-                    f'VALUES ({", ".join([ph] * 8)})', rows)
+                _write_points(cur, ph, [(series[r[1]], *r[2:]) for r in rows])
                 _raise_latest(cur, ph, rows)
             return len(rows)
         finally:
@@ -622,15 +750,16 @@ class SqlWorkspaceStore:
     def metric_page(self, run_id: str, key: str, after_id: int, limit: int) -> list[tuple[int, float, bool, int, int]]:
         """(id, value, is_nan, timestamp, step) of a key's float points with id > after_id, in logging order.
 
-        Driver-level SQL on the index (run_id, key, id): SQLAlchemy's row objects cost half of a 100k-point read.
+        Driver-level SQL on the index (series_id, id), one integer range of it; SQLAlchemy's row objects cost
+        half of a 100k-point read.
         """
         ph = "?" if self._engine.dialect.name == "sqlite" else "%s"
         with self._engine.connect() as sa_conn:
             cur = sa_conn.connection.driver_connection.cursor()
             try:
-                cur.execute(f'SELECT id, "value", is_nan, "timestamp", step FROM metrics WHERE run_id = {ph} AND '
-                            f'"key" = {ph} AND id > {ph} AND "value" IS NOT NULL ORDER BY id LIMIT {int(limit)}',
-                            (run_id, key, after_id))
+                cur.execute(f'SELECT id, "value", is_nan, "timestamp", step FROM metrics WHERE series_id = '
+                            f'(SELECT id FROM metric_series WHERE run_id = {ph} AND "key" = {ph}) AND id > {ph} AND '
+                            f'"value" IS NOT NULL ORDER BY id LIMIT {int(limit)}', (run_id, key, after_id))
                 return cur.fetchall()
             finally:
                 cur.close()
@@ -659,17 +788,17 @@ class SqlWorkspaceStore:
                 finally:
                     cur.close()
             return found
-        m = t.metrics
+        m, ms = t.metrics, t.metric_series
         rank = sa.func.row_number().over(
-            partition_by=(m.c.run_id, m.c.key),
+            partition_by=m.c.series_id,
             order_by=(m.c.step.desc(), m.c.timestamp.desc(), m.c.is_nan.asc(), m.c.value.desc(), m.c.id.desc()))
         out: list[MetricPoint] = []
         with self._read() as conn:
             for i in range(0, len(run_ids), 500):
-                inner = sa.select(m.c.run_id, m.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
-                                  m.c.timestamp, rank.label("rank")).where(
-                    m.c.run_id.in_(run_ids[i:i + 500]), m.c.value.is_not(None), m.c.kind.in_(list(kinds)),
-                    *([m.c.key.in_(list(keys))] if keys is not None else [])).subquery()
+                inner = sa.select(ms.c.run_id, ms.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
+                                  m.c.timestamp, rank.label("rank")).join(ms, ms.c.id == m.c.series_id).where(
+                    ms.c.run_id.in_(run_ids[i:i + 500]), m.c.value.is_not(None), m.c.kind.in_(list(kinds)),
+                    *([ms.c.key.in_(list(keys))] if keys is not None else [])).subquery()
                 q = sa.select(inner).where(inner.c.rank == 1).order_by(inner.c.run_id, inner.c.key)
                 out.extend(MetricPoint(r.run_id, r.key, r.kind, math.nan if r.is_nan else r.value, r.value_json,
                                        r.step, r.timestamp) for r in conn.execute(q))
@@ -685,11 +814,11 @@ class SqlWorkspaceStore:
 
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
         """Points of the runs in logging order, optionally one key only."""
-        m = t.metrics
-        q = sa.select(m.c.run_id, m.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
-                      m.c.timestamp).where(m.c.run_id.in_(run_ids)).order_by(m.c.id)
+        m, ms = t.metrics, t.metric_series
+        q = sa.select(ms.c.run_id, ms.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
+                      m.c.timestamp).join(ms, ms.c.id == m.c.series_id).where(ms.c.run_id.in_(run_ids)).order_by(m.c.id)
         if key is not None:
-            q = q.where(m.c.key == key)
+            q = q.where(ms.c.key == key)
         with self._read() as conn:
             return [MetricPoint(r.run_id, r.key, r.kind, math.nan if r.is_nan else r.value, r.value_json, r.step,
                                 r.timestamp) for r in conn.execute(q)]
@@ -808,7 +937,11 @@ class SqlWorkspaceStore:
         (then newest first), one page; with tags, properties and params."""
         from azuremlcore._store import run_search
 
-        with self._read() as conn:
+        with self._read(transaction=True) as conn:  # a transaction: the search may SET LOCAL a planner setting
             rows = run_search.search_runs(conn, workspace_id, experiment_ids, lifecycle_stage, clauses, order,
                                           limit, offset)
-            return self._runs(conn, rows)
+            found = self._runs(conn, rows)
+            # Ended by COMMIT (it wrote nothing): after a ROLLBACK psycopg sends DEALLOCATE ALL, a round trip that
+            # also drops its prepared statements.
+            conn.commit()
+            return found
