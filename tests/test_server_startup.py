@@ -158,3 +158,31 @@ def test_the_build_thread_ends(live_server):  # noqa: F811
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert requests.get(live_server.url + "/health").status_code == 200
+
+
+def test_api_on_first_use_builds_nothing_until_asked(tmp_path):
+    from azuremlcore.server import ServerConfig, create_app
+
+    guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True, api_on_first_use=True))
+
+    async def scenario() -> None:
+        inbox: asyncio.Queue = asyncio.Queue()
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await inbox.put({"type": "lifespan.startup"})
+        lifespan = asyncio.ensure_future(guarded({"type": "lifespan"}, inbox.get, send))
+        await asyncio.sleep(0.3)
+        assert sent == [{"type": "lifespan.startup.complete"}]
+        assert not guarded.deferred._started  # started and answering, nothing built
+        assert await _call(guarded, "GET", "/health") == (200, b'{"status":"ok"}')
+        assert not guarded.deferred._started
+        assert await _call(guarded, "GET", "/api/v1/workspaces") == (200, b"[]")
+        assert guarded.deferred._started
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(lifespan, 30)
+        assert sent[-1] == {"type": "lifespan.shutdown.complete"}
+
+    asyncio.run(scenario())

@@ -26,15 +26,16 @@ class DeferredApp:
     """ASGI app: answers lifespan events and `GET /health` itself, everything else with the app `build` returns.
 
     `build()` runs once, in a thread started by `start()` (called at lifespan start-up, or by the
-    first request that needs the app when no lifespan runs, as under a bare test client).
+    first request that needs the app: with `on_first_use`, or when no lifespan runs, as under a bare
+    test client).
     `on_startup`/`on_shutdown` run on the event loop at the lifespan's start and end. `state` is
     what handlers answered in front of this app (`routes_mlflow.Front`) read as `request.app.state`.
     """
 
     def __init__(self, build: Callable[[], Any], on_startup: Callable[[], Awaitable[None]],
-                 on_shutdown: Callable[[], Awaitable[None]], state: Any) -> None:
+                 on_shutdown: Callable[[], Awaitable[None]], state: Any, on_first_use: bool = False) -> None:
         self._build, self._on_startup, self._on_shutdown = build, on_startup, on_shutdown
-        self.state = state
+        self.state, self._on_first_use = state, on_first_use
         self._future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self._started = False
         self._lock = threading.Lock()
@@ -95,7 +96,8 @@ class DeferredApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self._on_startup()
-                self.start()
+                if not self._on_first_use:
+                    self.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._on_shutdown()

@@ -69,7 +69,7 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
 
     has_mlflow = importlib.util.find_spec("mlflow") is not None  # without mlflow the workspace API still works
     deferred = DeferredApp(lambda: _build_fastapi(state, threadpool, has_mlflow), _start_watching, _stop_watching,
-                           State({"server": state, "threadpool": threadpool}))
+                           State({"server": state, "threadpool": threadpool}), on_first_use=config.api_on_first_use)
     front: Any = deferred
     if has_mlflow:
         from azuremlcore.server import routes_mlflow  # light: MLflow itself loads only for rare MLflow requests
