@@ -42,7 +42,8 @@ def _settle() -> None:
     memory of start-up (the building thread's malloc arena above all) returned to the system."""
     import gc
 
-    gc.collect()
+    # No gc.collect() first: over start-up's ~130k objects it held the GIL 0.1-0.2 s, stalling the requests
+    # of the first moments, to free a few hundred objects.
     gc.freeze()  # start-up's objects live for good: later collections need not walk them
     gc.enable()
     try:
