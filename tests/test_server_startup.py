@@ -186,3 +186,31 @@ def test_api_on_first_use_builds_nothing_until_asked(tmp_path):
         assert sent[-1] == {"type": "lifespan.shutdown.complete"}
 
     asyncio.run(scenario())
+
+
+def test_the_build_waits_for_a_quiet_moment(tmp_path, monkeypatch):
+    # The build thread would hold the GIL while MLflow calls are answered: it starts once they pause.
+    from azuremlcore.server import ServerConfig, _deferred_app, create_app
+
+    monkeypatch.setattr(_deferred_app, "QUIET_S", 0.1)
+    guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True))
+
+    async def scenario() -> None:
+        inbox: asyncio.Queue = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+
+        async def send(_: dict) -> None:
+            return None
+
+        lifespan = asyncio.ensure_future(guarded({"type": "lifespan"}, inbox.get, send))
+        for _ in range(15):  # 0.75 s of traffic, never 0.1 s quiet
+            assert (await _call(guarded, "GET", "/health"))[0] == 200
+            await asyncio.sleep(0.05)
+            assert not guarded.deferred._started
+        await asyncio.sleep(0.5)
+        assert guarded.deferred._started
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(lifespan, 30)
+
+    asyncio.run(scenario())
+    guarded.deferred.built(timeout=60)

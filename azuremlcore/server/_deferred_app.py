@@ -4,9 +4,16 @@ Importing FastAPI and building the workspace API's, registry's, issuer's and web
 (their dependants and pydantic models) was about half of `aml server`'s start-up (0.4-0.5 s of
 0.9-1.0 s of CPU, cProfile and `-X importtime`). None of it is needed to answer `/health` or the
 MLflow tracking API (`routes_mlflow.Front` answers those without FastAPI), so the server starts
-listening first and builds the rest in a thread as soon as uvicorn's lifespan starts. A request for
-the FastAPI part that comes before the build ends waits for it (a few hundred milliseconds at
-most, once per process); nothing is skipped: the same app, routes and checks answer it.
+listening first and builds the rest in a thread once the server has had no request for 0.2 s
+(or at the first request that needs it). A request for the FastAPI part that comes before the
+build ends waits for it (a few hundred milliseconds at most, once per process); nothing is
+skipped: the same app, routes and checks answer it.
+
+Why wait for a quiet moment: the build is a thread of imports holding the GIL in 5 ms slices, and
+a request answered meanwhile waits for the GIL at each of its I/O and SQLite calls. Started with
+the lifespan, the first MLflow calls after `/health` took 63-140 ms against 15-37 ms before
+(measured, load 6); started when quiet, a server restarted under MLflow traffic builds nothing
+until the traffic pauses or a workspace-API call comes.
 """
 from __future__ import annotations
 
@@ -14,20 +21,26 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from typing import Any, Awaitable, Callable
 
 from azuremlcore.server.middleware import send_error
 
 _log = logging.getLogger("azuremlcore.server")
 _HEALTH = b'{"status":"ok"}'
+QUIET_S = 0.2
+# uvicorn binds its socket after the lifespan starts (under load, a few hundred ms later): before any
+# request has come, "quiet" means nothing until then.
+FIRST_REQUEST_WAIT_S = 1.0
 
 
 class DeferredApp:
     """ASGI app: answers lifespan events and `GET /health` itself, everything else with the app `build` returns.
 
-    `build()` runs once, in a thread started by `start()` (called at lifespan start-up, or by the
-    first request that needs the app: with `on_first_use`, or when no lifespan runs, as under a bare
-    test client).
+    `build()` runs once, in a thread started by `start()`: once the lifespan has started and no
+    request has come through `in_front_of(...)` for QUIET_S since the last one (or for
+    FIRST_REQUEST_WAIT_S when none has come yet; never with `on_first_use`), or by the first
+    request that needs the app, whichever comes first.
     `on_startup`/`on_shutdown` run on the event loop at the lifespan's start and end. `state` is
     what handlers answered in front of this app (`routes_mlflow.Front`) read as `request.app.state`.
     """
@@ -36,6 +49,7 @@ class DeferredApp:
                  on_shutdown: Callable[[], Awaitable[None]], state: Any, on_first_use: bool = False) -> None:
         self._build, self._on_startup, self._on_shutdown = build, on_startup, on_shutdown
         self.state, self._on_first_use = state, on_first_use
+        self._last_request, self._in_flight, self._seen_request = time.monotonic(), 0, False
         self._future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self._started = False
         self._lock = threading.Lock()
@@ -58,6 +72,34 @@ class DeferredApp:
             return
         self._app = app
         self._future.set_result(app)
+
+    def in_front_of(self, app: Any) -> Callable[[dict, Any, Any], Awaitable[None]]:
+        """`app` (the server's front) with each request noted, so that the build waits for a quiet moment."""
+        async def noted(scope: dict, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            self._in_flight += 1
+            self._seen_request = True
+            try:
+                await app(scope, receive, send)
+            finally:
+                self._in_flight -= 1
+                self._last_request = time.monotonic()
+
+        return noted
+
+    def _start_when_quiet(self) -> None:
+        if self._started:
+            return
+        quiet_for = time.monotonic() - self._last_request
+        if not self._seen_request and quiet_for < FIRST_REQUEST_WAIT_S:
+            asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)
+        elif self._in_flight == 0 and quiet_for >= QUIET_S:
+            self.start()
+        else:
+            asyncio.get_running_loop().call_later(QUIET_S - quiet_for if self._in_flight == 0 else QUIET_S,
+                                                  self._start_when_quiet)
 
     def when_built(self, callback: Callable[[], None]) -> None:
         """Call callback once the build has ended (in the building thread, or now if it already has)."""
@@ -97,7 +139,8 @@ class DeferredApp:
             if message["type"] == "lifespan.startup":
                 await self._on_startup()
                 if not self._on_first_use:
-                    self.start()
+                    self._last_request = time.monotonic()
+                    asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._on_shutdown()

@@ -47,8 +47,8 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
 
     threadpool=True runs each store call in a worker thread instead of inline on the event loop.
     The store, the guard and the MLflow tracking API are ready on return; the FastAPI app (workspace
-    API, files, issuer, registry, web view) is built in a thread once the server's lifespan starts,
-    and a request for it that comes earlier waits for it (see `_deferred_app`).
+    API, files, issuer, registry, web view) is built in a thread at the first quiet moment after the
+    server's lifespan starts, and a request for it that comes earlier waits for it (see `_deferred_app`).
     """
     import importlib.util
 
@@ -75,6 +75,7 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
         from azuremlcore.server import routes_mlflow  # light: MLflow itself loads only for rare MLflow requests
 
         front = routes_mlflow.Front(deferred)
+    front = deferred.in_front_of(front)
     from azuremlcore.server.security.ratelimit import Limit, RateLimiter
 
     limiter = RateLimiter({name: Limit(burst, per_minute) for name, (burst, per_minute) in config.rate_limits.items()})

@@ -23,7 +23,7 @@ class ServerConfig:
     `ray_address` (a Ray dashboard URL) sends the runs of AmlCompute clusters to that Ray cluster.
     `open_access` serves everyone as Owner without sign-in: only for `aml studio` on 127.0.0.1.
     `/health` and the MLflow tracking API answer as soon as the server listens; the rest (workspace
-    API, files, issuer, registry, web view) is built right after, in a thread, or with
+    API, files, issuer, registry, web view) is built in a thread at the first quiet moment after, or with
     `api_on_first_use` at its first request (an idle server then holds about 10 MiB less).
     """
 
