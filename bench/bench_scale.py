@@ -82,8 +82,15 @@ def _bulk_runs(store: Any, ws_id: str, exp_id: str, n: int, start: int, with_val
         with store._engine.begin() as conn:
             conn.execute(t.runs.insert(), runs)
             conn.execute(t.run_attributes.insert(), attrs)
-            if points:
-                conn.execute(sa.insert(t.metrics), points)
+            if points:  # points are keyed by their (run, key) series' id
+                pairs = sorted({(p["run_id"], p["key"]) for p in points})
+                conn.execute(sa.insert(t.metric_series), [{"run_id": r, "key": k} for r, k in pairs])
+                ms = t.metric_series.c
+                sid = {(r.run_id, r.key): r.id for r in conn.execute(sa.select(ms.id, ms.run_id, ms.key).where(
+                    ms.run_id.in_(sorted({r for r, _ in pairs}))))}
+                conn.execute(sa.insert(t.metrics), [
+                    {"series_id": sid[p["run_id"], p["key"]], **{c: p[c] for c in p if c not in ("run_id", "key")}}
+                    for p in points])
             if latest:
                 conn.execute(sa.insert(t.latest_metrics), latest)
     return ids

@@ -68,16 +68,27 @@ def _fill(data_dir: Path) -> dict[str, object]:
     compare_ids = runs(store.create_experiment(ws.id, "compare").id, N_COMPARE, "c")
     store.close()
     con = sqlite3.connect(db)
-    sql = ('INSERT INTO metrics (run_id, "key", kind, "value", is_nan, value_json, step, "timestamp") '
-           'VALUES (?, ?, ?, ?, 0, NULL, ?, ?)')
+    sql = ('INSERT INTO metrics (series_id, kind, "value", is_nan, value_json, step, "timestamp") '
+           'VALUES (?, ?, ?, 0, NULL, ?, ?)')
+
+    def series(run_id: str, key: str) -> int:
+        """The id of a new (run, key) series: points are keyed by it."""
+        return con.execute('INSERT INTO metric_series (run_id, "key") VALUES (?, ?) RETURNING id',
+                           (run_id, key)).fetchone()[0]
+
     with con:
-        con.executemany(sql, ((r, k, "scalar", 1 / (s + 1) + j * 0.01, s, now + s)
-                              for j, r in enumerate(table_ids) for k in ("loss", "acc", "f1") for s in range(20)))
-        con.executemany(sql, ((r, "loss", "scalar", 1 / (s + 1) + j * 0.001 + 0.01 * math.sin(s), s, now + s * 10)
-                              for j, r in enumerate(compare_ids) for s in range(COMPARE_STEPS)))
+        for j, r in enumerate(table_ids):
+            for k in ("loss", "acc", "f1"):
+                sid = series(r, k)
+                con.executemany(sql, ((sid, "scalar", 1 / (s + 1) + j * 0.01, s, now + s) for s in range(20)))
+        for j, r in enumerate(compare_ids):
+            sid = series(r, "loss")
+            con.executemany(sql, ((sid, "scalar", 1 / (s + 1) + j * 0.001 + 0.01 * math.sin(s), s, now + s * 10)
+                                  for s in range(COMPARE_STEPS)))
     for k in range(N_KEYS):  # 10 million points: one transaction per key
         with con:
-            con.executemany(sql, ((big, f"m{k:03d}", "scalar", math.sin(s / 500 + k) + 0.1 * ((s * 7919) % 13),
+            sid = series(big, f"m{k:03d}")
+            con.executemany(sql, ((sid, "scalar", math.sin(s / 500 + k) + 0.1 * ((s * 7919) % 13),
                                    s, now + s * 10) for s in range(N_STEPS)))
     con.close()
     return {"ws": ws.id, "big": big, "compare": compare_ids}

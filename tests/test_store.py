@@ -11,6 +11,7 @@ from azuremlcore._store.errors import InvalidValueError, NotFoundError
 from azuremlcore._store.migrate import HEAD_REVISION
 from azuremlcore._store.records import RunRecord, WorkspaceRecord
 from azuremlcore._store.sql import SqlWorkspaceStore
+from old_schemas import to_revision_0004
 
 
 @pytest.fixture
@@ -118,6 +119,7 @@ def test_upgrade_to_0004_fills_latest_metrics_from_stored_points(tmp_path):
     s.log_metrics([MetricPoint("r1", "s", "text", None, '"x"', 0, 1)])
     expected = s.latest_metrics(["r1"])
     s.close()
+    to_revision_0004(f"sqlite:///{tmp_path / 'old.db'}")
     con = sqlite3.connect(tmp_path / "old.db")  # back to 0003: no table, no index
     con.execute("DROP TABLE latest_metrics")
     con.execute("DROP INDEX ix_runs_experiment_number")

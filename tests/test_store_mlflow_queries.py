@@ -14,6 +14,7 @@ from azuremlcore._store.errors import InvalidValueError, NotFoundError
 from azuremlcore._store.migrate import HEAD_REVISION
 from azuremlcore._store.records import MetricPoint, RunRecord, WorkspaceRecord
 from azuremlcore._store.sql import SqlWorkspaceStore
+from old_schemas import to_revision_0004
 
 
 def _pg_url() -> str | None:
@@ -101,6 +102,7 @@ def test_log_metrics_unique_checks_the_run(store, run_ids):
 def test_database_at_0001_is_upgraded_to_0002(tmp_path):
     path = tmp_path / "old.db"
     SqlWorkspaceStore(f"sqlite:///{path}").close()
+    to_revision_0004(f"sqlite:///{path}")
     con = sqlite3.connect(path)  # make it what revision 0001 created: no step index, stamped 0001
     con.execute("DROP INDEX ix_metrics_run_key_step_ts")
     con.execute("UPDATE alembic_version SET version_num = '0001'")
@@ -109,7 +111,7 @@ def test_database_at_0001_is_upgraded_to_0002(tmp_path):
     s = SqlWorkspaceStore(f"sqlite:///{path}")
     try:
         names = {ix["name"] for ix in sa.inspect(s._engine).get_indexes("metrics")}
-        assert "ix_metrics_run_key_step_ts" in names
+        assert "ix_metrics_series_step_ts" in names  # 0002's index, then 0005's on series ids
         with s._engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
     finally:

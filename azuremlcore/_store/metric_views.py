@@ -1,6 +1,7 @@
 """Summaries of a run's metric histories for charts, computed in SQL (a run may hold millions of points).
 
-`metric_keys` lists a run's keys with their last point by index seeks (never a scan of the history);
+`metric_keys` lists a run's keys (its metric_series rows) with their last point by index seeks (never
+a scan of the history);
 `metric_buckets` reduces one history to the minimum and maximum of each of N equal slices of its
 step or time range, so a chart of N pixels gets every extreme and at most 2N points.
 """
@@ -70,18 +71,14 @@ def _reader(store: "SqlWorkspaceStore") -> Iterator[_Reader]:
             reader.close()
 
 
-# Distinct keys by a recursive skip-scan of the (run_id, key, id) index: one seek per key, on SQLite and
-# PostgreSQL alike (a plain DISTINCT would read every point of the run); then each key's last point.
+# A run's keys are its metric_series rows; each key's last point is one seek on (series_id, id).
 _KEYS = """
-WITH RECURSIVE k(name) AS (
-  SELECT MIN("key") FROM metrics WHERE run_id = %(run)s
-  UNION ALL
-  SELECT (SELECT MIN("key") FROM metrics WHERE run_id = %(run)s AND "key" > k.name) FROM k WHERE k.name IS NOT NULL
-)
-SELECT m.key, m.kind, m.id, m.step, m."value" FROM k
-JOIN metrics m ON m.id = (SELECT MAX(id) FROM metrics WHERE run_id = %(run)s AND "key" = k.name)
-WHERE k.name IS NOT NULL ORDER BY m.key
+SELECT s."key", m.kind, m.id, m.step, m."value" FROM metric_series s
+JOIN metrics m ON m.id = (SELECT MAX(id) FROM metrics WHERE series_id = s.id)
+WHERE s.run_id = %(run)s ORDER BY s."key"
 """
+# The series of (run, key): a history is the points of one integer id.
+_SERIES = '(SELECT id FROM metric_series WHERE run_id = %(run)s AND "key" = %(key)s)'
 
 
 def metric_keys(store: "SqlWorkspaceStore", run_id: str) -> list[KeySummary]:
@@ -96,7 +93,7 @@ def metric_keys_of(store: "SqlWorkspaceStore", run_ids: list[str]) -> dict[str, 
                 for run_id in run_ids}
 
 
-_LAST = 'SELECT id, "value" FROM metrics WHERE run_id = %(run)s AND "key" = %(key)s ORDER BY id DESC LIMIT 1'
+_LAST = f'SELECT id, "value" FROM metrics WHERE series_id = {_SERIES} ORDER BY id DESC LIMIT 1'
 
 
 def last_ids(store: "SqlWorkspaceStore", run_ids: list[str], key: str) -> dict[str, int | None]:
@@ -121,14 +118,14 @@ def last_values(store: "SqlWorkspaceStore", run_ids: list[str], key: str) -> dic
     return out
 
 
-# The range of a key's x by two seeks on the (run_id, key, step, timestamp) index (MIN()/MAX() would scan).
-_STEP_RANGE = ('SELECT (SELECT step FROM metrics WHERE run_id = %(run)s AND "key" = %(key)s ORDER BY step LIMIT 1), '
-               '(SELECT step FROM metrics WHERE run_id = %(run)s AND "key" = %(key)s ORDER BY step DESC LIMIT 1)')
-_TIME_RANGE = 'SELECT MIN("timestamp"), MAX("timestamp") FROM metrics WHERE run_id = %(run)s AND "key" = %(key)s'
+# The range of a key's x by two seeks on the (series_id, step, timestamp) index (MIN()/MAX() would scan).
+_STEP_RANGE = (f'SELECT (SELECT step FROM metrics WHERE series_id = {_SERIES} ORDER BY step LIMIT 1), '
+               f'(SELECT step FROM metrics WHERE series_id = {_SERIES} ORDER BY step DESC LIMIT 1)')
+_TIME_RANGE = f'SELECT MIN("timestamp"), MAX("timestamp") FROM metrics WHERE series_id = {_SERIES}'
 # Integer arithmetic in the database: bucket = (x - lo) * n / span, in [0, n). Aggregates skip NULL values
 # (NaN, strings, rows and documents have none).
 _BUCKETS = ('SELECT ({x} - %(lo)s) * %(n)s / %(span)s AS b, MIN({x}), MAX({x}), MIN("value"), MAX("value"), '
-            'COUNT("value") FROM metrics WHERE run_id = %(run)s AND "key" = %(key)s GROUP BY b ORDER BY b')
+            'COUNT("value") FROM metrics WHERE series_id = ' + _SERIES + ' GROUP BY b ORDER BY b')
 
 
 def metric_buckets(store: "SqlWorkspaceStore", run_ids: list[str], key: str, axis: str = "step",

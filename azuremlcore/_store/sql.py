@@ -92,6 +92,59 @@ def _raise_latest(cur: Any, ph: str, rows: list[tuple]) -> None:
         [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[0]) for r in best.values()])
 
 
+def _series_ids(cur: Any, ph: str, run_id: str, keys: Iterable[str]) -> dict[str, int]:
+    """The metric_series id of each of the run's keys, creating the missing series in the caller's transaction.
+
+    A run that does not exist raises NotFoundError (its series cannot be created).
+    """
+    wanted = sorted(set(keys))
+    found: dict[str, int] = {}
+
+    def lookup(names: list[str]) -> None:
+        for i in range(0, len(names), 500):  # within every SQLite build's limit of bound parameters
+            part = names[i:i + 500]
+            cur.execute(f'SELECT "key", id FROM metric_series WHERE run_id = {ph} AND "key" IN '
+                        f'({", ".join([ph] * len(part))})', (run_id, *part))
+            found.update(cur.fetchall())
+
+    lookup(wanted)
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        # Made through the run's row, so a missing run adds nothing (and says so below) instead of failing on the
+        # foreign key; ON CONFLICT: on PostgreSQL a concurrent writer may create the same series first.
+        cur.executemany(f'INSERT INTO metric_series (run_id, "key") SELECT id, {ph} FROM runs WHERE id = {ph} '
+                        f'ON CONFLICT (run_id, "key") DO NOTHING', [(k, run_id) for k in missing])
+        lookup(missing)
+        if any(k not in found for k in missing):
+            raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
+    return found
+
+
+_POINT_COLUMNS = 'series_id, kind, "value", is_nan, value_json, step, "timestamp"'
+
+
+def _write_points(cur: Any, ph: str, rows: list[tuple]) -> None:
+    """metrics rows (series_id, kind, value, is_nan, value_json, step, timestamp), in the caller's transaction.
+
+    PostgreSQL: COPY (psycopg's executemany sends a message per row and waited on them for three quarters of a
+    batch's time); SQLite: executemany.
+    """
+    if ph == "%s":
+        with cur.copy(f"COPY metrics ({_POINT_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cur.executemany(f"INSERT INTO metrics ({_POINT_COLUMNS}) VALUES ({', '.join([ph] * 7)})", rows)
+
+
+def _insert_points(cur: Any, ph: str, run_id: str, rows: list[tuple]) -> None:
+    """Store one run's metrics rows (run_id, key, kind, value, is_nan, value_json, step, timestamp) and keep
+    latest_metrics, in the caller's transaction: one bulk write of the points."""
+    series = _series_ids(cur, ph, run_id, {r[1] for r in rows})
+    _write_points(cur, ph, [(series[r[1]], *r[2:]) for r in rows])
+    _raise_latest(cur, ph, rows)
+
+
 def _put_run_values(cur: Any, ph: str, run_id: str, params: dict[str, str], tags: dict[str, str]) -> None:
     """Params (write-once: a changed value raises InvalidValueError) and tags (replaced) of a run, driver-level."""
     if params:
@@ -314,7 +367,9 @@ class SqlWorkspaceStore:
         run_ids = [r.id for r in conn.execute(sa.select(t.runs.c.id).where(t.runs.c.experiment_id.in_(exp_ids)))]
         for chunk in range(0, len(run_ids), 500):
             ids = run_ids[chunk:chunk + 500]
-            for table in (t.metrics, t.latest_metrics, t.run_attributes):
+            series = sa.select(t.metric_series.c.id).where(t.metric_series.c.run_id.in_(ids))
+            conn.execute(t.metrics.delete().where(t.metrics.c.series_id.in_(series)))
+            for table in (t.metric_series, t.latest_metrics, t.run_attributes):
                 conn.execute(table.delete().where(table.c.run_id.in_(ids)))
         conn.execute(t.runs.delete().where(t.runs.c.experiment_id.in_(exp_ids)))
         conn.execute(t.experiment_tags.delete().where(t.experiment_tags.c.experiment_id.in_(exp_ids)))
@@ -467,29 +522,26 @@ class SqlWorkspaceStore:
             conn.execute(ra.delete().where(ra.c.run_id == run_id, ra.c.kind == kind, ra.c.key.in_(list(keys))))
 
     # ------------------------------------------------------------------ metrics
-    @staticmethod
-    def _metric_rows(points: Iterable[MetricPoint]) -> list[dict[str, Any]]:
-        rows = []
-        for p in points:
-            nan = p.value is not None and math.isnan(p.value)
-            rows.append({"run_id": p.run_id, "key": p.key, "kind": p.kind, "value": 0.0 if nan else p.value,
-                         "is_nan": nan, "value_json": p.value_json, "step": p.step, "timestamp": p.timestamp})
-        return rows
-
     def log_metrics(self, points: list[MetricPoint]) -> None:
-        """Store many points in one transaction (one bulk INSERT)."""
+        """Store many points in one transaction (one bulk INSERT per run); a missing run raises NotFoundError."""
         if not points:
             return
-        rows = self._metric_rows(points)
-        with self._write() as conn:
-            conn.execute(t.metrics.insert(), rows)
-            ph = "?" if conn.dialect.name == "sqlite" else "%s"
-            cur = conn.connection.driver_connection.cursor()
+        by_run: dict[str, list[tuple]] = {}
+        for p in points:
+            v = p.value
+            nan = v is not None and v != v
+            by_run.setdefault(p.run_id, []).append(
+                (p.run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
+
+        def work(con: Any, ph: str) -> None:
+            cur = con.cursor()
             try:
-                _raise_latest(cur, ph, [(r["run_id"], r["key"], r["kind"], r["value"], r["is_nan"], r["value_json"],
-                                         r["step"], r["timestamp"]) for r in rows])
+                for run_id, rows in by_run.items():
+                    _insert_points(cur, ph, run_id, rows)
             finally:
                 cur.close()
+
+        self._on_driver(work)
 
     def log_metrics_once(self, run_id: str, source: str, seq: "int | list[int]", points: list[MetricPoint]) -> bool:
         """Store the points of spool record `seq` of `source` unless a record of that source numbered `seq`
@@ -549,10 +601,7 @@ class SqlWorkspaceStore:
                     nan = v is not None and v != v
                     rows.append((run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
             if rows:
-                cur.executemany(
-                    f'INSERT INTO metrics (run_id, "key", kind, "value", is_nan, value_json, step, "timestamp") '
-                    f'VALUES ({", ".join([ph] * 8)})', rows)
-                _raise_latest(cur, ph, rows)
+                _insert_points(cur, ph, run_id, rows)
             cur.execute(f"DELETE FROM run_attributes WHERE {where}", (run_id, SPOOL_KIND, source))
             cur.execute(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
                         (run_id, SPOOL_KIND, source, str(top)))
@@ -594,14 +643,15 @@ class SqlWorkspaceStore:
                 _put_run_values(cur, ph, run_id, params or {}, tags or {})
             if not points:
                 return 0
-            keys = sorted({p.key for p in points})
+            series = _series_ids(cur, ph, run_id, {p.key for p in points})
+            key_of = {i: k for k, i in series.items()}
             steps, times = [p.step for p in points], [p.timestamp for p in points]
-            # Bounded by the batch's step and time ranges, the lookup stays on ix_metrics_run_key_step_ts.
+            # Bounded by the batch's step and time ranges, the lookup stays on ix_metrics_series_step_ts.
             cur.execute(
-                f'SELECT "key", "value", is_nan, step, "timestamp" FROM metrics WHERE run_id = {ph} AND "key" IN '
-                f'({", ".join([ph] * len(keys))}) AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph}',
-                (run_id, *keys, min(steps), max(steps), min(times), max(times)))
-            seen = {(k, "nan" if nan else v, step, ts) for k, v, nan, step, ts in cur.fetchall()}
+                f'SELECT series_id, "value", is_nan, step, "timestamp" FROM metrics WHERE series_id IN '
+                f'({", ".join([ph] * len(series))}) AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph}',
+                (*series.values(), min(steps), max(steps), min(times), max(times)))
+            seen = {(key_of[i], "nan" if nan else v, step, ts) for i, v, nan, step, ts in cur.fetchall()}
             rows = []
             for p in points:
                 v = p.value
@@ -611,9 +661,7 @@ class SqlWorkspaceStore:
                     seen.add(ident)
                     rows.append((run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
             if rows:
-                cur.executemany(
-                    f'INSERT INTO metrics (run_id, "key", kind, "value", is_nan, value_json, step, "timestamp") '
-                    f'VALUES ({", ".join([ph] * 8)})', rows)
+                _write_points(cur, ph, [(series[r[1]], *r[2:]) for r in rows])
                 _raise_latest(cur, ph, rows)
             return len(rows)
         finally:
@@ -622,15 +670,16 @@ class SqlWorkspaceStore:
     def metric_page(self, run_id: str, key: str, after_id: int, limit: int) -> list[tuple[int, float, bool, int, int]]:
         """(id, value, is_nan, timestamp, step) of a key's float points with id > after_id, in logging order.
 
-        Driver-level SQL on the index (run_id, key, id): SQLAlchemy's row objects cost half of a 100k-point read.
+        Driver-level SQL on the index (series_id, id), one integer range of it; SQLAlchemy's row objects cost
+        half of a 100k-point read.
         """
         ph = "?" if self._engine.dialect.name == "sqlite" else "%s"
         with self._engine.connect() as sa_conn:
             cur = sa_conn.connection.driver_connection.cursor()
             try:
-                cur.execute(f'SELECT id, "value", is_nan, "timestamp", step FROM metrics WHERE run_id = {ph} AND '
-                            f'"key" = {ph} AND id > {ph} AND "value" IS NOT NULL ORDER BY id LIMIT {int(limit)}',
-                            (run_id, key, after_id))
+                cur.execute(f'SELECT id, "value", is_nan, "timestamp", step FROM metrics WHERE series_id = '
+                            f'(SELECT id FROM metric_series WHERE run_id = {ph} AND "key" = {ph}) AND id > {ph} AND '
+                            f'"value" IS NOT NULL ORDER BY id LIMIT {int(limit)}', (run_id, key, after_id))
                 return cur.fetchall()
             finally:
                 cur.close()
@@ -659,17 +708,17 @@ class SqlWorkspaceStore:
                 finally:
                     cur.close()
             return found
-        m = t.metrics
+        m, ms = t.metrics, t.metric_series
         rank = sa.func.row_number().over(
-            partition_by=(m.c.run_id, m.c.key),
+            partition_by=m.c.series_id,
             order_by=(m.c.step.desc(), m.c.timestamp.desc(), m.c.is_nan.asc(), m.c.value.desc(), m.c.id.desc()))
         out: list[MetricPoint] = []
         with self._read() as conn:
             for i in range(0, len(run_ids), 500):
-                inner = sa.select(m.c.run_id, m.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
-                                  m.c.timestamp, rank.label("rank")).where(
-                    m.c.run_id.in_(run_ids[i:i + 500]), m.c.value.is_not(None), m.c.kind.in_(list(kinds)),
-                    *([m.c.key.in_(list(keys))] if keys is not None else [])).subquery()
+                inner = sa.select(ms.c.run_id, ms.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
+                                  m.c.timestamp, rank.label("rank")).join(ms, ms.c.id == m.c.series_id).where(
+                    ms.c.run_id.in_(run_ids[i:i + 500]), m.c.value.is_not(None), m.c.kind.in_(list(kinds)),
+                    *([ms.c.key.in_(list(keys))] if keys is not None else [])).subquery()
                 q = sa.select(inner).where(inner.c.rank == 1).order_by(inner.c.run_id, inner.c.key)
                 out.extend(MetricPoint(r.run_id, r.key, r.kind, math.nan if r.is_nan else r.value, r.value_json,
                                        r.step, r.timestamp) for r in conn.execute(q))
@@ -685,11 +734,11 @@ class SqlWorkspaceStore:
 
     def get_metrics(self, run_ids: list[str], key: str | None = None) -> list[MetricPoint]:
         """Points of the runs in logging order, optionally one key only."""
-        m = t.metrics
-        q = sa.select(m.c.run_id, m.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
-                      m.c.timestamp).where(m.c.run_id.in_(run_ids)).order_by(m.c.id)
+        m, ms = t.metrics, t.metric_series
+        q = sa.select(ms.c.run_id, ms.c.key, m.c.kind, m.c.value, m.c.is_nan, m.c.value_json, m.c.step,
+                      m.c.timestamp).join(ms, ms.c.id == m.c.series_id).where(ms.c.run_id.in_(run_ids)).order_by(m.c.id)
         if key is not None:
-            q = q.where(m.c.key == key)
+            q = q.where(ms.c.key == key)
         with self._read() as conn:
             return [MetricPoint(r.run_id, r.key, r.kind, math.nan if r.is_nan else r.value, r.value_json, r.step,
                                 r.timestamp) for r in conn.execute(q)]

@@ -15,8 +15,12 @@ _INDEX = "ix_metrics_run_key_step_ts"
 
 
 def _exists() -> bool:
-    # A database created from schema.py but never stamped already has it (see migrate.ensure_schema).
-    return any(ix["name"] == _INDEX for ix in sa.inspect(op.get_bind()).get_indexes("metrics"))
+    # A database created from schema.py but never stamped already has it (see migrate.ensure_schema), or has
+    # points keyed by series (revision 0005's shape, with its own index) and no run_id column to index.
+    inspector = sa.inspect(op.get_bind())
+    if "run_id" not in {c["name"] for c in inspector.get_columns("metrics")}:
+        return True
+    return any(ix["name"] == _INDEX for ix in inspector.get_indexes("metrics"))
 
 
 def upgrade() -> None:
@@ -27,5 +31,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop the index."""
-    if _exists():
+    if any(ix["name"] == _INDEX for ix in sa.inspect(op.get_bind()).get_indexes("metrics")):
         op.drop_index(_INDEX, table_name="metrics")

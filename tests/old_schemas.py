@@ -1,0 +1,46 @@
+"""Databases as earlier schema revisions left them, for migration tests (written here, not by the migrations)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+
+def _metrics_0004() -> sa.Table:
+    """The points table of revisions 0001-0004: keyed by run id and key, two indexes starting with them."""
+    return sa.Table(
+        "metrics", sa.MetaData(),
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(256), nullable=False),
+        sa.Column("key", sa.String(250), nullable=False),
+        sa.Column("kind", sa.String(24), nullable=False),
+        sa.Column("value", sa.Float(precision=53)),
+        sa.Column("is_nan", sa.Boolean, nullable=False),
+        sa.Column("value_json", sa.Text),
+        sa.Column("step", sa.BigInteger, nullable=False),
+        sa.Column("timestamp", sa.BigInteger, nullable=False),
+        sa.Index("ix_metrics_run_key", "run_id", "key", "id"),
+        sa.Index("ix_metrics_run_key_step_ts", "run_id", "key", "step", "timestamp"))
+
+
+def to_revision_0004(url: str) -> None:
+    """Turn a database at head into revision 0004's shape, keeping every point (and its id): points keyed by
+    run id and key, no metric_series table; stamped 0004."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.exec_driver_sql(
+                'SELECT m.id, s.run_id, s."key", m.kind, m."value", m.is_nan, m.value_json, m.step, m."timestamp" '
+                "FROM metrics m JOIN metric_series s ON s.id = m.series_id ORDER BY m.id").all()
+            conn.exec_driver_sql("DROP TABLE metrics")
+            conn.exec_driver_sql("DROP TABLE metric_series")
+            old = _metrics_0004()
+            old.create(conn)
+            if rows:
+                conn.execute(old.insert(), [dict(zip(old.c.keys(), r)) for r in rows])
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('metrics', 'id'), "
+                                     "(SELECT COALESCE(MAX(id), 0) + 1 FROM metrics), false)")
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
+    finally:
+        engine.dispose()
