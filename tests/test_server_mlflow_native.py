@@ -166,3 +166,40 @@ print(sorted(m for m in ("mlflow", "pandas", "numpy") if m in sys.modules))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _all_pages(client, exp_ids: list[str], flt: str, order: list[str], size: int) -> list[str]:
+    found, token = [], None
+    while True:
+        page = client.search_runs(exp_ids, flt, order_by=order, max_results=size, page_token=token)
+        found += [r.info.run_id for r in page]
+        token = page.token
+        if not token:
+            return found
+
+
+def test_walked_orders_and_pages_match_mlflow_rules(client):
+    """The orders searches answer by walking an index (start time, a metric) and the ones they sort, page by page,
+    with start times shared by several runs, runs ended or not, NaN latest values and two experiments."""
+    from mlflow.entities import Metric, Param
+    from mlflow.utils.search_utils import SearchUtils
+
+    exp, other = client.create_experiment("walks"), client.create_experiment("walks-other")
+    rng, now = random.Random(11), 1_700_000_000_000
+    for i in range(36):
+        run = client.create_run(exp if i % 4 else other, start_time=now + i // 3)  # three runs per start time
+        value = float("nan") if i % 9 == 4 else rng.choice([rng.random(), 0.5])  # NaN latest values, ties on 0.5
+        metrics = [Metric("m", value, now, 0)] if i % 5 else []
+        client.log_batch(run.info.run_id, metrics=metrics, params=[Param("p", "xy"[i % 2])])
+        if i % 3 == 0:
+            client.set_terminated(run.info.run_id, end_time=now + 100 - i)
+    both = client.search_runs([exp, other], max_results=1000)
+    mine = [r for r in both if r.info.experiment_id == exp]
+    for flt, order in (("", []), ("params.p = 'x'", []), ("", ["attributes.start_time ASC"]),
+                       ("", ["attributes.start_time DESC"]), ("", ["metrics.m DESC"]), ("params.p = 'y'", ["metrics.m"]),
+                       ("", ["attributes.end_time DESC"]), ("", ["params.p", "attributes.start_time"]),
+                       ("", ["attributes.run_id DESC"])):
+        expected = [r.info.run_id for r in SearchUtils.sort(SearchUtils.filter(mine, flt), order)]
+        assert _all_pages(client, [exp], flt, order, 4) == expected, (flt, order)
+        expected = [r.info.run_id for r in SearchUtils.sort(SearchUtils.filter(both, flt), order)]
+        assert _all_pages(client, [exp, other], flt, order, 5) == expected, ("both", flt, order)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -45,6 +46,36 @@ def _sqlite_engine(url: str) -> sa.Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+    return engine
+
+
+# A pooled PostgreSQL connection idle longer than this is pinged before use (see _postgres_engine).
+PING_IDLE_S = 10.0
+
+
+def _postgres_engine(url: str) -> sa.Engine:
+    # jit off: PostgreSQL compiles a query whose estimated cost passes jit_above_cost, and a search's
+    # estimate (a walk it cannot tell will stop early) did: 250 ms of compiling for a 15 ms query.
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20, connect_args={"options": "-c jit=off"})
+
+    # pool_pre_ping's check, but only for a connection that sat idle (a restart or an idle timeout may have closed
+    # it) or that psycopg saw break: pinging every checkout was a round trip each, three per MLflow run created, and
+    # with SQLAlchemy's checkout a sixth of the server's time creating runs. A connection lost while in steady use
+    # fails its request, is seen broken and replaced at its next checkout.
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if dbapi_conn.closed or getattr(dbapi_conn, "broken", False):
+            raise sa.exc.DisconnectionError()
+        if time.monotonic() - record.info.get("idle_since", time.monotonic()) > PING_IDLE_S:
+            try:
+                engine.dialect.do_ping(dbapi_conn)
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise sa.exc.DisconnectionError() from exc
 
     return engine
 
@@ -146,24 +177,30 @@ def _insert_points(cur: Any, ph: str, run_id: str, rows: list[tuple]) -> None:
 
 
 def _put_run_values(cur: Any, ph: str, run_id: str, params: dict[str, str], tags: dict[str, str]) -> None:
-    """Params (write-once: a changed value raises InvalidValueError) and tags (replaced) of a run, driver-level."""
-    if params:
-        cur.execute(f'SELECT "key", "value" FROM run_attributes WHERE run_id = {ph} AND kind = {ph} AND "key" IN '
-                    f'({", ".join([ph] * len(params))})', (run_id, "param", *params))
-        stored = dict(cur.fetchall())
-        for k, v in params.items():
-            if k in stored and stored[k] != v:
-                raise InvalidValueError(f"Changing param '{k}' of run {run_id} from {stored[k]!r} to {v!r} is not "
-                                        "allowed: params are write-once. Use a tag for values that change.")
-        new = [(run_id, "param", k, v) for k, v in params.items() if k not in stored]
-        if new:
-            cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
-                            new)
-    if tags:
-        cur.execute(f'DELETE FROM run_attributes WHERE run_id = {ph} AND kind = {ph} AND "key" IN '
-                    f'({", ".join([ph] * len(tags))})', (run_id, "tag", *tags))
-        cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
-                        [(run_id, "tag", k, v) for k, v in tags.items()])
+    """Params (write-once: a changed value raises InvalidValueError) and tags (replaced) of a run, driver-level.
+
+    One statement for both (a round trip on PostgreSQL; before: a look-up and an INSERT for params, a
+    DELETE and an INSERT for tags): an upsert that replaces a stored tag and leaves a stored param
+    as it is. Params it did not insert were stored already: only then are their values read back
+    and compared, and a changed one raises (the caller's transaction then rolls back).
+    """
+    rows = [(run_id, "param", k, v) for k, v in params.items()] + [(run_id, "tag", k, v) for k, v in tags.items()]
+    if not rows:
+        return
+    cur.execute(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES '
+                f'{", ".join([f"({ph}, {ph}, {ph}, {ph})"] * len(rows))} ON CONFLICT (run_id, kind, "key") DO UPDATE '
+                f'SET "value" = excluded."value" WHERE run_attributes.kind = {ph} RETURNING kind, "key"',
+                (*(x for r in rows for x in r), "tag"))
+    written = {key for kind, key in cur.fetchall() if kind == "param"}
+    kept = [k for k in params if k not in written]
+    if not kept:
+        return
+    cur.execute(f'SELECT "key", "value" FROM run_attributes WHERE run_id = {ph} AND kind = {ph} AND "key" IN '
+                f'({", ".join([ph] * len(kept))})', (run_id, "param", *kept))
+    for k, stored in cur.fetchall():
+        if stored != params[k]:
+            raise InvalidValueError(f"Changing param '{k}' of run {run_id} from {stored!r} to {params[k]!r} is not "
+                                    "allowed: params are write-once. Use a tag for values that change.")
 
 
 class SqlWorkspaceStore:
@@ -174,7 +211,7 @@ class SqlWorkspaceStore:
         if url.startswith("sqlite"):
             self._engine = _sqlite_engine(url)
         else:
-            self._engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self._engine = _postgres_engine(url)
         ensure_schema(self._engine)
 
     def close(self) -> None:
@@ -189,8 +226,13 @@ class SqlWorkspaceStore:
                 yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
+    def _read(self, transaction: bool = False) -> Iterator[sa.Connection]:
         with self._engine.connect() as conn:
+            if not transaction and conn.dialect.name == "postgresql":
+                # Autocommit: under READ COMMITTED each statement has its own snapshot in a transaction too, so a
+                # read loses nothing, and skips BEGIN, ROLLBACK and the DEALLOCATE ALL psycopg sends after a
+                # rollback (which also threw away its prepared statements): three round trips per read.
+                conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     # ------------------------------------------------------------------ workspaces
@@ -309,13 +351,23 @@ class SqlWorkspaceStore:
     def get_experiment(self, workspace_id: str, *, name: str | None = None,
                        experiment_id: str | None = None) -> ExperimentRecord:
         """An experiment by name or id."""
-        q = sa.select(t.experiments).where(t.experiments.c.workspace_id == workspace_id)
-        q = q.where(t.experiments.c.name == name) if name is not None else q.where(t.experiments.c.id == experiment_id)
+        # One driver-level statement (the experiment and its tags): every MLflow run creation asks for it.
         with self._read() as conn:
-            row = conn.execute(q).first()
-            if row is None:
-                raise NotFoundError(f"Experiment {name or experiment_id!r} does not exist in this workspace.")
-            return self._experiment(conn, row)
+            ph = "?" if conn.dialect.name == "sqlite" else "%s"
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(f'SELECT e.id, e.workspace_id, e.name, e.created_time, e.last_update_time, e.archived_time, '
+                            f'g."key", g."value" FROM experiments e LEFT JOIN experiment_tags g ON g.experiment_id = e.id '
+                            f'WHERE e.workspace_id = {ph} AND e.{"name" if name is not None else "id"} = {ph}',
+                            (workspace_id, name if name is not None else experiment_id))
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        if not rows:
+            raise NotFoundError(f"Experiment {name or experiment_id!r} does not exist in this workspace.")
+        e = rows[0]
+        return ExperimentRecord(id=e[0], workspace_id=e[1], name=e[2], created_time=e[3], last_update_time=e[4],
+                                archived_time=e[5], tags={r[6]: r[7] for r in rows if r[6] is not None})
 
     def list_experiments(self, workspace_id: str, view_type: str = "ActiveOnly",
                          name: str | None = None) -> list[ExperimentRecord]:
@@ -407,31 +459,59 @@ class SqlWorkspaceStore:
     def create_run(self, record: RunRecord) -> RunRecord:
         """Insert a run; its number is the next in its experiment."""
         record.created_time = record.created_time or now_ms()
-        # Driver-level SQL, two statements: the run (numbered in the same INSERT, on ix_runs_experiment_number)
-        # and its attributes. Through SQLAlchemy's statement building this was a fifth of creating an MLflow run.
+        # Driver-level SQL: the run, numbered in its own INSERT (on ix_runs_experiment_number), and its attributes.
+        # Through SQLAlchemy's statement building this was a fifth of creating an MLflow run. A taken id is found
+        # by the primary key refusing the row, not by a look-up first.
         columns = ("id", "workspace_id", "experiment_id", "details_json", *(c for c in _RUN_COLUMNS if c != "number"))
         values = (record.id, record.workspace_id, record.experiment_id, json.dumps(record.details),
                   *(getattr(record, c) for c in _RUN_COLUMNS if c != "number"))
         attributes = [(record.id, kind, k, v) for kind, found in (("tag", record.tags), ("property", record.properties),
                                                                   ("param", record.params)) for k, v in found.items()]
-        with self._write() as conn:
-            ph = "?" if conn.dialect.name == "sqlite" else "%s"
-            cur = conn.connection.driver_connection.cursor()
-            try:
-                cur.execute(f"SELECT 1 FROM runs WHERE id = {ph}", (record.id,))
-                if cur.fetchone() is not None:
-                    raise AlreadyExistsError(f"Run {record.id} already exists.")
-                names = ", ".join(f'"{c}"' for c in columns)
-                cur.execute(f'INSERT INTO runs ({names}, "number") SELECT {", ".join([ph] * len(values))}, '
-                            f'COALESCE(MAX("number"), 0) + 1 FROM runs WHERE experiment_id = {ph} RETURNING "number"',
-                            (*values, record.experiment_id))
-                record.number = cur.fetchone()[0]
+        pg = self._engine.dialect.name == "postgresql"
+        ph = "%s" if pg else "?"
+        names = ", ".join(f'"{c}"' for c in columns)
+        insert_run = (f'INSERT INTO runs ({names}, "number") SELECT {", ".join([ph] * len(values))}, '
+                      f'COALESCE(MAX("number"), 0) + 1 FROM runs WHERE experiment_id = {ph} RETURNING "number"')
+        run_params = (*values, record.experiment_id)
+        try:
+            if pg:
+                # One statement, one round trip, in autocommit (a statement is atomic): the run and its attributes
+                # through a data-modifying WITH (the attributes' foreign key is checked at the statement's end).
+                # Before: BEGIN, a look-up, two INSERTs and COMMIT, each a round trip.
+                sql, params = insert_run, run_params
                 if attributes:
-                    cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES '
-                                    f'({ph}, {ph}, {ph}, {ph})', attributes)
-            finally:
-                cur.close()
+                    rows = ", ".join([f"({ph}, {ph}, {ph}, {ph})"] * len(attributes))
+                    sql = (f'WITH r AS ({insert_run}), a AS (INSERT INTO run_attributes (run_id, kind, "key", "value") '
+                           f'VALUES {rows}) SELECT "number" FROM r')
+                    params = (*run_params, *(x for a in attributes for x in a))
+                with self._engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    cur = conn.connection.driver_connection.cursor()
+                    try:
+                        cur.execute(sql, params)
+                        record.number = cur.fetchone()[0]
+                    finally:
+                        cur.close()
+                return record
+            with self._write() as conn:
+                cur = conn.connection.driver_connection.cursor()
+                try:
+                    cur.execute(insert_run, run_params)
+                    record.number = cur.fetchone()[0]
+                    if attributes:
+                        cur.executemany(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES '
+                                        f'({ph}, {ph}, {ph}, {ph})', attributes)
+                finally:
+                    cur.close()
+        except self._engine.dialect.loaded_dbapi.IntegrityError:
+            if self._run_exists(record.id):
+                raise AlreadyExistsError(f"Run {record.id} already exists.") from None
+            raise
         return record
+
+    def _run_exists(self, run_id: str) -> bool:
+        with self._read() as conn:
+            return conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is not None
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run with that id, with its tags, properties and params."""
@@ -857,7 +937,11 @@ class SqlWorkspaceStore:
         (then newest first), one page; with tags, properties and params."""
         from azuremlcore._store import run_search
 
-        with self._read() as conn:
+        with self._read(transaction=True) as conn:  # a transaction: the search may SET LOCAL a planner setting
             rows = run_search.search_runs(conn, workspace_id, experiment_ids, lifecycle_stage, clauses, order,
                                           limit, offset)
-            return self._runs(conn, rows)
+            found = self._runs(conn, rows)
+            # Ended by COMMIT (it wrote nothing): after a ROLLBACK psycopg sends DEALLOCATE ALL, a round trip that
+            # also drops its prepared statements.
+            conn.commit()
+            return found

@@ -1,0 +1,217 @@
+"""Run creation and run searches in the SQL store, on SQLite and PostgreSQL: answers, errors and query plans.
+
+The plans are asserted, not timed: a search ordered as an index walks it and stops at the page's
+end (SQLite: no `USE TEMP B-TREE FOR ORDER BY`; PostgreSQL: an index scan under the Limit, no Sort
+of every run), which is what keeps a page of 100 within 0.1 s at 100k runs (bench/bench_scale.py).
+"""
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import uuid
+from typing import Any, Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from azuremlcore._store.errors import AlreadyExistsError, InvalidValueError, NotFoundError
+from azuremlcore._store.records import MetricPoint, RunRecord, WorkspaceRecord
+from azuremlcore._store.run_search import Clause, Order
+from azuremlcore._store.sql import SqlWorkspaceStore
+
+
+def _postgres_url() -> str:
+    base = os.environ.get("AZUREMLCORE_TEST_POSTGRES_URL")
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (.ci/start-postgres.sh)")
+        pytest.skip(reason="no PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (see .ci/start-postgres.sh)")
+    url = "postgresql+psycopg://" + base.split("://", 1)[1]
+    name = f"search_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[SqlWorkspaceStore]:
+    url = f"sqlite:///{tmp_path / 'w.db'}" if request.param == "sqlite" else _postgres_url()
+    s = SqlWorkspaceStore(url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def ws_id(store: SqlWorkspaceStore) -> str:
+    return store.create_workspace(WorkspaceRecord(id="", subscription_id="s", resource_group="r", name="w")).id
+
+
+def _run(ws: str, exp: str, run_id: str, start: int | None, **kw: Any) -> RunRecord:
+    return RunRecord(id=run_id, workspace_id=ws, experiment_id=exp, status="Running", created_time=1000 + len(run_id),
+                     start_time=start, **kw)
+
+
+def test_create_run_numbers_runs_and_refuses_a_taken_id(store: SqlWorkspaceStore, ws_id: str) -> None:
+    exp = store.create_experiment(ws_id, "e").id
+    first = store.create_run(_run(ws_id, exp, "r1", 5, tags={"t": "1"}, properties={"p": "x"}, params={"a": "b"}))
+    second = store.create_run(_run(ws_id, exp, "r2", 6))
+    assert (first.number, second.number) == (1, 2)
+    with pytest.raises(AlreadyExistsError):
+        store.create_run(_run(ws_id, exp, "r1", 7, tags={"t": "2"}))
+    again = store.get_run("r1")  # the stored run is untouched
+    assert (again.start_time, again.tags, again.properties, again.params) == (5, {"t": "1"}, {"p": "x"}, {"a": "b"})
+    got = store.get_experiment(ws_id, experiment_id=exp)
+    assert (got.name, got.tags) == ("e", {})
+    store.set_experiment_tags(exp, {"k": "v", "k2": "v2"})
+    assert store.get_experiment(ws_id, name="e").tags == {"k": "v", "k2": "v2"}
+    with pytest.raises(NotFoundError):
+        store.get_experiment(ws_id, name="missing")
+
+
+def test_batch_params_are_write_once_and_tags_replaced_in_one_transaction(store: SqlWorkspaceStore, ws_id: str) -> None:
+    exp = store.create_experiment(ws_id, "e").id
+    store.create_run(_run(ws_id, exp, "r1", 5))
+    point = MetricPoint("r1", "m", "scalar", 1.0, None, 0, 1)
+    store.log_metrics_unique("r1", [point], params={"a": "1", "b": "2"}, tags={"t": "x"})
+    store.log_metrics_unique("r1", [], params={"a": "1", "c": "3"}, tags={"t": "y", "u": "z"})  # a repeated: fine
+    run = store.get_run("r1")
+    assert (run.params, run.tags) == ({"a": "1", "b": "2", "c": "3"}, {"t": "y", "u": "z"})
+    with pytest.raises(InvalidValueError, match="write-once"):
+        store.log_metrics_unique("r1", [MetricPoint("r1", "m", "scalar", 2.0, None, 1, 2)],
+                                 params={"d": "4", "a": "changed"}, tags={"t": "lost"})
+    run = store.get_run("r1")  # nothing of the refused batch was stored
+    assert (run.params, run.tags) == ({"a": "1", "b": "2", "c": "3"}, {"t": "y", "u": "z"})
+    assert [p.value for p in store.get_metrics(["r1"], "m")] == [1.0]
+
+
+def _ids(store: SqlWorkspaceStore, ws: str, exps: list[str], clauses: list[Clause], order: list[Order],
+         limit: int = 100, offset: int = 0) -> list[str]:
+    return [r.id for r in store.find_runs(ws, exps, "active", clauses, order, limit, offset)]
+
+
+def test_default_order_is_start_time_then_creation_newest_first(store: SqlWorkspaceStore, ws_id: str) -> None:
+    exp, other = store.create_experiment(ws_id, "e").id, store.create_experiment(ws_id, "o").id
+    # Not started: ordered by creation time (created_time = 1000 + len(id)), as MLflow's start time would be.
+    for run_id, start in (("a", 1003), ("bb", None), ("ccc", 1003), ("dddd", 1001), ("e", None)):
+        store.create_run(_run(ws_id, exp, run_id, start, params={"p": "x" if len(run_id) % 2 else "y"}))
+    store.create_run(_run(ws_id, other, "zz", 1002))
+    assert _ids(store, ws_id, [exp], [], []) == ["a", "ccc", "bb", "dddd", "e"]  # ties by id
+    assert _ids(store, ws_id, [exp], [], [], limit=2, offset=2) == ["bb", "dddd"]
+    assert _ids(store, ws_id, [exp], [], [Order("attribute", "start_time", True)]) == ["dddd", "e", "bb", "a", "ccc"]
+    assert _ids(store, ws_id, [exp], [Clause("param", "p", "=", "x")], []) == ["a", "ccc", "e"]
+    assert _ids(store, ws_id, [exp, other], [], []) == ["a", "ccc", "bb", "zz", "dddd", "e"]
+    assert _ids(store, ws_id, [exp], [], [Order("attribute", "run_id", False), Order("param", "p", True)]) == [
+        "e", "dddd", "ccc", "bb", "a"]
+
+
+def _plan(store: SqlWorkspaceStore, ws: str, exp: str, clauses: list[Clause], order: list[Order]) -> str:
+    """The plan of the search's first statement, explained in the same kind of transaction the store runs it in."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seen.append((statement, parameters))
+    event.listen(store._engine, "before_cursor_execute", capture)
+    try:
+        store.find_runs(ws, [exp], "active", clauses, order, 50)
+    finally:
+        event.remove(store._engine, "before_cursor_execute", capture)
+    pg = store._engine.dialect.name == "postgresql"
+    with store._engine.connect() as conn:
+        lines = []
+        for statement, parameters in seen:
+            if statement.startswith("SET"):
+                conn.exec_driver_sql(statement)
+            elif statement.startswith("SELECT runs.*"):
+                explain = "EXPLAIN (COSTS OFF) " if pg else "EXPLAIN QUERY PLAN "
+                lines += [str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters)]
+                return "\n".join(lines)
+    raise AssertionError("no search statement seen")
+
+
+def test_searches_walk_their_index_instead_of_sorting(store: SqlWorkspaceStore, ws_id: str) -> None:
+    exp = store.create_experiment(ws_id, "e").id
+    for i in range(300):
+        store.create_run(_run(ws_id, exp, f"r{i:03}", 1000 + i, params={"p": "ab"[i % 2]}))
+        store.log_metrics([MetricPoint(f"r{i:03}", "m", "scalar", (i * 37 % 101) / 101, None, 0, 1)])
+    if store._engine.dialect.name == "postgresql":
+        with store._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+    by_start = _plan(store, ws_id, exp, [Clause("param", "p", "=", "a")], [])
+    by_metric = _plan(store, ws_id, exp, [Clause("param", "p", "=", "a")], [Order("metric", "m", False)])
+    if store._engine.dialect.name == "sqlite":
+        assert "USING INDEX ix_runs_experiment_start" in by_start and "TEMP B-TREE FOR ORDER BY" not in by_start
+        assert "USING INDEX ix_latest_metrics_order" in by_metric and "TEMP B-TREE FOR ORDER BY" not in by_metric
+    else:
+        assert "Index Scan Backward using ix_runs_experiment_start" in by_start, by_start
+        assert "Index Scan Backward using ix_latest_metrics_order" in by_metric, by_metric
+        for plan in (by_start, by_metric):  # the Limit stops the walk: only an incremental sort of ties
+            assert not any(re.fullmatch(r"(->\s+)?Sort", line.strip()) for line in plan.splitlines()), plan
+    ids = _ids(store, ws_id, [exp], [Clause("param", "p", "=", "a")], [Order("metric", "m", False)], limit=5)
+    best = sorted((-((i * 37 % 101) / 101), -(1000 + i), f"r{i:03}") for i in range(0, 300, 2))
+    assert ids == [r for _, _, r in best[:5]]
+
+
+def test_upgrade_to_0006_adds_the_start_index(tmp_path: Any) -> None:
+    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
+    con = sqlite3.connect(tmp_path / "old.db")
+    con.execute("DROP INDEX ix_runs_experiment_start")
+    con.execute("UPDATE alembic_version SET version_num = '0004'")
+    con.commit()
+    con.close()
+    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
+    con = sqlite3.connect(tmp_path / "old.db")
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "ix_runs_experiment_start" in names
+
+
+def test_rare_metric_filter_starts_from_its_matches_with_the_same_answer(store: SqlWorkspaceStore, ws_id: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from azuremlcore._store import run_search
+
+    exp = store.create_experiment(ws_id, "e").id
+    for i in range(60):
+        store.create_run(_run(ws_id, exp, f"r{i:02}", 1000 + i // 2, params={"p": "abc"[i % 3]}))
+        store.log_metrics([MetricPoint(f"r{i:02}", "m", "scalar", float(i % 7), None, 0, 1),
+                           MetricPoint(f"r{i:02}", "n", "scalar", float(i % 5), None, 0, 1)])
+    searches = [([Clause("metric", "m", ">=", 5.0)], []), ([Clause("metric", "m", "=", 3.0)], [Order("param", "p")]),
+                ([Clause("param", "p", "=", "a"), Clause("metric", "m", "<", 2.0)], [Order("metric", "n", False)]),
+                ([Clause("metric", "m", ">", 4.0)], [Order("attribute", "start_time", True)])]
+    driven = [_ids(store, ws_id, [exp], c, o, limit=4, offset=1) for c, o in searches]
+    monkeypatch.setattr(run_search, "_FEW", -1)  # never few: the index walks or the sort of every run
+    walked = [_ids(store, ws_id, [exp], c, o, limit=4, offset=1) for c, o in searches]
+    assert driven == walked and all(len(ids) == 4 for ids in driven)
+
+
+def test_postgres_connections_lost_are_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool pings only connections idle past PING_IDLE_S; one lost in steady use fails once, then is replaced."""
+    import time
+
+    from azuremlcore._store import sql
+
+    url = _postgres_url()
+    store = SqlWorkspaceStore(url)
+    ws = store.create_workspace(WorkspaceRecord(id="", subscription_id="s", resource_group="r", name="w")).id
+    store.create_experiment(ws, "e")
+
+    def kill_connections() -> None:
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                                 "current_database() AND pid <> pg_backend_pid()")
+        admin.dispose()
+        time.sleep(0.2)
+    try:
+        monkeypatch.setattr(sql, "PING_IDLE_S", 0.0)  # every connection counts as idle: pinged, replaced, no error
+        kill_connections()
+        assert store.get_experiment(ws, name="e").name == "e"
+        monkeypatch.setattr(sql, "PING_IDLE_S", 3600.0)
+        kill_connections()
+        with pytest.raises(store._engine.dialect.loaded_dbapi.OperationalError):  # psycopg's AdminShutdown
+            store.get_experiment(ws, name="e")
+        assert store.get_experiment(ws, name="e").name == "e"
+    finally:
+        store.close()
