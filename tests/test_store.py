@@ -39,6 +39,25 @@ def test_reopening_at_head_does_not_load_alembic(store, tmp_path):
     assert out.stdout.strip() == "False"
 
 
+def test_creating_a_database_does_not_load_alembic(tmp_path):
+    # A server's first start: Alembic's import and plugin scan cost more than the rest of opening the store.
+    code = ("import sys\nfrom azuremlcore._store.sql import SqlWorkspaceStore\n"
+            f"SqlWorkspaceStore('sqlite:///{tmp_path / 'new.db'}')\nprint('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_head_revision_is_the_last_migration_and_alembic_reads_the_stamp(store, tmp_path):
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from azuremlcore._store.migrate import _alembic_config
+
+    with store._engine.connect() as conn:
+        assert ScriptDirectory.from_config(_alembic_config(conn)).get_current_head() == HEAD_REVISION
+        assert MigrationContext.configure(conn).get_current_revision() == HEAD_REVISION
+
+
 def test_database_without_version_is_brought_to_head(tmp_path):
     s = SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}")
     s.close()

@@ -5,15 +5,12 @@ import asyncio
 import logging
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from azuremlcore._store.errors import StoreError
 from azuremlcore.exceptions import UserErrorException
-from azuremlcore.server._common import json_response, validation_message
+from azuremlcore.server._common import add_routes, json_response, validation_message
 from azuremlcore.server.config import ServerConfig
 from azuremlcore.server.middleware import BodyTooLarge, GuardMiddleware
 from azuremlcore.server.security.authz import AuthError
@@ -49,10 +46,53 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     """The server as an ASGI app (wrapped in the authentication guard).
 
     threadpool=True runs each store call in a worker thread instead of inline on the event loop.
+    The store, the guard and the MLflow tracking API are ready on return; the FastAPI app (workspace
+    API, files, issuer, registry, web view) is built in a thread at the first quiet moment after the
+    server's lifespan starts, and a request for it that comes earlier waits for it (see `_deferred_app`).
     """
-    from azuremlcore.server import routes_files, routes_jobs, routes_oidc, routes_workspace
+    import importlib.util
+
+    from starlette.datastructures import State
+
+    from azuremlcore.server._deferred_app import DeferredApp
 
     state = ServerState(config)
+    watcher: list[asyncio.Task] = []
+
+    async def _start_watching() -> None:
+        watcher.append(asyncio.create_task(_watch_runs(state)))
+
+    async def _stop_watching() -> None:
+        for task in watcher:
+            task.cancel()
+        state.close()
+
+    has_mlflow = importlib.util.find_spec("mlflow") is not None  # without mlflow the workspace API still works
+    deferred = DeferredApp(lambda: _build_fastapi(state, threadpool, has_mlflow), _start_watching, _stop_watching,
+                           State({"server": state, "threadpool": threadpool}), on_first_use=config.api_on_first_use)
+    front: Any = deferred
+    if has_mlflow:
+        from azuremlcore.server import routes_mlflow  # light: MLflow itself loads only for rare MLflow requests
+
+        front = routes_mlflow.Front(deferred)
+    front = deferred.in_front_of(front)
+    from azuremlcore.server.security.ratelimit import Limit, RateLimiter
+
+    limiter = RateLimiter({name: Limit(burst, per_minute) for name, (burst, per_minute) in config.rate_limits.items()})
+    guarded = GuardMiddleware(front, state.auth, config.max_json_bytes, limiter, open_access=config.open_access)
+    guarded.state = state  # type: ignore[attr-defined]
+    guarded.deferred = deferred  # type: ignore[attr-defined]
+    return guarded
+
+
+def _build_fastapi(state: ServerState, threadpool: bool, has_mlflow: bool) -> Any:
+    """The FastAPI app of every route but the MLflow tracking API's, warmed up (runs in a worker thread)."""
+    from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from azuremlcore.server import openapi, routes_files, routes_jobs, routes_oidc, routes_workspace, web
+
     # /docs is the web view's (swagger-ui served from the package, no CDN); /redoc would load from a CDN.
     app = FastAPI(title="azuremlcore workspace server", version="1", docs_url=None, redoc_url=None,
                   description="Workspaces, experiments, runs, metrics, files, assets and secrets; MLflow REST API "
@@ -94,42 +134,28 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
         _log.exception("Internal error on %s %s", request.method, request.url.path)
         return _error(500, "INTERNAL_ERROR", f"Internal server error ({exc.__class__.__name__}); see the server log.")
 
-    app.include_router(routes_workspace.router)
-    app.include_router(routes_files.router)
-    app.include_router(routes_oidc.router)
-    app.include_router(routes_jobs.router)
-    import importlib.util
-
-    front: Any = app
-    if importlib.util.find_spec("mlflow") is not None:  # without mlflow the workspace API still works
-        from azuremlcore.server import routes_mlflow  # light: MLflow itself loads only for rare MLflow requests
+    for module in (routes_workspace, routes_files, routes_oidc, routes_jobs):
+        add_routes(app, module.router)
+    if has_mlflow:
+        from azuremlcore.server import routes_mlflow, routes_registry
 
         routes_mlflow.install(app)
-        front = routes_mlflow.Front(app)
-        from azuremlcore.server import routes_registry  # the model registry routes go in front of MLflow's
-
-        routes_registry.install(app)
-    from azuremlcore.server import openapi, web
-
+        routes_registry.install(app)  # the model registry routes go in front of MLflow's
     web.install(app)
-
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
-    watcher: list[asyncio.Task] = []
+    asyncio.run(_warm_up(app))
+    return app
 
-    async def _start_watching() -> None:
-        watcher.append(asyncio.create_task(_watch_runs(state)))
 
-    async def _stop_watching() -> None:
-        for task in watcher:
-            task.cancel()
+async def _warm_up(app: Any) -> None:
+    """Send the app one request no route matches: FastAPI builds its middleware stack and each included
+    router's per-route state on first use, which a user's first request would otherwise wait for."""
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
 
-    app.router.add_event_handler("startup", _start_watching)
-    app.router.add_event_handler("shutdown", _stop_watching)
-    app.router.add_event_handler("shutdown", state.close)
-    from azuremlcore.server.security.ratelimit import Limit, RateLimiter
+    async def send(_: dict[str, Any]) -> None:
+        return None
 
-    limiter = RateLimiter({name: Limit(burst, per_minute) for name, (burst, per_minute) in config.rate_limits.items()})
-    guarded = GuardMiddleware(front, state.auth, config.max_json_bytes, limiter, open_access=config.open_access)
-    guarded.state = state  # type: ignore[attr-defined]
-    guarded.fastapi = app  # type: ignore[attr-defined]
-    return guarded
+    await app({"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+               "path": "/.warm-up", "raw_path": b"/.warm-up", "root_path": "", "query_string": b"", "headers": [],
+               "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0), "state": {}}, receive, send)

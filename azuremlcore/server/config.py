@@ -22,6 +22,9 @@ class ServerConfig:
     often the server looks for runs whose runner stopped renewing its lease (they are marked Failed).
     `ray_address` (a Ray dashboard URL) sends the runs of AmlCompute clusters to that Ray cluster.
     `open_access` serves everyone as Owner without sign-in: only for `aml studio` on 127.0.0.1.
+    `/health` and the MLflow tracking API answer as soon as the server listens; the rest (workspace
+    API, files, issuer, registry, web view) is built in a thread at the first quiet moment after, or with
+    `api_on_first_use` at its first request (an idle server then holds about 10 MiB less).
     """
 
     data_dir: Path
@@ -40,6 +43,7 @@ class ServerConfig:
     # A Ray cluster's dashboard URL: runs on this server's AmlCompute clusters become Ray jobs there.
     ray_address: str | None = None
     open_access: bool = False
+    api_on_first_use: bool = False
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

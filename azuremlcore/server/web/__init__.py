@@ -17,6 +17,7 @@ def install(app: Any) -> None:
     """Add the pages, their data routes, sign-in, /static and the API docs page to a FastAPI app."""
     from starlette.staticfiles import StaticFiles
 
+    from azuremlcore.server._common import add_routes
     from azuremlcore.server.web import routes_data, routes_login, routes_pages
 
     class Assets(StaticFiles):
@@ -28,7 +29,6 @@ def install(app: Any) -> None:
                 response.headers["cache-control"] = "public, max-age=31536000, immutable"
             return response
 
-    app.include_router(routes_login.router)
-    app.include_router(routes_pages.router)
-    app.include_router(routes_data.router)
+    for module in (routes_login, routes_pages, routes_data):
+        add_routes(app, module.router)
     app.mount("/static", Assets(directory=STATIC), name="static")
