@@ -53,8 +53,8 @@ CLIENT_STAGES = [
 ]
 SERVER_STAGES = [
     ("checking the count (not timed)", "get_metrics ("),
-    ("insert (store)", "SqlWorkspaceStore.log_metrics_once"),
-    ("points from columns", "_batch_points"),
+    ("insert (store)", "SqlWorkspaceStore.log_metric_columns_once"),
+    ("columns received", "_batch_columns"),
     ("parse + validate", "model_validate_json"),
     ("run check", "check_run_write"),
     ("endpoint, other", "log_metrics (azuremlcore/server/routes_workspace"),

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from azuremlcore._store import metric_views as mv
 from azuremlcore._store.errors import NotFoundError
 from azuremlcore._store.migrate import HEAD_REVISION
-from azuremlcore._store.records import MetricPoint, RunRecord, WorkspaceRecord
+from azuremlcore._store.records import MetricColumns, MetricPoint, RunRecord, WorkspaceRecord
 from azuremlcore._store.sql import SqlWorkspaceStore
 from old_schemas import to_revision_0004
 
@@ -169,3 +169,49 @@ def test_downgrade_to_0004_and_upgrade_again_keep_every_point(url):
         assert _reads(store, a, b) == before
     finally:
         store.close()
+
+
+def _columns_records() -> list[MetricColumns]:
+    """Spool records as the server receives them: plain ones (one key, several keys with ties and steps out of
+    order) and ones that need care per point (NaN, values without a float, value_json, a kind per point, many keys)."""
+    many = [f"k{i}" for i in range(20)]
+    return [
+        MetricColumns(0, "loss", "scalar", [0.5, 0.25, 0.75], None, [0, 1, 1], [10, 11, 11]),
+        MetricColumns(1, ["a", "b", "a", "b"], "scalar", [1.0, 2.0, 3.0, 2.0], None, [5, 1, 2, 1], [1, 2, 3, 2]),
+        MetricColumns(2, "acc", "scalar", [0.1, math.nan, 0.3], None, [0, 9, 1], [1, 2, 3]),
+        MetricColumns(3, ["note", "acc"], ["string", "scalar"], [None, 7], ['"hi"', None], [0, 0], [4, 4]),
+        MetricColumns(4, many, "scalar", [float(i) for i in range(20)], None, list(range(20)), list(range(20))),
+    ]
+
+
+def test_columns_store_what_the_same_points_store(url: str) -> None:
+    """Records stored as columns read back (history and latest values) exactly as the same points stored one by
+    one; a record resent, or numbered at or below the last stored of its source, adds nothing."""
+    store = SqlWorkspaceStore(url)
+    a, b = _runs(store)
+    records = _columns_records()
+    assert store.log_metric_columns_once(a, "src", records[:2]) is True
+    assert store.log_metric_columns_once(a, "src", records[:2]) is False  # resent: its answer was lost
+    assert store.log_metric_columns_once(a, "src", records) is True  # 0 and 1 skipped, 2.. stored
+    for record in records:
+        n = len(record.value)
+        keys = [record.key] * n if isinstance(record.key, str) else record.key
+        kinds = [record.kind] * n if isinstance(record.kind, str) else record.kind
+        jsons = record.value_json or [None] * n
+        store.log_metrics([MetricPoint(b, k, kd, v, vj, s, ts) for k, kd, v, vj, s, ts in
+                           zip(keys, kinds, record.value, jsons, record.step, record.timestamp)])
+
+    def seen(points: list[MetricPoint]) -> list[tuple]:
+        return [(p.key, p.kind, "nan" if p.value is not None and p.value != p.value else p.value, p.value_json,
+                 p.step, p.timestamp) for p in points]
+
+    assert seen(store.get_metrics([a])) == seen(store.get_metrics([b]))
+    assert len(store.get_metrics([a])) == sum(len(r.value) for r in records)
+    latest = store.latest_metrics([a, b])
+    assert sorted(seen([p for p in latest if p.run_id == a])) == sorted(seen([p for p in latest if p.run_id == b]))
+    by_key = {p.key: (p.value, p.step) for p in store.latest_metrics([a])}
+    assert by_key["loss"] == (0.75, 1) and by_key["a"] == (1.0, 5) and by_key["b"] == (2.0, 1)
+    assert by_key["acc"][1] == 9 and math.isnan(by_key["acc"][0])  # the latest by step, though NaN
+    with pytest.raises(NotFoundError):
+        store.log_metric_columns_once(uuid.uuid4().hex, "src", records[:1])
+    store.close()

@@ -79,6 +79,23 @@ class MetricPoint:
 
 
 @dataclass
+class MetricColumns:
+    """One spool record's points of one run as columns of equal length (what the server receives as `batches`).
+
+    `key` and `kind` are one value for every point or a list with one per point; `value_json` None
+    for every point or a list; `n` is the record's number in its spool source.
+    """
+
+    n: int
+    key: str | list[str]
+    kind: str | list[str]
+    value: list[float | None]
+    value_json: list[str | None] | None
+    step: list[int]
+    timestamp: list[int]
+
+
+@dataclass
 class AssetRecord:
     """One version of a named workspace asset (environment, model, dataset, datastore, compute target)."""
 

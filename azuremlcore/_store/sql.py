@@ -11,11 +11,12 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from azuremlcore._store import schema as t
+from azuremlcore._store import metric_columns, schema as t
 from azuremlcore._store.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from azuremlcore._store.migrate import ensure_schema
 from azuremlcore._timeutil import now_ms
-from azuremlcore._store.records import AssetRecord, ExperimentRecord, MetricPoint, RunRecord, WorkspaceRecord
+from azuremlcore._store.records import (AssetRecord, ExperimentRecord, MetricColumns, MetricPoint, RunRecord,
+                                        WorkspaceRecord)
 
 _WRITE = "azuremlcore_write"
 _T = TypeVar("_T")
@@ -91,7 +92,7 @@ def _loads(text: str | None) -> Any:
     return json.loads(text) if text else {}
 
 
-_LATEST_KINDS = frozenset({"scalar", "list"})
+_LATEST_KINDS = metric_columns.LATEST_KINDS
 
 
 def _raise_latest(cur: Any, ph: str, rows: list[tuple]) -> None:
@@ -174,6 +175,25 @@ def _insert_points(cur: Any, ph: str, run_id: str, rows: list[tuple]) -> None:
     series = _series_ids(cur, ph, run_id, {r[1] for r in rows})
     _write_points(cur, ph, [(series[r[1]], *r[2:]) for r in rows])
     _raise_latest(cur, ph, rows)
+
+
+def _spool_done(cur: Any, ph: str, run_id: str, source: str) -> int:
+    """The number of the last spool record of `source` stored for the run (-1: none); a missing run raises."""
+    cur.execute(f"SELECT id FROM runs WHERE id = {ph}", (run_id,))
+    if cur.fetchone() is None:
+        raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
+    cur.execute(f'SELECT "value" FROM run_attributes WHERE run_id = {ph} AND kind = {ph} AND "key" = {ph}',
+                (run_id, SPOOL_KIND, source))
+    row = cur.fetchone()
+    return -1 if row is None else int(row[0])
+
+
+def _spool_mark(cur: Any, ph: str, run_id: str, source: str, top: int) -> None:
+    """Record `top` as the last spool record of `source` stored for the run, in the caller's transaction."""
+    where = f'run_id = {ph} AND kind = {ph} AND "key" = {ph}'
+    cur.execute(f"DELETE FROM run_attributes WHERE {where}", (run_id, SPOOL_KIND, source))
+    cur.execute(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
+                (run_id, SPOOL_KIND, source, str(top)))
 
 
 def _put_run_values(cur: Any, ph: str, run_id: str, params: dict[str, str], tags: dict[str, str]) -> None:
@@ -665,13 +685,7 @@ class SqlWorkspaceStore:
                      points: list[MetricPoint]) -> bool:
         cur = con.cursor()
         try:
-            cur.execute(f"SELECT id FROM runs WHERE id = {ph}", (run_id,))
-            if cur.fetchone() is None:
-                raise NotFoundError(f"Run {run_id} does not exist in this workspace.")
-            where = f'run_id = {ph} AND kind = {ph} AND "key" = {ph}'
-            cur.execute(f'SELECT "value" FROM run_attributes WHERE {where}', (run_id, SPOOL_KIND, source))
-            row = cur.fetchone()
-            done = -1 if row is None else int(row[0])
+            done = _spool_done(cur, ph, run_id, source)
             if top <= done:
                 return False
             rows = []
@@ -682,9 +696,42 @@ class SqlWorkspaceStore:
                     rows.append((run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
             if rows:
                 _insert_points(cur, ph, run_id, rows)
-            cur.execute(f"DELETE FROM run_attributes WHERE {where}", (run_id, SPOOL_KIND, source))
-            cur.execute(f'INSERT INTO run_attributes (run_id, kind, "key", "value") VALUES ({ph}, {ph}, {ph}, {ph})',
-                        (run_id, SPOOL_KIND, source, str(top)))
+            _spool_mark(cur, ph, run_id, source, top)
+            return True
+        finally:
+            cur.close()
+
+    def log_metric_columns_once(self, run_id: str, source: str, records: list[MetricColumns]) -> bool:
+        """`log_metrics_once` for spool records as columns (the server's `batches`, the SDK's bulk path).
+
+        The records numbered above the last one stored for `source` are stored, in one transaction;
+        returns whether any was. Records of one source must come in order.
+        """
+        if not records:
+            return False
+        return self._on_driver(lambda con, ph: self._insert_columns_once(con, ph, run_id, source, records))
+
+    @staticmethod
+    def _insert_columns_once(con: Any, ph: str, run_id: str, source: str, records: list[MetricColumns]) -> bool:
+        cur = con.cursor()
+        try:
+            done = _spool_done(cur, ph, run_id, source)
+            todo = [r for r in records if r.n > done]
+            if not todo:
+                return False
+            series = _series_ids(cur, ph, run_id, set().union(*map(metric_columns.keys_of, todo)))
+            latest: list[tuple] = []
+            for record in todo:
+                plain = metric_columns.plain_rows(run_id, record, series)
+                if plain is None:
+                    rows = metric_columns.point_rows(run_id, record)
+                    _write_points(cur, ph, [(series[r[1]], *r[2:]) for r in rows])
+                    latest += rows
+                else:
+                    _write_points(cur, ph, plain[0])
+                    latest += plain[1]
+            _raise_latest(cur, ph, latest)
+            _spool_mark(cur, ph, run_id, source, max(r.n for r in todo))
             return True
         finally:
             cur.close()

@@ -7,7 +7,6 @@ import math
 import re
 import shutil
 from contextlib import contextmanager
-from itertools import repeat
 from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import sqlalchemy as sa
@@ -18,7 +17,7 @@ from starlette.responses import Response
 
 from azuremlcore._config import arm_id
 from azuremlcore._store.errors import AlreadyExistsError, InvalidValueError, NotFoundError
-from azuremlcore._store.records import MetricPoint, RunRecord, WorkspaceRecord
+from azuremlcore._store.records import MetricColumns, MetricPoint, RunRecord, WorkspaceRecord
 from azuremlcore.server import models as m
 from azuremlcore.server._common import (WS_PATH as P, call, json_response, principal_of, resolve_workspace,
                                         scope_above, state_of, validation_message)
@@ -310,24 +309,17 @@ def _float(v: Any) -> float | None:
     raise InvalidValueError(f"Metric value {v!r} is not a number, 'NaN', 'Infinity' or null.")
 
 
-def _batch_points(run_id: str, batches: list[m.MetricBatch]) -> tuple[list[MetricPoint], int | list[int]]:
-    """The points of columnar batches, and their record numbers (one, or one per point)."""
-    points: list[MetricPoint] = []
-    seqs: list[int] = []
+def _batch_columns(batches: list[m.MetricBatch]) -> list[MetricColumns]:
+    """The store's columns of the batches received: values made floats where a value is "NaN", "Infinity" or null."""
+    records = []
     for b in batches:
-        n = len(b.value)
         values: Any = b.value
         try:
             sum(values)  # one C pass: raises only when a value is a string ("NaN", ...) or None
         except TypeError:
             values = [_float(v) for v in values]
-        keys = b.key if isinstance(b.key, list) else repeat(b.key, n)
-        kinds = b.kind if isinstance(b.kind, list) else repeat(b.kind, n)
-        value_jsons = b.value_json if b.value_json is not None else repeat(None, n)
-        # map() calls the dataclass from C: no Python loop per point.
-        points += map(MetricPoint, repeat(run_id, n), keys, kinds, values, value_jsons, b.step, b.timestamp)
-        seqs += repeat(b.n, n)
-    return points, (batches[0].n if len(batches) == 1 else seqs)
+        records.append(MetricColumns(b.n, b.key, b.kind, values, b.value_json, b.step, b.timestamp))
+    return records
 
 
 @router.post(P + "/metrics", status_code=204, tags=["metrics"], openapi_extra={
@@ -373,8 +365,7 @@ async def _log_metrics(request: Request, st: "ServerState", pr: Principal, rec: 
             raise InvalidValueError("Send 'batches' with 'run_id' and 'source' alone: each batch carries its record "
                                     "number in 'n'.")
         st.check_run_write(pr, rec, body.run_id)
-        points, seq = _batch_points(body.run_id, body.batches)
-        await call(request, st.store.log_metrics_once, body.run_id, body.source, seq, points)
+        await call(request, st.store.log_metric_columns_once, body.run_id, body.source, _batch_columns(body.batches))
         return Response(status_code=204)
     points = [MetricPoint(r[0], r[1], r[2], _float(r[3]), r[4], r[5], r[6]) for r in body.points]
     if (body.run_id is None) != (body.rows is None):

@@ -1,0 +1,70 @@
+"""Spool records as columns turned into the rows the store inserts, with as little Python per point as possible.
+
+The SDK's `run.log` into a server sends records of up to 25,000 points as columns. Built into one
+`MetricPoint` per point and then one tuple per point, they cost the server about 5 µs a point; here a
+record whose points need no per-point care (one kind, no NaN, no missing value, no `value_json`)
+becomes an iterator the driver consumes (`zip` and `map` run in C), and its latest point per key is
+found by `max` over zipped columns. Other records take the general path: a tuple per point.
+"""
+from __future__ import annotations
+
+import math
+from itertools import compress, repeat
+from typing import Iterable, Optional
+
+from azuremlcore._store.records import MetricColumns
+
+# Kinds whose points can be a run's latest value of a key (MLflow's metrics), as latest_metrics keeps them.
+LATEST_KINDS = frozenset({"scalar", "list"})
+# Past this many keys in one record, finding each key's latest point by a pass per key costs more than a loop.
+_MAX_KEYS_BY_PASS = 16
+
+
+def keys_of(record: MetricColumns) -> set[str]:
+    """The metric names a record holds."""
+    return {record.key} if isinstance(record.key, str) else set(record.key)
+
+
+def point_rows(run_id: str, record: MetricColumns) -> list[tuple]:
+    """metrics rows (run_id, key, kind, value, is_nan, value_json, step, timestamp), one tuple per point."""
+    n = len(record.value)
+    keys = repeat(record.key, n) if isinstance(record.key, str) else record.key
+    kinds = repeat(record.kind, n) if isinstance(record.kind, str) else record.kind
+    jsons = repeat(None, n) if record.value_json is None else record.value_json
+    rows = []
+    for key, kind, v, vj, step, ts in zip(keys, kinds, record.value, jsons, record.step, record.timestamp):
+        nan = v is not None and v != v
+        rows.append((run_id, key, kind, 0.0 if nan else v, nan, vj, step, ts))
+    return rows
+
+
+def plain_rows(run_id: str, record: MetricColumns,
+               series: dict[str, int]) -> Optional[tuple[Iterable[tuple], list[tuple]]]:
+    """(points as (series_id, kind, value, is_nan, value_json, step, timestamp), the latest point of each key as
+    a metrics row) for a record that needs no per-point care; None when it does (use `point_rows`)."""
+    if not isinstance(record.kind, str) or record.value_json is not None:
+        return None
+    n = len(record.value)
+    try:
+        if any(map(math.isnan, record.value)):
+            return None
+    except TypeError:  # a value is None (a kind without a float)
+        return None
+    single = isinstance(record.key, str)
+    keys = None if single else record.key
+    if not single and len(set(keys)) > _MAX_KEYS_BY_PASS:  # type: ignore[arg-type]
+        return None
+    ids = repeat(series[record.key], n) if single else map(series.__getitem__, keys)  # type: ignore[index, arg-type]
+    rows = zip(ids, repeat(record.kind, n), record.value, repeat(False, n), repeat(None, n), record.step,
+               record.timestamp)
+    latest: list[tuple] = []
+    if record.kind in LATEST_KINDS and n:
+        # Rank as latest_metrics does (step, timestamp, value; NaN is absent here); the index last, so that a tie
+        # goes to the later point.
+        ranked = zip(record.step, record.timestamp, record.value, range(n))
+        for key in ([record.key] if single else sorted(set(keys))):  # type: ignore[arg-type]
+            picked = ranked if single else compress(zip(record.step, record.timestamp, record.value, range(n)),
+                                                     map(key.__eq__, keys))  # type: ignore[arg-type]
+            step, ts, value, _ = max(picked)
+            latest.append((run_id, key, record.kind, value, False, None, step, ts))
+    return rows, latest
