@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -109,3 +109,37 @@ def wait_until():  # type: ignore[no-untyped-def]
             time.sleep(0.02)
 
     return wait
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[Callable[[str], str]]:
+    """`make(prefix)`: the SQLAlchemy URL of a new, empty PostgreSQL database, dropped after the test.
+
+    The cluster is $AZUREMLCORE_TEST_POSTGRES_URL (see .ci/start-postgres.sh); without it the test
+    skips, except in CI, where it fails.
+    """
+    base = os.environ.get("AZUREMLCORE_TEST_POSTGRES_URL")
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (.ci/start-postgres.sh)")
+        pytest.skip(reason="no PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (see .ci/start-postgres.sh)")
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin_url = "postgresql+psycopg://" + base.split("://", 1)[1]
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def make(prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        made.append(name)
+        return admin_url.rsplit("/", 1)[0] + "/" + name
+
+    yield make
+    with admin.connect() as conn:
+        for name in made:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()

@@ -6,11 +6,9 @@ imported MLflow.
 """
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -48,12 +46,7 @@ def client(request, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     """The stock MLflow client on workspace w1 of a live server, on SQLite and on PostgreSQL (a fresh database)."""
     db_url = None
     if request.param == "postgres":
-        base = os.environ.get("AZUREMLCORE_TEST_POSTGRES_URL")
-        if not base:
-            if os.environ.get("CI"):
-                pytest.fail("CI must test PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (.ci/start-postgres.sh)")
-            pytest.skip(reason="no PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (see .ci/start-postgres.sh)")
-        db_url = _fresh_database(base)
+        db_url = request.getfixturevalue("postgres_database")("native")
     server = LiveServer(tmp_path / "server", db_url=db_url)
     token = server.token()
     requests.put(f"{server.url}{ARM}", json={}, headers={"Authorization": f"Bearer {token}"}).raise_for_status()
@@ -61,18 +54,6 @@ def client(request, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     yield mlflow.MlflowClient(tracking_uri=server.url + ARM)
     server.stop()
-
-
-def _fresh_database(base: str) -> str:
-    import sqlalchemy as sa
-
-    url = "postgresql+psycopg://" + base.split("://", 1)[1]
-    name = f"native_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    engine.dispose()
-    return url.rsplit("/", 1)[0] + "/" + name
 
 
 def test_runs_params_tags_and_search_match_mlflow_rules(client):

@@ -4,9 +4,7 @@ PostgreSQL (each test in a database of its own)."""
 from __future__ import annotations
 
 import math
-import os
 import uuid
-from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -20,26 +18,10 @@ from old_schemas import to_revision_0004
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def url(request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def url(request, tmp_path) -> str:  # type: ignore[no-untyped-def]
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'w.db'}"
-        return
-    base = os.environ.get("AZUREMLCORE_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (.ci/start-postgres.sh)")
-        pytest.skip(reason="no PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (see .ci/start-postgres.sh)")
-    base = "postgresql+psycopg://" + base.split("://", 1)[1]
-    name = f"series_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+        return f"sqlite:///{tmp_path / 'w.db'}"
+    return request.getfixturevalue("postgres_database")("series")
 
 
 def _runs(store: SqlWorkspaceStore, n: int = 2) -> list[str]:

@@ -6,11 +6,9 @@ of every run), which is what keeps a page of 100 within 0.1 s at 100k runs (benc
 """
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import uuid
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -22,24 +20,10 @@ from azuremlcore._store.run_search import Clause, Order
 from azuremlcore._store.sql import SqlWorkspaceStore
 
 
-def _postgres_url() -> str:
-    base = os.environ.get("AZUREMLCORE_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (.ci/start-postgres.sh)")
-        pytest.skip(reason="no PostgreSQL: set AZUREMLCORE_TEST_POSTGRES_URL (see .ci/start-postgres.sh)")
-    url = "postgresql+psycopg://" + base.split("://", 1)[1]
-    name = f"search_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    engine.dispose()
-    return url.rsplit("/", 1)[0] + "/" + name
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[SqlWorkspaceStore]:
-    url = f"sqlite:///{tmp_path / 'w.db'}" if request.param == "sqlite" else _postgres_url()
+    url = (f"sqlite:///{tmp_path / 'w.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_database")("search"))
     s = SqlWorkspaceStore(url)
     yield s
     s.close()
@@ -186,13 +170,14 @@ def test_rare_metric_filter_starts_from_its_matches_with_the_same_answer(store: 
     assert driven == walked and all(len(ids) == 4 for ids in driven)
 
 
-def test_postgres_connections_lost_are_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_postgres_connections_lost_are_replaced(monkeypatch: pytest.MonkeyPatch,
+                                                postgres_database: Callable[[str], str]) -> None:
     """The pool pings only connections idle past PING_IDLE_S; one lost in steady use fails once, then is replaced."""
     import time
 
     from azuremlcore._store import sql
 
-    url = _postgres_url()
+    url = postgres_database("search")
     store = SqlWorkspaceStore(url)
     ws = store.create_workspace(WorkspaceRecord(id="", subscription_id="s", resource_group="r", name="w")).id
     store.create_experiment(ws, "e")
