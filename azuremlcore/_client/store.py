@@ -10,6 +10,7 @@ from urllib.parse import quote
 from azuremlcore._client.http import HttpClient
 from azuremlcore._config import arm_id
 from azuremlcore._store.errors import InvalidValueError, NotFoundError
+from azuremlcore._store.metric_columns import points_of
 from azuremlcore._store.records import AssetRecord, ExperimentRecord, MetricPoint, RunRecord, WorkspaceRecord
 
 _METRICS_PER_REQUEST = 20_000
@@ -276,15 +277,9 @@ class RestWorkspaceStore:
         seqs: list[int] = []
         for line in records:
             rec = json.loads(line)
-            n = len(rec["value"])
-
-            def column(name: str) -> list[Any]:
-                v = rec.get(name)
-                return v if isinstance(v, list) else [v] * n
-
-            rows += map(list, zip(column("key"), column("kind"), rec["value"], column("value_json"), rec["step"],
-                                  rec["timestamp"]))
-            seqs += [rec["n"]] * n
+            rows += map(list, points_of(rec.get("key"), rec.get("kind"), rec["value"], rec.get("value_json"),
+                                        rec["step"], rec["timestamp"]))
+            seqs += [rec["n"]] * len(rec["value"])
         self.http.request("POST", path, json_body={"run_id": run_id, "rows": rows, "source": source, "seq": seqs},
                           retry=False)
 

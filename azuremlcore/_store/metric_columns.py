@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from itertools import compress, repeat
-from typing import Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from azuremlcore._store.records import MetricColumns
 
@@ -25,23 +25,35 @@ def keys_of(record: MetricColumns) -> set[str]:
     return {record.key} if isinstance(record.key, str) else set(record.key)
 
 
+def points_of(key: Any, kind: Any, value: list[Any], value_json: Any, step: list[int],
+              timestamp: list[int]) -> Iterator[tuple]:
+    """(key, kind, value, value_json, step, timestamp) per point of a record's columns, where `key`, `kind`
+    and `value_json` may be one value for every point (a list otherwise); values as the record holds them."""
+    n = len(value)
+
+    def each(column: Any) -> Iterable[Any]:
+        return column if isinstance(column, list) else repeat(column, n)
+
+    return zip(each(key), each(kind), value, each(value_json), step, timestamp)
+
+
 def point_rows(run_id: str, record: MetricColumns) -> list[tuple]:
     """metrics rows (run_id, key, kind, value, is_nan, value_json, step, timestamp), one tuple per point."""
-    n = len(record.value)
-    keys = repeat(record.key, n) if isinstance(record.key, str) else record.key
-    kinds = repeat(record.kind, n) if isinstance(record.kind, str) else record.kind
-    jsons = repeat(None, n) if record.value_json is None else record.value_json
     rows = []
-    for key, kind, v, vj, step, ts in zip(keys, kinds, record.value, jsons, record.step, record.timestamp):
+    for key, kind, v, vj, step, ts in points_of(record.key, record.kind, record.value, record.value_json,
+                                                record.step, record.timestamp):
         nan = v is not None and v != v
         rows.append((run_id, key, kind, 0.0 if nan else v, nan, vj, step, ts))
     return rows
 
 
-def plain_rows(run_id: str, record: MetricColumns,
+def plain_rows(run_id: str, record: MetricColumns, keys_held: set[str],
                series: dict[str, int]) -> Optional[tuple[Iterable[tuple], list[tuple]]]:
     """(points as (series_id, kind, value, is_nan, value_json, step, timestamp), the latest point of each key as
-    a metrics row) for a record that needs no per-point care; None when it does (use `point_rows`)."""
+    a metrics row) for a record that needs no per-point care; None when it does (use `point_rows`).
+
+    keys_held is `keys_of(record)` (the caller has it already).
+    """
     if not isinstance(record.kind, str) or record.value_json is not None:
         return None
     n = len(record.value)
@@ -52,7 +64,7 @@ def plain_rows(run_id: str, record: MetricColumns,
         return None
     single = isinstance(record.key, str)
     keys = None if single else record.key
-    if not single and len(set(keys)) > _MAX_KEYS_BY_PASS:  # type: ignore[arg-type]
+    if len(keys_held) > _MAX_KEYS_BY_PASS:
         return None
     ids = repeat(series[record.key], n) if single else map(series.__getitem__, keys)  # type: ignore[index, arg-type]
     rows = zip(ids, repeat(record.kind, n), record.value, repeat(False, n), repeat(None, n), record.step,
@@ -62,7 +74,7 @@ def plain_rows(run_id: str, record: MetricColumns,
         # Rank as latest_metrics does (step, timestamp, value; NaN is absent here); the index last, so that a tie
         # goes to the later point.
         ranked = zip(record.step, record.timestamp, record.value, range(n))
-        for key in ([record.key] if single else sorted(set(keys))):  # type: ignore[arg-type]
+        for key in sorted(keys_held):
             picked = ranked if single else compress(zip(record.step, record.timestamp, record.value, range(n)),
                                                      map(key.__eq__, keys))  # type: ignore[arg-type]
             step, ts, value, _ = max(picked)

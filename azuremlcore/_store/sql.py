@@ -719,10 +719,11 @@ class SqlWorkspaceStore:
             todo = [r for r in records if r.n > done]
             if not todo:
                 return False
-            series = _series_ids(cur, ph, run_id, set().union(*map(metric_columns.keys_of, todo)))
+            held = [metric_columns.keys_of(r) for r in todo]
+            series = _series_ids(cur, ph, run_id, set().union(*held))
             latest: list[tuple] = []
-            for record in todo:
-                plain = metric_columns.plain_rows(run_id, record, series)
+            for record, keys in zip(todo, held):
+                plain = metric_columns.plain_rows(run_id, record, keys, series)
                 if plain is None:
                     rows = metric_columns.point_rows(run_id, record)
                     _write_points(cur, ph, [(series[r[1]], *r[2:]) for r in rows])

@@ -122,17 +122,13 @@ def record_points(run_id: str, record: dict[str, Any]) -> "list[MetricPoint]":
 
     if "points" in record:
         record = json.loads(record[LINE])
+    from azuremlcore._store.metric_columns import points_of
+
     rows = record.get("rows")
-    if rows is not None:
-        return [MetricPoint(run_id, r[0], r[1], decode_value(r[2]), r[3], r[4], r[5]) for r in rows]
-    n = len(record["value"])
-
-    def column(name: str) -> Sequence[Any]:
-        v = record.get(name)
-        return v if isinstance(v, list) else [v] * n
-
-    return [MetricPoint(run_id, k, kind, decode_value(v), vj, step, ts) for k, kind, v, vj, step, ts in zip(
-        column("key"), column("kind"), record["value"], column("value_json"), record["step"], record["timestamp"])]
+    if rows is None:
+        rows = points_of(record.get("key"), record.get("kind"), record["value"], record.get("value_json"),
+                         record["step"], record["timestamp"])
+    return [MetricPoint(run_id, r[0], r[1], decode_value(r[2]), r[3], r[4], r[5]) for r in rows]
 
 
 # How a columnar metrics record's line starts after its number (json and orjson keep the keys' order).
