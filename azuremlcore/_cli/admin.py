@@ -58,7 +58,8 @@ def _server(args: argparse.Namespace) -> int:
 
     cfg = ServerConfig(data_dir=args.data_dir, db_url=args.db, artifact_root=args.artifact_root,
                        azure_tenant=args.azure_tenant, azure_audience=args.azure_audience,
-                       ray_address=args.ray_address, api_on_first_use=args.api_on_first_use)
+                       ray_address=args.ray_address, api_on_first_use=args.api_on_first_use,
+                       write_behind=not args.no_write_behind)
     if args.ray_address:  # refuse a cluster that does not answer now, not at the first run
         from azuremlcore._execution.ray_api import RayJobsClient, normalize_address
 
@@ -178,6 +179,9 @@ def register(sub: Subparsers) -> None:
     s.add_argument("--api-on-first-use", action="store_true",
                    help="build the workspace API and web view at their first request, not right after start: an "
                         "idle server holds about 10 MiB less, and that first request waits about 0.3 s")
+    s.add_argument("--no-write-behind", action="store_true",
+                   help="answer MLflow's metric calls only once stored, not once journaled in the data dir (the "
+                        "default stores them right after answering)")
     s.add_argument("--bootstrap-admin", default=None, metavar="USER",
                    help="create USER as Owner of everything and print a token (first start)")
 

@@ -76,6 +76,12 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
 
         front = routes_mlflow.Front(deferred)
     front = deferred.in_front_of(front)
+    if has_mlflow and config.write_behind:
+        from azuremlcore.server._ingest import WriteBehind
+
+        state.ingest = WriteBehind(state.store, config.data_dir, routes_mlflow.DECODERS)
+        state.ingest.replay()  # what a killed server acknowledged is stored before anything is answered
+        front = state.ingest.in_front_of(front)
     from azuremlcore.server.security.ratelimit import Limit, RateLimiter
 
     limiter = RateLimiter({name: Limit(burst, per_minute) for name, (burst, per_minute) in config.rate_limits.items()})

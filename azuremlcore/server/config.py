@@ -25,6 +25,8 @@ class ServerConfig:
     `/health` and the MLflow tracking API answer as soon as the server listens; the rest (workspace
     API, files, issuer, registry, web view) is built in a thread at the first quiet moment after, or with
     `api_on_first_use` at its first request (an idle server then holds about 10 MiB less).
+    `write_behind` answers MLflow's metric-only `log-metric` and `log-batch` calls once they are
+    validated and journaled in the data dir, and stores them right after (see `server._ingest`).
     """
 
     data_dir: Path
@@ -44,6 +46,7 @@ class ServerConfig:
     ray_address: str | None = None
     open_access: bool = False
     api_on_first_use: bool = False
+    write_behind: bool = True
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -11,6 +11,7 @@ from azuremlcore.server.security.authz import AuthError, Authenticator, Principa
 
 if TYPE_CHECKING:
     from azuremlcore._store.records import WorkspaceRecord
+    from azuremlcore.server._ingest import WriteBehind
 
 _RUN_CACHE = 100_000
 
@@ -38,9 +39,13 @@ class ServerState:
         self._workspaces: dict[str, "WorkspaceRecord"] = {}
         # run id -> (workspace id, parent id): both never change, so checks need no query after the first.
         self._runs: "OrderedDict[str, tuple[str, str | None]]" = OrderedDict()
+        # The metric write-behind (server._ingest), when on: set by create_app.
+        self.ingest: "WriteBehind | None" = None
 
     def close(self) -> None:
-        """Release database connections."""
+        """Store the metrics the write-behind holds, then release database connections."""
+        if self.ingest is not None:
+            self.ingest.close()
         self.store.close()
 
     # ------------------------------------------------------------------ lookups
