@@ -56,6 +56,9 @@ POSTGRES = os.environ.get("BENCH_SERVER_POSTGRES_URL")
 STOCK_MAX_CALLS = int(os.environ.get("BENCH_STOCK_MAX_CALLS", "2000"))
 ARM = "/subscriptions/bench/resourceGroups/bench/providers/Microsoft.MachineLearningServices/workspaces/bench"
 AML, FML, STOCK = "aml server", "FastTrackML 0.6", "stock mlflow"
+# aml server answering metric calls only once stored (BENCH_SERVER_ONLY=aml,aml-sync: the write-behind's A/B).
+AML_SYNC = "aml --no-write-behind"
+ALL = (AML, AML_SYNC, FML, STOCK)
 SEARCH_FILTER = "metrics.m0 > 0.5 and params.p1 = 'b'"
 SEARCH_ORDER = ["metrics.m2 DESC"]
 
@@ -189,17 +192,19 @@ def start_fml(work: Path) -> Server:
                    cwd=str(work))
 
 
-def start_aml(work: Path, db_url: str | None = None) -> Server:
-    """aml server on <work>/aml (db_url, or a fresh PostgreSQL database with BENCH_SERVER_POSTGRES_URL, or SQLite)."""
+def start_aml(work: Path, db_url: str | None = None, sync: bool = False) -> Server:
+    """aml server on <work>/aml (db_url, or a fresh PostgreSQL database with BENCH_SERVER_POSTGRES_URL, or SQLite);
+    sync: with --no-write-behind, on <work>/aml-sync."""
     aml = [sys.executable, "-m", "azuremlcore._cli.main"]
-    data = work / "aml"
-    db_url = db_url or (_pg_database("bench_aml") if POSTGRES else None)
+    data = work / ("aml-sync" if sync else "aml")
+    db_url = db_url or (_pg_database("bench_aml_sync" if sync else "bench_aml") if POSTGRES else None)
     db = ["--db", db_url] if db_url else []
     token = subprocess.check_output(aml + ["token", "create", "--data-dir", str(data), *db, "--user", "bench",
                                            "--role", "Owner"], text=True).strip()
     port = _port()
     base = f"http://127.0.0.1:{port}"
-    server = _launch(AML, aml + ["server", "--data-dir", str(data), *db, "--port", str(port)], base, base + ARM)
+    server = _launch(AML_SYNC if sync else AML, aml + ["server", "--data-dir", str(data), *db, "--port", str(port)]
+                     + (["--no-write-behind"] if sync else []), base, base + ARM)
     server.token = token
     server.session().put(server.uri, json={"exist_ok": True}).raise_for_status()
     return server
@@ -384,8 +389,8 @@ def null_workload(server: Server) -> Iterator[dict[str, Any]]:
     yield {f"history {N_HISTORY} points s": _timed(lambda: hist.extend(client.get_metric_history("r", "h")))}
 
 
-STARTERS = {AML: start_aml, FML: start_fml, STOCK: start_stock}
-KEYS = {"aml": AML, "fasttrackml": FML, "stock": STOCK}
+STARTERS = {AML: start_aml, AML_SYNC: lambda work: start_aml(work, sync=True), FML: start_fml, STOCK: start_stock}
+KEYS = {"aml": AML, "aml-sync": AML_SYNC, "fasttrackml": FML, "stock": STOCK}
 
 
 def _ratio(key: str, ours: float | None, theirs: float | None) -> str:
@@ -396,7 +401,7 @@ def _ratio(key: str, ours: float | None, theirs: float | None) -> str:
 
 def report(results: dict[str, dict[str, float]], floor: dict[str, float]) -> None:
     """The side-by-side table: each figure, aml server's advantage over each baseline, its share of the ceiling."""
-    names = [n for n in (AML, FML, STOCK) if n in results]
+    names = [n for n in ALL if n in results]
     keys: list[str] = []
     for n in names:
         keys.extend(k for k in results[n] if k not in keys)
@@ -419,7 +424,7 @@ def report(results: dict[str, dict[str, float]], floor: dict[str, float]) -> Non
 def main() -> int:
     only = [KEYS[s.strip()] for s in os.environ.get("BENCH_SERVER_ONLY", "aml,fasttrackml,stock").split(",")
             if s.strip()]
-    order = [n for n in (AML, FML, STOCK) if n in only]
+    order = [n for n in ALL if n in only]
     if os.environ.get("BENCH_SERVER_REVERSE"):
         order.reverse()
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
