@@ -5,9 +5,14 @@ before building the next one. Profiled under bench_server, the store's transacti
 server's samples under `log_metric` and about 70 % under `log_batch` of 1,000 points, all of it on
 the client's critical path. Here a metric-only ingest request, once authenticated, limited and fully
 validated (the run exists, belongs to the workspace, the caller may write it, and it is known to be
-active), is appended to a journal file in the data dir and answered; its points are stored right
-after the answer is written (a callback on the event loop), so the insert overlaps the client's
-building of its next request. Points pending when the callback runs go in one transaction per run.
+active), is appended to a journal file in the data dir and answered; its points are stored after
+the answer is written (a callback on the event loop), so the insert overlaps the client's building
+of its next request. Points pending when the callback runs go in one transaction per run: a request
+of GROUP_POINTS points or more schedules the callback at once; smaller ones (a `log_metric` call
+each) wait up to GROUP_S for others to join them, so a transaction's fixed cost (BEGIN, the series
+and duplicate look-ups, the latest-value upsert, COMMIT) is paid once for many calls. Measured under
+bench_server's 10k `log_metric` calls: the server's CPU per call fell from 1,110-1,130 µs (stored
+at once, with or without the journal) to 800-920 µs, its share of the store from 18 % to 5 %.
 
 Guarantees:
 - Every other request sees these writes: `in_front_of` stores what is pending before any request that
@@ -43,6 +48,9 @@ _log = logging.getLogger("azuremlcore.server")
 Decoder = Callable[[bytes], "tuple[str, list[MetricPoint]] | None"]
 JOURNAL_NAME = "ingest.journal"
 MAX_PENDING_POINTS = 100_000
+#: A request this big is stored as soon as its answer is written; smaller ones wait up to GROUP_S for others.
+GROUP_POINTS = 500
+GROUP_S = 0.02
 # Paths of the deferred ingest calls (after the workspace's prefix): requests to them do not store first.
 INGEST_SUFFIXES = ("/2.0/mlflow/runs/log-metric", "/2.0/mlflow/runs/log-batch")
 # Methods that never change a run: they need what is pending stored, not the run-state cache forgotten.
@@ -66,7 +74,7 @@ class WriteBehind:
         self._pending: list[tuple[str, list[MetricPoint]]] = []
         self._pending_points = 0
         self._active: set[str] = set()
-        self._scheduled = False
+        self._scheduled: Any = False  # False, True (call_soon) or the call_later handle
         self._lock = threading.RLock()
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -100,10 +108,15 @@ class WriteBehind:
             over = self._pending_points > self.max_pending_points
         if over:  # backpressure: this answer waits for the store, so pending points stay bounded
             self.drain()
-        elif not self._scheduled:
-            self._scheduled = True
-            # Runs after this request's task has written its answer: the store overlaps the client's next call.
-            asyncio.get_running_loop().call_soon(self._drain_soon)
+        elif self._pending_points >= GROUP_POINTS:
+            if self._scheduled is not True:
+                if self._scheduled is not False:
+                    self._scheduled.cancel()
+                self._scheduled = True
+                # Runs after this request's task has written its answer: the store overlaps the client's next call.
+                asyncio.get_running_loop().call_soon(self._drain_soon)
+        elif self._scheduled is False:
+            self._scheduled = asyncio.get_running_loop().call_later(GROUP_S, self._drain_soon)
 
     @property
     def pending(self) -> int:
