@@ -249,13 +249,14 @@ def test_kill_under_load_loses_no_acknowledged_point(tmp_path: Path, monkeypatch
         child.stop()
 
 
-def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
-    from azuremlcore.server import ServerConfig, create_app
-
+def test_a_second_server_on_the_same_data_dir_stores_before_answering(tmp_path: Path) -> None:
     live = LiveServer(tmp_path / "server")
     try:
-        with pytest.raises(RuntimeError, match="--no-write-behind"):
-            create_app(ServerConfig(data_dir=tmp_path / "server"))
+        second = LiveServer(tmp_path / "server")  # the journal is the first one's: this one does without
+        try:
+            assert live.state.ingest is not None and second.state.ingest is None
+        finally:
+            second.stop()
     finally:
         live.stop()
 

@@ -57,6 +57,10 @@ INGEST_SUFFIXES = ("/2.0/mlflow/runs/log-metric", "/2.0/mlflow/runs/log-batch")
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+class JournalBusy(RuntimeError):
+    """Another process holds the journal of this data dir."""
+
+
 class WriteBehind:
     """The journal and the pending entries of one server process (see the module's docstring).
 
@@ -83,8 +87,7 @@ class WriteBehind:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(self._fd)
-            raise RuntimeError(f"Another server holds {self.path}: start it with --no-write-behind, or give this "
-                               "server its own --data-dir.") from None
+            raise JournalBusy(f"Another server holds {self.path}: give each server its own --data-dir.") from None
 
     # ------------------------------------------------------------------ ingest
     def accepts(self, run_id: str) -> bool:

@@ -77,11 +77,15 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
         front = routes_mlflow.Front(deferred)
     front = deferred.in_front_of(front)
     if has_mlflow and config.write_behind:
-        from azuremlcore.server._ingest import WriteBehind
+        from azuremlcore.server._ingest import JournalBusy, WriteBehind
 
-        state.ingest = WriteBehind(state.store, config.data_dir, routes_mlflow.DECODERS)
-        state.ingest.replay()  # what a killed server acknowledged is stored before anything is answered
-        front = state.ingest.in_front_of(front)
+        try:
+            state.ingest = WriteBehind(state.store, config.data_dir, routes_mlflow.DECODERS)
+        except JournalBusy as exc:
+            _log.warning("%s This one stores metric calls before answering them.", exc)
+        else:
+            state.ingest.replay()  # what a killed server acknowledged is stored before anything is answered
+            front = state.ingest.in_front_of(front)
     from azuremlcore.server.security.ratelimit import Limit, RateLimiter
 
     limiter = RateLimiter({name: Limit(burst, per_minute) for name, (burst, per_minute) in config.rate_limits.items()})
