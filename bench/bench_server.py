@@ -57,7 +57,7 @@ STOCK_MAX_CALLS = int(os.environ.get("BENCH_STOCK_MAX_CALLS", "2000"))
 ARM = "/subscriptions/bench/resourceGroups/bench/providers/Microsoft.MachineLearningServices/workspaces/bench"
 AML, FML, STOCK = "aml server", "FastTrackML 0.6", "stock mlflow"
 # aml server answering metric calls only once stored (BENCH_SERVER_ONLY=aml,aml-sync: the write-behind's A/B).
-AML_SYNC = "aml --no-write-behind"
+AML_SYNC = "aml-sync"
 ALL = (AML, AML_SYNC, FML, STOCK)
 SEARCH_FILTER = "metrics.m0 > 0.5 and params.p1 = 'b'"
 SEARCH_ORDER = ["metrics.m2 DESC"]
