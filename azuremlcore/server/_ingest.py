@@ -86,9 +86,11 @@ class WriteBehind:
             # One server per journal: a second `aml server` on the same data dir would replay and truncate
             # entries the first has acknowledged but not stored yet.
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
             os.close(self._fd)
-            raise JournalBusy(f"Another server holds {self.path}: give each server its own --data-dir.") from None
+            why = "another server holds it: give each server its own --data-dir" if isinstance(exc, BlockingIOError) \
+                else f"it cannot be locked ({exc})"
+            raise JournalBusy(f"No metric write-behind on {self.path}: {why}.") from None
 
     # ------------------------------------------------------------------ ingest
     def accepts(self, run_id: str) -> bool:
