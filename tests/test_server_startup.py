@@ -214,3 +214,30 @@ def test_the_build_waits_for_a_quiet_moment(tmp_path, monkeypatch):
 
     asyncio.run(scenario())
     guarded.deferred.built(timeout=60)
+
+
+_GC_PROBE = """
+import gc, os, sys, threading, time, urllib.request
+from azuremlcore.server import ServerConfig, serve
+
+def probe():
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[2]}/health", timeout=5)
+            break
+        except OSError:
+            time.sleep(0.02)
+    print(gc.isenabled(), gc.get_freeze_count() > 0, flush=True)
+    os._exit(0)
+
+threading.Thread(target=probe, daemon=True).start()
+serve(ServerConfig(data_dir=sys.argv[1], api_on_first_use=True), port=int(sys.argv[2]))
+"""
+
+
+def test_collection_is_on_once_the_server_listens_even_if_the_api_is_never_built(tmp_path):
+    # With --api-on-first-use (or MLflow traffic that never pauses) the build may never come: the collector,
+    # off while start-up makes its objects, must not wait for it.
+    out = subprocess.run([sys.executable, "-c", _GC_PROBE, str(tmp_path / "server"), str(free_port())],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.stdout.split() == ["True", "True"], out.stderr
