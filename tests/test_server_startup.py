@@ -24,6 +24,19 @@ def test_create_app_does_not_build_the_fastapi_part(tmp_path):
     assert out.stdout.strip() == "[]"
 
 
+def test_create_app_leaves_no_validator_to_build_for_the_first_mlflow_request(tmp_path):
+    # A model built at first use makes that request wait for it, and the first one built in a process waits for
+    # pydantic's scan of every installed distribution's entry points (40-50 ms here); the workspace API's
+    # models load with the FastAPI part, not before the server listens.
+    code = ("import sys\nfrom pathlib import Path\nfrom azuremlcore.server import ServerConfig, create_app\n"
+            f"create_app(ServerConfig(data_dir=Path({str(tmp_path)!r})))\n"
+            "from azuremlcore.server.mlflow_models import REQUESTS\nfrom pydantic.plugin import _loader\n"
+            "print(all(m.__pydantic_complete__ for m in REQUESTS.values()), _loader._plugins is not None,\n"
+            "      'azuremlcore.server.models' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "False"]
+
+
 async def _call(app, method: str, path: str, headers: list | None = None) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
     sent: list[dict] = []
 

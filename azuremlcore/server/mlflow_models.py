@@ -28,9 +28,10 @@ RunStatus = Union[Literal["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"
 
 
 class _Msg(BaseModel):
-    # Each model's validator is built at its first request (a millisecond or two), not before the server
-    # listens: most of the ~40 are rarely or never used by a given server (measured: 15 ms of start-up).
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    # Built at import, not at first use (defer_build): the first model pydantic builds in a process scans every
+    # installed distribution's entry points for pydantic plugins (40-50 ms here, more with more packages),
+    # which would then fall on the server's first request instead of its start-up.
+    model_config = ConfigDict(extra="allow")
 
 
 class _RunMsg(_Msg):
