@@ -107,8 +107,8 @@ class WriteBehind:
 
     def submit(self, kind: bytes, body: bytes, run_id: str, points: list[MetricPoint]) -> None:
         """Journal a validated request's body and hold its points for the store (called before answering)."""
-        os.writev(self._fd, [b"%s %d\n" % (kind, len(body)), body])
-        with self._lock:
+        with self._lock:  # journaled and pending together: a drain never truncates an entry it has not stored
+            os.writev(self._fd, [b"%s %d\n" % (kind, len(body)), body])
             self._pending.append((run_id, points))
             self._pending_points += len(points)
             over = self._pending_points > self.max_pending_points
@@ -180,6 +180,9 @@ class WriteBehind:
                 if eol < 0:
                     break
                 kind, _, size = data[pos:eol].partition(b" ")
+                if not size.isdigit():
+                    _log.error("%s is damaged at byte %d; what follows is left out", self.path, pos)
+                    break
                 end = eol + 1 + int(size)
                 if end > len(data):
                     break
