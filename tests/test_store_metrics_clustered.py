@@ -108,3 +108,30 @@ def test_ids_follow_logging_order_through_every_write_path(url: str) -> None:
         assert [r[1] for r in store.metric_page(a, "x", 0, 10)] == [1.0, 3.0, 5.0, 6.0, 7.0]
     finally:
         store.close()
+
+
+def test_history_pages_spell_nan_and_infinities_and_chain_by_token(url: str) -> None:
+    """metric_history_page: MLflow's spelling for NaN and the infinities, the float points only, and each page's
+    token (the id of its last point) giving the next page, until the last page gives none."""
+    store = SqlWorkspaceStore(url)
+    try:
+        a, _ = _runs(store)
+        values = [0.0, math.nan, math.inf, -math.inf, 1e308, -2.5, 0.1 + 0.2]
+        store.log_metrics([MetricPoint(a, "v", "scalar", v, None, i, 100 + i) for i, v in enumerate(values)]
+                          + [MetricPoint(a, "v", "scalar", None, '"text"', 9, 200)])  # not a float: not in history
+        got, after, pages = [], 0, 0
+        while True:
+            rows, last = store.metric_history_page(a, "v", after, 3)
+            got += rows
+            pages += 1
+            if last is None:
+                break
+            after = last
+        assert pages == 3
+        assert got == [(None, 0.0, 100, 0), ("NaN", 0.0, 101, 1), ("Infinity", math.inf, 102, 2),
+                       ("-Infinity", -math.inf, 103, 3), (None, 1e308, 104, 4), (None, -2.5, 105, 5),
+                       (None, 0.1 + 0.2, 106, 6)]
+        assert store.metric_history_page(a, "nope", 0, 10) == ([], None)
+        assert store.metric_history_page("no-such-run", "v", 0, 10) == ([], None)
+    finally:
+        store.close()

@@ -841,6 +841,34 @@ class SqlWorkspaceStore:
             finally:
                 cur.close()
 
+    def metric_history_page(self, run_id: str, key: str, after_id: int, limit: int
+                            ) -> tuple[list[tuple[str | None, float, int, int]], int | None]:
+        """A page of a key's float points with id > after_id, in logging order, as MLflow's history answer needs
+        them: ([(spelling, value, timestamp, step), ...], the id of the page's last point when more follow, else
+        None). spelling is MLflow's string for NaN and the infinities ('NaN', 'Infinity', '-Infinity'), else None.
+
+        Only the four values a point's answer holds come back (a 100k-point history is mostly Python making the
+        rows' objects); the next page's id is a second seek, made only when more follow.
+        """
+        ph = "?" if self._engine.dialect.name == "sqlite" else "%s"
+        where = (f'series_id = (SELECT id FROM metric_series WHERE run_id = {ph} AND "key" = {ph}) AND id > {ph} '
+                 f'AND "value" IS NOT NULL')
+        inf = float("inf")
+        with self._engine.connect() as sa_conn:
+            cur = sa_conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(f"SELECT CASE WHEN is_nan THEN 'NaN' WHEN \"value\" = {ph} THEN 'Infinity' WHEN \"value\" = "
+                            f'{ph} THEN \'-Infinity\' END, "value", "timestamp", step FROM metrics WHERE {where} '
+                            f"ORDER BY id LIMIT {int(limit) + 1}", (inf, -inf, run_id, key, after_id))
+                rows = cur.fetchall()
+                if len(rows) <= limit:
+                    return rows, None
+                cur.execute(f"SELECT id FROM metrics WHERE {where} ORDER BY id LIMIT 1 OFFSET {int(limit) - 1}",
+                            (run_id, key, after_id))
+                return rows[:limit], cur.fetchone()[0]
+            finally:
+                cur.close()
+
     def latest_metrics(self, run_ids: list[str], kinds: Iterable[str] = ("scalar", "list"),
                        keys: Iterable[str] | None = None) -> list[MetricPoint]:
         """One point per (run, key) among the float points of those kinds (and keys): MLflow's latest value.
