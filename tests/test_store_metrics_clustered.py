@@ -135,3 +135,29 @@ def test_history_pages_spell_nan_and_infinities_and_chain_by_token(url: str) -> 
         assert store.metric_history_page("no-such-run", "v", 0, 10) == ([], None)
     finally:
         store.close()
+
+
+def test_plain_batches_store_what_the_per_point_path_stores(url: str) -> None:
+    """MLflow's batches of plain floats (stored as columns) read back, with their latest values, as the same points
+    stored one by one; a retried batch and a point repeated inside a batch add nothing."""
+    store = SqlWorkspaceStore(url)
+    try:
+        a, b = _runs(store)
+        batch = [MetricPoint(a, k, "scalar", v, None, s, 100 + s) for k, v, s in
+                 [("loss", 0.5, 0), ("acc", 0.1, 0), ("loss", 0.25, 1), ("loss", 0.75, 1), ("acc", 7, 2),
+                  ("loss", 0.1, 5), ("loss", 0.2, 3)]]
+        assert store.log_metrics_unique(a, batch) == 7
+        assert store.log_metrics_unique(a, batch) == 0  # retried
+        assert store.log_metrics_unique(a, [MetricPoint(a, "lr", "scalar", 0.1, None, 0, 1)] * 2) == 1
+        for p in batch + [MetricPoint(a, "lr", "scalar", 0.1, None, 0, 1)]:
+            store.log_metrics([MetricPoint(b, p.key, p.kind, p.value, None, p.step, p.timestamp)])
+
+        def seen(run_id: str) -> list[tuple]:
+            return [(p.key, p.kind, p.value, p.value_json, p.step, p.timestamp) for p in store.get_metrics([run_id])]
+
+        assert seen(a) == seen(b)
+        latest = {p.key: (p.value, p.step) for p in store.latest_metrics([a])}
+        assert latest == {p.key: (p.value, p.step) for p in store.latest_metrics([b])}
+        assert latest == {"loss": (0.1, 5), "acc": (7.0, 2), "lr": (0.1, 0)}
+    finally:
+        store.close()

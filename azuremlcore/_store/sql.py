@@ -205,6 +205,26 @@ def _insert_points(cur: Any, ph: str, run_id: str, rows: list[tuple]) -> None:
     _raise_latest(cur, ph, rows)
 
 
+def _write_unique_plain(cur: Any, ph: str, run_id: str, points: list[MetricPoint], steps: list[int],
+                        times: list[int], series: dict[str, int]) -> int | None:
+    """Store a batch none of whose points is stored yet as one record's columns (no Python loop per point): when
+    every point is a float of one kind, not NaN, without value_json, and no two are identical. Returns how many
+    points were stored, or None (and writes nothing) when the batch needs the per-point path."""
+    kinds = {p.kind for p in points}
+    if len(kinds) != 1 or any(p.value_json is not None for p in points):
+        return None
+    keys, values = [p.key for p in points], [p.value for p in points]
+    record = MetricColumns(0, keys, kinds.pop(), values, None, steps, times)
+    held = set(keys)
+    plain = metric_columns.plain_columns(run_id, record, held, series)
+    if plain is None or len(set(zip(keys, values, steps, times))) != len(points):
+        return None
+    columns, is_plain, latest = plain
+    _write_points(cur, ph, columns, len(points), is_plain)
+    _raise_latest(cur, ph, latest)
+    return len(points)
+
+
 def _spool_done(cur: Any, ph: str, run_id: str, source: str) -> int:
     """The number of the last spool record of `source` stored for the run (-1: none); a missing run raises."""
     cur.execute(f"SELECT id FROM runs WHERE id = {ph}", (run_id,))
@@ -809,6 +829,10 @@ class SqlWorkspaceStore:
                 f'({", ".join([ph] * len(series))}) AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph}',
                 (*series.values(), min(steps), max(steps), min(times), max(times)))
             seen = {(key_of[i], "nan" if nan else v, step, ts) for i, v, nan, step, ts in cur.fetchall()}
+            if not seen:
+                stored = _write_unique_plain(cur, ph, run_id, points, steps, times, series)
+                if stored is not None:
+                    return stored
             rows = []
             for p in points:
                 v = p.value
