@@ -881,6 +881,11 @@ class SqlWorkspaceStore:
         with self._engine.connect() as sa_conn:
             cur = sa_conn.connection.driver_connection.cursor()
             try:
+                if ph == "%s":
+                    # Both statements see one snapshot: PostgreSQL's ids (a sequence) may commit out of order, and the
+                    # token must be the last point of the page read. (SQLite gives ids under its write lock, in
+                    # commit order; the pool rolls the read back when the connection returns.)
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cur.execute(f"SELECT CASE WHEN is_nan THEN 'NaN' WHEN \"value\" = {ph} THEN 'Infinity' WHEN \"value\" = "
                             f'{ph} THEN \'-Infinity\' END, "value", "timestamp", step FROM metrics WHERE {where} '
                             f"ORDER BY id LIMIT {int(limit) + 1}", (inf, -inf, run_id, key, after_id))
