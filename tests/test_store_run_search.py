@@ -109,7 +109,7 @@ def _plan(store: SqlWorkspaceStore, ws: str, exp: str, clauses: list[Clause], or
         for statement, parameters in seen:
             if statement.startswith("SET"):
                 conn.exec_driver_sql(statement)
-            elif statement.startswith("SELECT runs.*"):
+            elif statement.startswith("SELECT runs.\"id\""):  # the search (the page's columns)
                 explain = "EXPLAIN (COSTS OFF) " if pg else "EXPLAIN QUERY PLAN "
                 lines += [str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters)]
                 return "\n".join(lines)
