@@ -152,6 +152,21 @@ def test_upgrade_to_0006_adds_the_start_index(tmp_path: Any) -> None:
     assert "ix_runs_experiment_start" in names
 
 
+def test_upgrade_to_0007_adds_the_attribute_order_indexes(tmp_path: Any) -> None:
+    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
+    con = sqlite3.connect(tmp_path / "old.db")
+    con.execute("DROP INDEX ix_run_attributes_order")
+    con.execute("DROP INDEX ix_run_attributes_long")
+    con.execute("UPDATE alembic_version SET version_num = '0006'")
+    con.commit()
+    con.close()
+    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
+    con = sqlite3.connect(tmp_path / "old.db")
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"ix_run_attributes_order", "ix_run_attributes_long"} <= names
+    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [("0007",)]
+
+
 def test_rare_metric_filter_starts_from_its_matches_with_the_same_answer(store: SqlWorkspaceStore, ws_id: str,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from azuremlcore._store import run_search
@@ -168,6 +183,62 @@ def test_rare_metric_filter_starts_from_its_matches_with_the_same_answer(store: 
     monkeypatch.setattr(run_search, "_FEW", -1)  # never few: the index walks or the sort of every run
     walked = [_ids(store, ws_id, [exp], c, o, limit=4, offset=1) for c, o in searches]
     assert driven == walked and all(len(ids) == 4 for ids in driven)
+
+
+def _fill_for_attribute_order(store: SqlWorkspaceStore, ws: str, exp: str, n: int) -> None:
+    """n runs: param p in a few values (ties), tag t on two of three runs, metric m; run ids in creation order."""
+    for i in range(n):
+        store.create_run(_run(ws, exp, f"r{i:03}", 1000 + i // 3, params={"p": f"v{i * 7 % 11:02}", "q": "ab"[i % 2]},
+                              tags={"t": f"x{i % 5}"} if i % 3 else {}))
+        store.log_metrics([MetricPoint(f"r{i:03}", "m", "scalar", float(i % 4), None, 0, 1)])
+
+
+_ATTRIBUTE_SEARCHES = [
+    ([], [Order("param", "p")]), ([], [Order("param", "p", False)]), ([], [Order("tag", "t")]),
+    ([], [Order("tag", "t", False), Order("metric", "m", True)]),
+    ([Clause("param", "q", "=", "a")], [Order("param", "p", False), Order("attribute", "start_time", True)]),
+    ([Clause("metric", "m", ">", 1.0)], [Order("tag", "t")]),
+]
+
+
+def test_order_by_param_or_tag_walks_its_index_with_the_sorted_answer(store: SqlWorkspaceStore, ws_id: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from azuremlcore._store import run_search
+
+    exp = store.create_experiment(ws_id, "e").id
+    _fill_for_attribute_order(store, ws_id, exp, 90)
+    pages = [(0, 7), (5, 20), (50, 100)]  # the last runs past the key's values: the runs without it follow
+    walked = [_ids(store, ws_id, [exp], c, o, limit=n, offset=k) for c, o in _ATTRIBUTE_SEARCHES for k, n in pages]
+    plan = _plan(store, ws_id, exp, [], [Order("param", "p")])
+    if store._engine.dialect.name == "sqlite":
+        assert "USING INDEX ix_run_attributes_order" in plan and "TEMP B-TREE FOR ORDER BY" not in plan, plan
+    else:
+        assert "ix_run_attributes_order" in plan, plan
+    monkeypatch.setattr(run_search, "_walk_attribute", lambda *a, **k: None)  # the sort of every run
+    sorted_ = [_ids(store, ws_id, [exp], c, o, limit=n, offset=k) for c, o in _ATTRIBUTE_SEARCHES for k, n in pages]
+    assert walked == sorted_
+    assert [len(ids) for ids in walked[:3]] == [7, 20, 40]
+
+
+def test_order_by_attribute_sorts_when_a_value_is_long_or_the_experiment_small(store: SqlWorkspaceStore,
+                                                                               ws_id: str) -> None:
+    from azuremlcore._store import run_search
+    from azuremlcore._store.schema import ATTRIBUTE_SHORT
+
+    big, small = store.create_experiment(ws_id, "big").id, store.create_experiment(ws_id, "small").id
+    _fill_for_attribute_order(store, ws_id, big, 30)
+    store.create_run(_run(ws_id, small, "s1", 5, params={"p": "v03"}))
+    store.create_run(_run(ws_id, small, "s2", 6, params={"p": "v01"}))
+    with store._read() as conn:
+        ph = "?" if store._engine.dialect.name == "sqlite" else "%s"
+        assert run_search._walkable(conn, ph, big, "param", "p")
+        assert not run_search._walkable(conn, ph, small, "param", "p")  # 32 values of p for 2 runs: sorted
+    assert _ids(store, ws_id, [small], [], [Order("param", "p")]) == ["s2", "s1"]
+    long = "z" * (ATTRIBUTE_SHORT + 1)  # not in the index: the key's runs are sorted (the long value first, DESC)
+    store.create_run(_run(ws_id, big, "long", 2000, params={"p": long}))
+    with store._read() as conn:
+        assert not run_search._walkable(conn, ph, big, "param", "p")
+    assert _ids(store, ws_id, [big], [], [Order("param", "p", False)], limit=2) == ["long", "r025"]  # v10: r003, r014, r025, newest first
 
 
 def test_postgres_connections_lost_are_replaced(monkeypatch: pytest.MonkeyPatch,

@@ -25,6 +25,8 @@ from typing import Any, Sequence
 
 import sqlalchemy as sa
 
+from azuremlcore._store.schema import ATTRIBUTE_SHORT
+
 
 _RUN_COLUMN = {"run_id": "id", "run_name": "display_name", "status": "status", "user_id": "submitted_by",
                "end_time": "end_time"}
@@ -225,6 +227,11 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
         where = q.where(workspace_id, [], lifecycle_stage, [c for c in clauses if c is not few])
         sql = f"{head}{where} ORDER BY {keys} LIMIT {int(limit)} OFFSET {int(offset)}"
         return conn.exec_driver_sql(sql, tuple(q.params)).all()
+    if order and order[0].kind in ("param", "tag") and len(experiment_ids) == 1:
+        rows = _walk_attribute(conn, cols, workspace_id, experiment_ids[0], lifecycle_stage, clauses, order, limit,
+                               offset)
+        if rows is not None:
+            return rows
     by_start = not order or (order[0].kind, order[0].key) == ("attribute", "start_time")
     if by_start and len(experiment_ids) > 1 and all(o.kind == "attribute" for o in order):
         # Each experiment walks its own part of ix_runs_experiment_start for the first offset + limit runs; the
@@ -266,5 +273,60 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
         where = r.where(workspace_id, experiment_ids, lifecycle_stage, clauses)
         sql = (f"SELECT {cols} FROM runs {h} {joins} WHERE {where} AND (h.run_id IS NULL OR h.is_nan = {r.value(True)}) "
                f"ORDER BY CASE WHEN h.run_id IS NULL THEN 1 ELSE 0 END, {keys} LIMIT {int(want - len(rows))}")
+        rows += conn.exec_driver_sql(sql, tuple(r.params)).all()
+    return rows[offset:]
+
+
+# The condition of schema.ATTRIBUTE_ORDER_INDEX, written as the index has it (the planners match it by its text).
+_SHORT = f'length(w."value") <= {ATTRIBUTE_SHORT}'
+# The walk is taken when the key's short values number at most this many times the experiment's runs.
+_WALK_SHARE = 4
+
+
+def _walkable(conn: sa.Connection, ph: str, experiment_id: str, kind: str, key: str) -> bool:
+    """Whether walking the key's values on ix_run_attributes_order reads few entries per run of the page.
+
+    No value of the key may be long (those are not in the index: one seek on ix_run_attributes_long). The
+    index holds the key's values of every experiment: walked for a small experiment in a large
+    workspace, it would read the others' runs, so the key's entries (counted on the index, stopping past
+    _WALK_SHARE times the experiment's runs) must not outnumber the experiment's runs by more than that.
+    """
+    long = conn.exec_driver_sql(f'SELECT 1 FROM run_attributes WHERE kind = {ph} AND "key" = {ph} '
+                                f'AND length("value") > {ATTRIBUTE_SHORT} LIMIT 1', (kind, key)).first()
+    if long is not None:
+        return False
+    runs = conn.exec_driver_sql(f"SELECT COUNT(*) FROM runs WHERE experiment_id = {ph}", (experiment_id,)).scalar()
+    cap = _WALK_SHARE * (runs or 0)
+    entries = conn.exec_driver_sql(
+        f'SELECT COUNT(*) FROM (SELECT 1 FROM run_attributes w WHERE w.kind = {ph} AND w."key" = {ph} AND {_SHORT} '
+        f"LIMIT {int(cap) + 1}) e", (kind, key)).scalar()
+    return (entries or 0) <= cap
+
+
+def _walk_attribute(conn: sa.Connection, cols: str, workspace_id: str, experiment_id: str,
+                    lifecycle_stage: str | None, clauses: list[Clause], order: list[Order], limit: int,
+                    offset: int) -> list[Any] | None:
+    """A search of one experiment ordered first by a param or tag: that key's values walked in order on
+    ix_run_attributes_order (stopping when the page is full), then the runs without the key; None when the
+    walk would not pay (`_walkable`) and the caller sorts instead."""
+    q = _Sql(conn.dialect.name)
+    first, want = order[0], offset + limit
+    if not _walkable(conn, q.ph, experiment_id, first.kind, first.key):
+        return None
+    joins, keys = q.order(order[1:])
+    head = (f"SELECT {cols} FROM run_attributes w CROSS JOIN runs {joins} WHERE w.kind = {q.value(first.kind)} "
+            f'AND w."key" = {q.value(first.key)} AND {_SHORT} AND runs.id = w.run_id AND ')
+    where = q.where(workspace_id, [experiment_id], lifecycle_stage, clauses)
+    sql = f'{head}{where} ORDER BY w."value" {"ASC" if first.ascending else "DESC"}, {keys} LIMIT {int(want)}'
+    _prefer_walk(conn)
+    rows = conn.exec_driver_sql(sql, tuple(q.params)).all()
+    if len(rows) < want:  # the runs without the key follow, in either direction (the walk read every value)
+        r = _Sql(conn.dialect.name)
+        joins, keys = r.order(order[1:])  # first: the joins' parameters come first in the text
+        missing = (f'NOT EXISTS (SELECT 1 FROM run_attributes h WHERE h.run_id = runs.id AND h.kind = '
+                   f'{r.value(first.kind)} AND h."key" = {r.value(first.key)})')
+        where = r.where(workspace_id, [experiment_id], lifecycle_stage, clauses)
+        sql = (f"SELECT {cols} FROM runs {joins} WHERE {missing} AND {where} ORDER BY {keys} "
+               f"LIMIT {int(want - len(rows))}")
         rows += conn.exec_driver_sql(sql, tuple(r.params)).all()
     return rows[offset:]
