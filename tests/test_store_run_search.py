@@ -214,6 +214,12 @@ def test_order_by_param_or_tag_walks_its_index_with_the_sorted_answer(store: Sql
         assert "USING INDEX ix_run_attributes_order" in plan and "TEMP B-TREE FOR ORDER BY" not in plan, plan
     else:
         assert "ix_run_attributes_order" in plan, plan
+    # Values read two at a time; values of more than 5 runs (then of any run) searched with the value as a filter.
+    for groups, big in ((2, 5), (3, 0)):
+        monkeypatch.setattr(run_search, "_GROUPS", groups)
+        monkeypatch.setattr(run_search, "_BIG_GROUP", big)
+        assert walked == [_ids(store, ws_id, [exp], c, o, limit=n, offset=k) for c, o in _ATTRIBUTE_SEARCHES
+                          for k, n in pages], (groups, big)
     monkeypatch.setattr(run_search, "_walk_attribute", lambda *a, **k: None)  # the sort of every run
     sorted_ = [_ids(store, ws_id, [exp], c, o, limit=n, offset=k) for c, o in _ATTRIBUTE_SEARCHES for k, n in pages]
     assert walked == sorted_

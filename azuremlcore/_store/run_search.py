@@ -228,7 +228,7 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
         sql = f"{head}{where} ORDER BY {keys} LIMIT {int(limit)} OFFSET {int(offset)}"
         return conn.exec_driver_sql(sql, tuple(q.params)).all()
     if order and order[0].kind in ("param", "tag") and len(experiment_ids) == 1:
-        rows = _walk_attribute(conn, cols, workspace_id, experiment_ids[0], lifecycle_stage, clauses, order, limit,
+        rows = _walk_attribute(conn, columns, workspace_id, experiment_ids[0], lifecycle_stage, clauses, order, limit,
                                offset)
         if rows is not None:
             return rows
@@ -303,24 +303,56 @@ def _walkable(conn: sa.Connection, ph: str, experiment_id: str, kind: str, key: 
     return (entries or 0) <= cap
 
 
-def _walk_attribute(conn: sa.Connection, cols: str, workspace_id: str, experiment_id: str,
+# Distinct values of the key read at a time, and the runs above which one value's runs are walked in start order.
+_GROUPS, _BIG_GROUP = 64, 1000
+
+
+def _walk_attribute(conn: sa.Connection, columns: Sequence[str], workspace_id: str, experiment_id: str,
                     lifecycle_stage: str | None, clauses: list[Clause], order: list[Order], limit: int,
                     offset: int) -> list[Any] | None:
-    """A search of one experiment ordered first by a param or tag: that key's values walked in order on
-    ix_run_attributes_order (stopping when the page is full), then the runs without the key; None when the
-    walk would not pay (`_walkable`) and the caller sorts instead."""
-    q = _Sql(conn.dialect.name)
+    """A search of one experiment ordered first by a param or tag, the key's values taken in order from
+    ix_run_attributes_order until the page is full, then the runs without the key; None when the walk would
+    not pay (`_walkable`) and the caller sorts instead.
+
+    The values come _GROUPS at a time with their number of runs (an index-only GROUP BY). Consecutive
+    values shared by few runs are one query driven by the index's range of them, sorted by the
+    remaining order terms; a value shared by more than _BIG_GROUP runs (a grid's few values, where the
+    order inside the value is start time: a sort of a third of the experiment, measured 0.35 s at 100k
+    runs) is a search of its own, the value as a filter and the remaining terms as its order, which
+    walks its own index (start time or a metric) and stops at the page's end.
+    """
+    ph = "?" if conn.dialect.name == "sqlite" else "%s"
+    cols = ", ".join(f'runs."{c}"' for c in columns)
     first, want = order[0], offset + limit
-    if not _walkable(conn, q.ph, experiment_id, first.kind, first.key):
+    if not _walkable(conn, ph, experiment_id, first.kind, first.key):
         return None
-    joins, keys = q.order(order[1:])
-    head = (f"SELECT {cols} FROM run_attributes w CROSS JOIN runs {joins} WHERE w.kind = {q.value(first.kind)} "
-            f'AND w."key" = {q.value(first.key)} AND {_SHORT} AND runs.id = w.run_id AND ')
-    where = q.where(workspace_id, [experiment_id], lifecycle_stage, clauses)
-    sql = f'{head}{where} ORDER BY w."value" {"ASC" if first.ascending else "DESC"}, {keys} LIMIT {int(want)}'
-    _prefer_walk(conn)
-    rows = conn.exec_driver_sql(sql, tuple(q.params)).all()
-    if len(rows) < want:  # the runs without the key follow, in either direction (the walk read every value)
+    beyond, direction = (">", "ASC") if first.ascending else ("<", "DESC")
+    rows: list[Any] = []
+    after: Any = None
+    while len(rows) < want:
+        bound = "" if after is None else f'AND w."value" {beyond} {ph} '
+        groups = conn.exec_driver_sql(
+            f'SELECT w."value", COUNT(*) FROM run_attributes w WHERE w.kind = {ph} AND w."key" = {ph} AND {_SHORT} '
+            f'{bound}GROUP BY w."value" ORDER BY w."value" {direction} LIMIT {_GROUPS}',
+            (first.kind, first.key) + (() if after is None else (after,))).all()
+        i = 0
+        while i < len(groups) and len(rows) < want:
+            if groups[i][1] > _BIG_GROUP:
+                same = Clause(first.kind, first.key, "=", groups[i][0])
+                rows += search_runs(conn, workspace_id, [experiment_id], lifecycle_stage, [*clauses, same], order[1:],
+                                    want - len(rows), 0, columns)
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(groups) and groups[j + 1][1] <= _BIG_GROUP:
+                j += 1
+            rows += _values_range(conn, cols, workspace_id, experiment_id, lifecycle_stage, clauses, order,
+                                  groups[i][0], groups[j][0], want - len(rows))
+            i = j + 1
+        if len(groups) < _GROUPS:
+            break
+        after = groups[-1][0]
+    if len(rows) < want:  # the runs without the key follow, in either direction (every value was read)
         r = _Sql(conn.dialect.name)
         joins, keys = r.order(order[1:])  # first: the joins' parameters come first in the text
         missing = (f'NOT EXISTS (SELECT 1 FROM run_attributes h WHERE h.run_id = runs.id AND h.kind = '
@@ -330,3 +362,19 @@ def _walk_attribute(conn: sa.Connection, cols: str, workspace_id: str, experimen
                f"LIMIT {int(want - len(rows))}")
         rows += conn.exec_driver_sql(sql, tuple(r.params)).all()
     return rows[offset:]
+
+
+def _values_range(conn: sa.Connection, cols: str, workspace_id: str, experiment_id: str, lifecycle_stage: str | None,
+                  clauses: list[Clause], order: list[Order], first_value: str, last_value: str,
+                  limit: int) -> list[Any]:
+    """The runs whose value of order[0]'s key lies between two values (in the walk's direction), in order."""
+    q = _Sql(conn.dialect.name)
+    first = order[0]
+    low, high = (first_value, last_value) if first.ascending else (last_value, first_value)
+    joins, keys = q.order(order[1:])
+    head = (f"SELECT {cols} FROM run_attributes w CROSS JOIN runs {joins} WHERE w.kind = {q.value(first.kind)} "
+            f'AND w."key" = {q.value(first.key)} AND {_SHORT} AND w."value" >= {q.value(low)} '
+            f'AND w."value" <= {q.value(high)} AND runs.id = w.run_id AND ')
+    where = q.where(workspace_id, [experiment_id], lifecycle_stage, clauses)
+    sql = f'{head}{where} ORDER BY w."value" {"ASC" if first.ascending else "DESC"}, {keys} LIMIT {int(limit)}'
+    return conn.exec_driver_sql(sql, tuple(q.params)).all()
