@@ -214,20 +214,19 @@ def test_order_by_param_or_tag_walks_its_index_with_the_sorted_answer(store: Sql
         assert "USING INDEX ix_run_attributes_order" in plan and "TEMP B-TREE FOR ORDER BY" not in plan, plan
     else:
         assert "ix_run_attributes_order" in plan, plan
-    # Values read two at a time; values of more than 5 runs (then of any run) searched with the value as a filter.
-    for groups, big in ((2, 5), (3, 0)):
-        monkeypatch.setattr(run_search, "_GROUPS", groups)
-        monkeypatch.setattr(run_search, "_BIG_GROUP", big)
+    # Small windows: a value fills one (searched with the value as a filter), or a few fit in one (an index range).
+    for window in (4, 20):
+        monkeypatch.setattr(run_search, "_WINDOW", window)
         assert walked == [_ids(store, ws_id, [exp], c, o, limit=n, offset=k) for c, o in _ATTRIBUTE_SEARCHES
-                          for k, n in pages], (groups, big)
+                          for k, n in pages], window
     monkeypatch.setattr(run_search, "_walk_attribute", lambda *a, **k: None)  # the sort of every run
     sorted_ = [_ids(store, ws_id, [exp], c, o, limit=n, offset=k) for c, o in _ATTRIBUTE_SEARCHES for k, n in pages]
     assert walked == sorted_
     assert [len(ids) for ids in walked[:3]] == [7, 20, 40]
 
 
-def test_order_by_attribute_sorts_when_a_value_is_long_or_the_experiment_small(store: SqlWorkspaceStore,
-                                                                               ws_id: str) -> None:
+def test_order_by_attribute_sorts_when_a_value_is_long_or_the_walk_does_not_fill_the_page(
+        store: SqlWorkspaceStore, ws_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from azuremlcore._store import run_search
     from azuremlcore._store.schema import ATTRIBUTE_SHORT
 
@@ -235,16 +234,24 @@ def test_order_by_attribute_sorts_when_a_value_is_long_or_the_experiment_small(s
     _fill_for_attribute_order(store, ws_id, big, 30)
     store.create_run(_run(ws_id, small, "s1", 5, params={"p": "v03"}))
     store.create_run(_run(ws_id, small, "s2", 6, params={"p": "v01"}))
-    with store._read() as conn:
-        ph = "?" if store._engine.dialect.name == "sqlite" else "%s"
-        assert run_search._walkable(conn, ph, big, "param", "p")
-        assert not run_search._walkable(conn, ph, small, "param", "p")  # 32 values of p for 2 runs: sorted
+    ph = "?" if store._engine.dialect.name == "sqlite" else "%s"
+    walks: list[Any] = []
+    walk = run_search._walk_attribute
+    monkeypatch.setattr(run_search, "_walk_attribute", lambda *a, **k: walks.append(walk(*a, **k)) or walks[-1])
     assert _ids(store, ws_id, [small], [], [Order("param", "p")]) == ["s2", "s1"]
+    assert walks[-1] is not None
+    # The small experiment's values are a few among the big one's: windows of 2 entries, at most 2, then a sort.
+    monkeypatch.setattr(run_search, "_WINDOW", 2)
+    monkeypatch.setattr(run_search, "_MAX_WINDOWS", 2)
+    assert _ids(store, ws_id, [small], [], [Order("param", "p")]) == ["s2", "s1"]
+    assert walks[-1] is None
+    monkeypatch.undo()
     long = "z" * (ATTRIBUTE_SHORT + 1)  # not in the index: the key's runs are sorted (the long value first, DESC)
     store.create_run(_run(ws_id, big, "long", 2000, params={"p": long}))
     with store._read() as conn:
-        assert not run_search._walkable(conn, ph, big, "param", "p")
-    assert _ids(store, ws_id, [big], [], [Order("param", "p", False)], limit=2) == ["long", "r025"]  # v10: r003, r014, r025, newest first
+        assert run_search._has_long_values(conn, ph, "param", "p")
+        assert not run_search._has_long_values(conn, ph, "param", "q")
+    assert _ids(store, ws_id, [big], [], [Order("param", "p", False)], limit=2) == ["long", "r025"]  # v10: r003, r014, r025
 
 
 def test_postgres_connections_lost_are_replaced(monkeypatch: pytest.MonkeyPatch,
