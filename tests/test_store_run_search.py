@@ -254,6 +254,27 @@ def test_order_by_attribute_sorts_when_a_value_is_long_or_the_walk_does_not_fill
     assert _ids(store, ws_id, [big], [], [Order("param", "p", False)], limit=2) == ["long", "r025"]  # v10: r003, r014, r025
 
 
+def test_order_over_several_experiments_merges_each_ones_page(store: SqlWorkspaceStore, ws_id: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from azuremlcore._store import run_search
+
+    exps = [store.create_experiment(ws_id, f"e{k}").id for k in range(3)]
+    for k, exp in enumerate(exps):
+        for i in range(25):
+            rid = f"r{k}{i:02}"
+            store.create_run(_run(ws_id, exp, rid, 1000 + i, params={"p": f"v{(i * 5 + k) % 9}"}))
+            if i % 6:  # some runs without m; one NaN
+                value = float("nan") if i == 7 else float((i * 7 + k) % 10)
+                store.log_metrics([MetricPoint(rid, "m", "scalar", value, None, 0, 1)])
+    searches = [([], [Order("metric", "m", False)]), ([], [Order("metric", "m", True), Order("param", "p", False)]),
+                ([Clause("param", "p", "!=", "v3")], [Order("param", "p", True)]), ([], [Order("tag", "none")])]
+    pages = [(0, 10), (8, 15), (60, 30)]
+    merged = [_ids(store, ws_id, exps, c, o, limit=n, offset=k) for c, o in searches for k, n in pages]
+    monkeypatch.setattr(run_search, "_UNION_MAX", 0)  # the sort of every run of the experiments
+    assert merged == [_ids(store, ws_id, exps, c, o, limit=n, offset=k) for c, o in searches for k, n in pages]
+    assert [len(ids) for ids in merged[:3]] == [10, 15, 15]
+
+
 def test_postgres_connections_lost_are_replaced(monkeypatch: pytest.MonkeyPatch,
                                                 postgres_database: Callable[[str], str]) -> None:
     """The pool pings only connections idle past PING_IDLE_S; one lost in steady use fails once, then is replaced."""

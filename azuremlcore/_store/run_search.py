@@ -235,6 +235,10 @@ def search_runs(conn: sa.Connection, workspace_id: str, experiment_ids: list[str
                                offset)
         if rows is not None:
             return rows
+    if (order and order[0].kind != "attribute" and len(experiment_ids) > 1
+            and len(experiment_ids) * (offset + limit) <= _UNION_MAX):
+        return _each_experiment(conn, columns, workspace_id, experiment_ids, lifecycle_stage, clauses, order, limit,
+                                offset)
     by_start = not order or (order[0].kind, order[0].key) == ("attribute", "start_time")
     if by_start and len(experiment_ids) > 1 and all(o.kind == "attribute" for o in order):
         # Each experiment walks its own part of ix_runs_experiment_start for the first offset + limit runs; the
@@ -369,4 +373,30 @@ def _values_range(conn: sa.Connection, columns: Sequence[str], workspace_id: str
             f'AND w."value" <= {q.value(high)} AND runs.id = w.run_id AND ')
     where = q.where(workspace_id, [experiment_id], lifecycle_stage, clauses)
     sql = f'{head}{where} ORDER BY w."value" {"ASC" if first.ascending else "DESC"}, {keys} LIMIT {int(limit)}'
+    return conn.exec_driver_sql(sql, tuple(q.params)).all()
+
+
+# Over several experiments, the per-experiment pages are merged when they hold at most this many runs in all.
+_UNION_MAX = 20_000
+
+
+def _each_experiment(conn: sa.Connection, columns: Sequence[str], workspace_id: str, experiment_ids: list[str],
+                     lifecycle_stage: str | None, clauses: list[Clause], order: list[Order], limit: int,
+                     offset: int) -> list[Any]:
+    """A search over several experiments ordered by a metric, param or tag: each experiment's first
+    offset + limit runs (its own walk, which stops at its page's end), then those few sorted together.
+
+    The page over all experiments is among the union of each one's first offset + limit runs in the same
+    order. Before: `experiment_id IN (...)` read and sorted every run of the experiments.
+    """
+    ids: list[str] = []
+    for e in experiment_ids:
+        ids += [r[0] for r in search_runs(conn, workspace_id, [e], lifecycle_stage, clauses, order, offset + limit, 0)]
+    if not ids:
+        return []
+    q = _Sql(conn.dialect.name)
+    cols = ", ".join(f'runs."{c}"' for c in columns)
+    joins, keys = q.order(order)
+    sql = (f"SELECT {cols} FROM runs {joins} WHERE runs.id IN ({', '.join(q.value(i) for i in ids)}) "
+           f"ORDER BY {keys} LIMIT {int(limit)} OFFSET {int(offset)}")
     return conn.exec_driver_sql(sql, tuple(q.params)).all()
