@@ -24,6 +24,19 @@ def test_create_app_does_not_build_the_fastapi_part(tmp_path):
     assert out.stdout.strip() == "[]"
 
 
+def test_create_app_leaves_no_validator_to_build_for_the_first_mlflow_request(tmp_path):
+    # A model built at first use makes that request wait for it, and the first one built in a process waits for
+    # pydantic's scan of every installed distribution's entry points (40-50 ms here); the workspace API's
+    # models load with the FastAPI part, not before the server listens.
+    code = ("import sys\nfrom pathlib import Path\nfrom azuremlcore.server import ServerConfig, create_app\n"
+            f"create_app(ServerConfig(data_dir=Path({str(tmp_path)!r})))\n"
+            "from azuremlcore.server.mlflow_models import REQUESTS\nfrom pydantic.plugin import _loader\n"
+            "print(all(m.__pydantic_complete__ for m in REQUESTS.values()), _loader._plugins is not None,\n"
+            "      'azuremlcore.server.models' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "False"]
+
+
 async def _call(app, method: str, path: str, headers: list | None = None) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
     sent: list[dict] = []
 
@@ -214,3 +227,30 @@ def test_the_build_waits_for_a_quiet_moment(tmp_path, monkeypatch):
 
     asyncio.run(scenario())
     guarded.deferred.built(timeout=60)
+
+
+_GC_PROBE = """
+import gc, os, sys, threading, time, urllib.request
+from azuremlcore.server import ServerConfig, serve
+
+def probe():
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[2]}/health", timeout=5)
+            break
+        except OSError:
+            time.sleep(0.02)
+    print(gc.isenabled(), gc.get_freeze_count() > 0, flush=True)
+    os._exit(0)
+
+threading.Thread(target=probe, daemon=True).start()
+serve(ServerConfig(data_dir=sys.argv[1], api_on_first_use=True), port=int(sys.argv[2]))
+"""
+
+
+def test_collection_is_on_once_the_server_listens_even_if_the_api_is_never_built(tmp_path):
+    # With --api-on-first-use (or MLflow traffic that never pauses) the build may never come: the collector,
+    # off while start-up makes its objects, must not wait for it.
+    out = subprocess.run([sys.executable, "-c", _GC_PROBE, str(tmp_path / "server"), str(free_port())],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.stdout.split() == ["True", "True"], out.stderr

@@ -25,9 +25,13 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 5000, acces
     import uvicorn
 
     # Start-up makes some hundred thousand objects that all live as long as the server; the collector's
-    # passes over them while they are made were a tenth of the start-up's CPU time (measured).
+    # passes over them while they are made were a tenth of the start-up's CPU time (measured). The same goes
+    # for the FastAPI part's build. Collection is on in between: the build may come late or never
+    # (`api_on_first_use`, or MLflow traffic that never pauses), and requests make cyclic garbage meanwhile.
     gc.disable()
     app = create_app(config, threadpool=threadpool)
+    app.deferred.when_started(_resume_collection)
+    app.deferred.when_building(gc.disable)
     app.deferred.when_built(_settle)
     # httptools (C HTTP parser) and uvloop come with the server extra; h11 and asyncio's loop cost about a
     # third more per request (measured with py-spy under bench_server).
@@ -37,15 +41,20 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 5000, acces
                 ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_graceful_shutdown=5)
 
 
-def _settle() -> None:
-    """Once everything start-up makes is made: collection on again, over new objects only, and the freed
-    memory of start-up (the building thread's malloc arena above all) returned to the system."""
+def _resume_collection() -> None:
+    """Collection on again, over objects made from now on only (those made so far live as long as the server)."""
     import gc
 
     # No gc.collect() first: over start-up's ~130k objects it held the GIL 0.1-0.2 s, stalling the requests
     # of the first moments, to free a few hundred objects.
     gc.freeze()  # start-up's objects live for good: later collections need not walk them
     gc.enable()
+
+
+def _settle() -> None:
+    """Once the build has made everything it makes: collection on again (as `_resume_collection`), and the
+    freed memory of the build (the building thread's malloc arena above all) returned to the system."""
+    _resume_collection()
     try:
         import ctypes
 

@@ -54,6 +54,8 @@ class DeferredApp:
         self._started = False
         self._lock = threading.Lock()
         self._app: Any = None
+        self._on_started: list[Callable[[], None]] = []
+        self._on_building: list[Callable[[], None]] = []
 
     def start(self) -> None:
         """Start building the app in a thread (once)."""
@@ -65,6 +67,8 @@ class DeferredApp:
 
     def _run_build(self) -> None:
         try:
+            for callback in self._on_building:
+                callback()
             app = self._build()
         except BaseException as exc:  # noqa: BLE001 - every waiting request answers with it
             _log.exception("Building the server's API failed")
@@ -100,6 +104,14 @@ class DeferredApp:
         else:
             asyncio.get_running_loop().call_later(QUIET_S - quiet_for if self._in_flight == 0 else QUIET_S,
                                                   self._start_when_quiet)
+
+    def when_started(self, callback: Callable[[], None]) -> None:
+        """Call callback on the event loop once the lifespan has started (the server is about to listen)."""
+        self._on_started.append(callback)
+
+    def when_building(self, callback: Callable[[], None]) -> None:
+        """Call callback in the building thread before the build begins."""
+        self._on_building.append(callback)
 
     def when_built(self, callback: Callable[[], None]) -> None:
         """Call callback once the build has ended (in the building thread, or now if it already has)."""
@@ -138,6 +150,8 @@ class DeferredApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self._on_startup()
+                for callback in self._on_started:
+                    callback()
                 if not self._on_first_use:
                     self._last_request = time.monotonic()
                     asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)

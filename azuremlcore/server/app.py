@@ -17,6 +17,7 @@ from azuremlcore.server.security.authz import AuthError
 from azuremlcore.server.state import ServerState
 
 _log = logging.getLogger("azuremlcore.server")
+FIRST_SWEEP_AFTER_S = 1.0
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -25,8 +26,11 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 async def _watch_runs(state: ServerState) -> None:
-    """Fail runs whose runner is gone or whose lease lapsed: at start (runners that died while the server was
-    down) and every `lease_sweep_s` after (runners killed outright; nobody waits on them after a restart)."""
+    """Fail runs whose runner is gone or whose lease lapsed: just after start (runners that died while the server
+    was down) and every `lease_sweep_s` after (runners killed outright; nobody waits on them after a restart)."""
+    # The first sweep (its imports, a worker thread, a query) ran as the server bound its socket: /health
+    # answered 20-25 ms later than without it (measured); a second later no request is waiting on it.
+    await asyncio.sleep(min(FIRST_SWEEP_AFTER_S, state.config.lease_sweep_s))
     from anyio import to_thread
 
     from azuremlcore._execution import lease

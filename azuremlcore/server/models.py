@@ -11,11 +11,9 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from azuremlcore._store.records import RUN_STATUSES
+from azuremlcore.server._bounds import INT64_MAX, INT64_MIN, Int64  # noqa: F401 - the route modules use m.Int64
 
 _NAME = r"^[^\x00-\x1f\x7f]{1,256}$"
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
-#: Integers the database holds (BIGINT); larger ones are refused up front instead of overflowing a driver.
-Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 #: Times in ms since the epoch and other counts that cannot be negative.
 Time = Annotated[int, Field(ge=0, le=INT64_MAX)]
 #: Asset versions are 32-bit integers in the database.
