@@ -8,8 +8,11 @@ What the server's metric paths cost in the store alone, without HTTP or JSON:
 
 * `log_batch` path: 200k points of one key in calls of 1,000 to `log_metrics_unique` (what the
   server's MLflow `runs/log-batch` stores, with the duplicate check of a retried batch);
-* spool path: the same through `log_metrics_once` (the SDK's run.log into a server);
-* history: 100k points of one key read through `metric_page` in pages of 25,000 (MLflow's page),
+* spool path: the same through `log_metrics_once` (the SDK's run.log into a server, as points);
+* columns path: the same through `log_metric_columns_once` in records of 25,000 (the SDK's run.log into a
+  server as the server stores it now: a spool record's columns; left out for a baseline without it);
+* history: 100k points of one key read through `metric_history_page` (`metric_page` for a baseline
+  without it) in pages of 25,000 (MLflow's page),
   the server's share of `get_metric_history` before JSON;
 * the CPU time of the process for each insert measure (with SQLite, the database's work is in it; with
   PostgreSQL only the client's): less moved by the other jobs of a shared machine than the rates;
@@ -36,12 +39,13 @@ import time
 import uuid
 from pathlib import Path
 
-# The last commit before metric points were keyed by a series id (metric_series, migration 0005).
-BASELINE_REF = os.environ.get("BENCH_METRIC_BASELINE", "6ee8116")
+# The last commit before the points table was keyed by (series_id, id) (migration 0008); 6ee8116 is the last
+# before metric points were keyed by a series id (migration 0005).
+BASELINE_REF = os.environ.get("BENCH_METRIC_BASELINE", "ceb72fc")
 REPEAT = int(os.environ.get("BENCH_METRIC_REPEAT", "5"))
 POSTGRES = os.environ.get("BENCH_SERVER_POSTGRES_URL")
 AROUND = int(os.environ.get("BENCH_METRIC_AROUND", "0"))  # points already stored in other runs
-N_INSERT, BATCH, N_HISTORY, PAGE = 200_000, 1_000, 100_000, 25_000
+N_INSERT, BATCH, N_HISTORY, PAGE, RECORD = 200_000, 1_000, 100_000, 25_000, 25_000
 HERE = Path(__file__).resolve().parent
 
 
@@ -109,6 +113,19 @@ def measure(url: str) -> dict[str, float]:
         store.log_metrics_once(rid, "bench", n, b)
     out["spool path points/s"] = N_INSERT / (time.perf_counter() - start)
     out["spool path, this process's CPU s"] = time.process_time() - cpu
+    if hasattr(store, "log_metric_columns_once"):
+        from azuremlcore._store.records import MetricColumns
+
+        rid = run()
+        t0 = 1_700_000_000_000
+        records = [MetricColumns(n, "c", "scalar", [float(i) for i in range(s, s + RECORD)], None,
+                                 list(range(s, s + RECORD)), [t0 + i for i in range(s, s + RECORD)])
+                   for n, s in enumerate(range(0, N_INSERT, RECORD))]
+        start, cpu = time.perf_counter(), time.process_time()
+        for record in records:
+            store.log_metric_columns_once(rid, "bench", [record])
+        out["columns path points/s"] = N_INSERT / (time.perf_counter() - start)
+        out["columns path, this process's CPU s"] = time.process_time() - cpu
     rid = run()
     for b in batches(rid, "h", N_HISTORY):
         store.log_metrics(b)
@@ -116,6 +133,13 @@ def measure(url: str) -> dict[str, float]:
     for _ in range(3):
         start, after, got = time.perf_counter(), 0, 0
         while True:
+            if hasattr(store, "metric_history_page"):  # what the server's history reads (since migration 0008)
+                rows, last = store.metric_history_page(rid, "h", after, PAGE)
+                got += len(rows)
+                if last is None:
+                    break
+                after = last
+                continue
             rows = store.metric_page(rid, "h", after, PAGE + 1)
             got += min(len(rows), PAGE)
             if len(rows) <= PAGE:
@@ -124,7 +148,8 @@ def measure(url: str) -> dict[str, float]:
         best = min(best, time.perf_counter() - start)
         assert got == N_HISTORY, got
     out["history 100k points s"] = best
-    out["stored bytes per point"] = _bytes(store) / (2 * N_INSERT + N_HISTORY + AROUND // 10_000 * 10_000)
+    stored = (3 if "columns path points/s" in out else 2) * N_INSERT + N_HISTORY + AROUND // 10_000 * 10_000
+    out["stored bytes per point"] = _bytes(store) / stored
     store.close()
     return out
 
@@ -180,10 +205,16 @@ def main() -> int:
     for key in found[names[0]][0]:
         cells, bests = [], []
         for s in names:
-            vals = [r[key] for r in found[s]]
+            vals = [r[key] for r in found[s] if key in r]  # a measure the baseline's store cannot take is left out
+            if not vals:
+                cells.append("")
+                continue
             bests.append(max(vals) if key.endswith("/s") else min(vals))
             fmt = "{:,.0f}" if key.endswith("/s") else "{:.3f}" if key.endswith(" s") else "{:,.1f}"
             cells.append(f"{fmt.format(min(vals))}–{fmt.format(max(vals))}")
+        if len(bests) < 2:
+            print(f"| {key} | {cells[0]} | {cells[1]} | |")
+            continue
         ratio = bests[0] / bests[1] if key.endswith("/s") else bests[1] / bests[0]  # bytes and seconds: less
         print(f"| {key} | {cells[0]} | {cells[1]} | {ratio:.2f}× |")
     print("(ratio above 1: this checkout is better)")

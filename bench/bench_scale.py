@@ -17,7 +17,8 @@ stage measured through the running server over HTTP with a bearer token:
 * history: one run holds one key of 100k points (`h`); around it, runs with 1,000 points each
   (5 keys, written by the store's own `log_metrics`) are added until the workspace holds 10M
   points in 10k runs. Measured at each stage: the 100k history as raw HTTP pages (4 pages of
-  25,000), best of 3. Flat = the same at every stage.
+  25,000) and the store's part alone (`metric_history_page`, in this process), best of 5; and the
+  fill's rate (runs and points through the store). Flat = the same at every stage.
 * search: runs with 5 params, 2 tags and 5 metrics each are bulk-inserted (driver-level
   executemany on SQLite, COPY on PostgreSQL: runs, their attributes and `latest_metrics`, the
   rows searches read) until one experiment holds 100k runs. Measured at each stage, for each
@@ -250,7 +251,18 @@ def history_part(server: Any, store: Any, ws_id: str) -> None:
     for s in range(0, HISTORY, 1000):
         client.log_batch(target, metrics=[Metric("h", float(i), now + i, i) for i in range(s, s + 1000)])
     made_runs, made_points = 1, HISTORY
-    print(f"{'points in workspace':>20} {'runs':>8} {'history 100k, raw HTTP s':>26} {'fill s':>8}", flush=True)
+
+    def in_store() -> None:
+        after, got = 0, 0
+        while True:
+            rows, last = store.metric_history_page(target, "h", after, 25_000)
+            got += len(rows)
+            if last is None:
+                break
+            after = last
+        assert got == HISTORY, got
+    print(f"{'points in workspace':>20} {'runs':>8} {'history 100k, raw HTTP s':>26} {'store alone s':>14} "
+          f"{'fill s':>8} {'fill points/s':>14}", flush=True)
     rng = random.Random(5)
     for stage in STAGES:
         want, fill = int(TOTAL_POINTS * stage), 0.0
@@ -261,8 +273,10 @@ def history_part(server: Any, store: Any, ws_id: str) -> None:
             fill = time.perf_counter() - t0
             made_runs += n
             made_points += n * 1000
-        dt = _best(lambda: b._raw_history(server, target, "h"))
-        print(f"{made_points:20,} {made_runs:8,} {dt:26.3f} {fill:8.1f}", flush=True)
+        dt = _best(lambda: b._raw_history(server, target, "h"), 5)
+        alone = _best(in_store, 5)
+        rate = (n * 1000 / fill) if fill else 0.0
+        print(f"{made_points:20,} {made_runs:8,} {dt:26.3f} {alone:14.3f} {fill:8.1f} {rate:14,.0f}", flush=True)
 
 
 def search_part(server: Any, store: Any, ws_id: str) -> None:

@@ -16,6 +16,7 @@ data alone would arrive). Target: each page under 1 s. BENCH_WEB_SCALE=0.1 for a
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -68,8 +69,10 @@ def _fill(data_dir: Path) -> dict[str, object]:
     compare_ids = runs(store.create_experiment(ws.id, "compare").id, N_COMPARE, "c")
     store.close()
     con = sqlite3.connect(db)
-    sql = ('INSERT INTO metrics (series_id, kind, "value", is_nan, value_json, step, "timestamp") '
-           'VALUES (?, ?, ?, 0, NULL, ?, ?)')
+    # Points are keyed by (series, id); ids continue the store's counter (set past the last one at the end).
+    ids = itertools.count(con.execute("SELECT last_id FROM metric_id_counter").fetchone()[0] + 1)
+    sql = ('INSERT INTO metrics (id, series_id, kind, "value", is_nan, value_json, step, "timestamp") '
+           'VALUES (?, ?, ?, ?, 0, NULL, ?, ?)')
 
     def series(run_id: str, key: str) -> int:
         """The id of a new (run, key) series: points are keyed by it."""
@@ -80,16 +83,18 @@ def _fill(data_dir: Path) -> dict[str, object]:
         for j, r in enumerate(table_ids):
             for k in ("loss", "acc", "f1"):
                 sid = series(r, k)
-                con.executemany(sql, ((sid, "scalar", 1 / (s + 1) + j * 0.01, s, now + s) for s in range(20)))
+                con.executemany(sql, ((next(ids), sid, "scalar", 1 / (s + 1) + j * 0.01, s, now + s) for s in range(20)))
         for j, r in enumerate(compare_ids):
             sid = series(r, "loss")
-            con.executemany(sql, ((sid, "scalar", 1 / (s + 1) + j * 0.001 + 0.01 * math.sin(s), s, now + s * 10)
-                                  for s in range(COMPARE_STEPS)))
+            con.executemany(sql, ((next(ids), sid, "scalar", 1 / (s + 1) + j * 0.001 + 0.01 * math.sin(s), s,
+                                   now + s * 10) for s in range(COMPARE_STEPS)))
     for k in range(N_KEYS):  # 10 million points: one transaction per key
         with con:
             sid = series(big, f"m{k:03d}")
-            con.executemany(sql, ((sid, "scalar", math.sin(s / 500 + k) + 0.1 * ((s * 7919) % 13),
+            con.executemany(sql, ((next(ids), sid, "scalar", math.sin(s / 500 + k) + 0.1 * ((s * 7919) % 13),
                                    s, now + s * 10) for s in range(N_STEPS)))
+    with con:
+        con.execute("UPDATE metric_id_counter SET last_id = ?", (next(ids) - 1,))
     con.close()
     return {"ws": ws.id, "big": big, "compare": compare_ids}
 

@@ -34,6 +34,7 @@ def to_revision_0004(url: str) -> None:
                 "FROM metrics m JOIN metric_series s ON s.id = m.series_id ORDER BY m.id").all()
             conn.exec_driver_sql("DROP TABLE metrics")
             conn.exec_driver_sql("DROP TABLE metric_series")
+            conn.exec_driver_sql("DROP TABLE IF EXISTS metric_id_counter")
             old = _metrics_0004()
             old.create(conn)
             if rows:
@@ -42,5 +43,44 @@ def to_revision_0004(url: str) -> None:
                 conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('metrics', 'id'), "
                                      "(SELECT COALESCE(MAX(id), 0) + 1 FROM metrics), false)")
             conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
+    finally:
+        engine.dispose()
+
+
+def _metrics_0006() -> sa.Table:
+    """The points table of revisions 0005-0006: a row id, indexes (series_id, id) and (series_id, step, timestamp)."""
+    return sa.Table(
+        "metrics", sa.MetaData(),
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("series_id", _ID, nullable=False),
+        sa.Column("kind", sa.String(24), nullable=False),
+        sa.Column("value", sa.Float(precision=53)),
+        sa.Column("is_nan", sa.Boolean, nullable=False),
+        sa.Column("value_json", sa.Text),
+        sa.Column("step", sa.BigInteger, nullable=False),
+        sa.Column("timestamp", sa.BigInteger, nullable=False),
+        sa.Index("ix_metrics_series", "series_id", "id"),
+        sa.Index("ix_metrics_series_step_ts", "series_id", "step", "timestamp"))
+
+
+def to_revision_0006(url: str) -> None:
+    """Turn a database at head into revision 0006's shape, keeping every point (and its id): points in a table keyed
+    by id with a (series_id, id) index, no id counter; stamped 0006."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.exec_driver_sql('SELECT id, series_id, kind, "value", is_nan, value_json, step, "timestamp" '
+                                        "FROM metrics ORDER BY id").all()
+            conn.exec_driver_sql("DROP TABLE metrics")
+            conn.exec_driver_sql("DROP TABLE metric_id_counter")
+            old = _metrics_0006()
+            old.create(conn)
+            if rows:
+                conn.execute(old.insert(), [dict(zip(old.c.keys(), r)) for r in rows])
+            if conn.dialect.name == "postgresql":
+                # The head's metrics_id_seq went with its table (it owns it); BIGSERIAL made a new one.
+                conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('metrics', 'id'), "
+                                     "(SELECT COALESCE(MAX(id), 0) + 1 FROM metrics), false)")
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0006'")
     finally:
         engine.dispose()

@@ -47,10 +47,12 @@ def point_rows(run_id: str, record: MetricColumns) -> list[tuple]:
     return rows
 
 
-def plain_rows(run_id: str, record: MetricColumns, keys_held: set[str],
-               series: dict[str, int]) -> Optional[tuple[Iterable[tuple], list[tuple]]]:
-    """(points as (series_id, kind, value, is_nan, value_json, step, timestamp), the latest point of each key as
-    a metrics row) for a record that needs no per-point care; None when it does (use `point_rows`).
+def plain_columns(run_id: str, record: MetricColumns, keys_held: set[str], series: dict[str, int]
+                  ) -> Optional[tuple[tuple[Iterable[Any], ...], bool, list[tuple]]]:
+    """(the points as columns for the store's write, whether those are the plain columns (series_id, value, step,
+    timestamp) of `scalar` points or all of them (series_id, kind, value, is_nan, value_json, step, timestamp),
+    the latest point of each key as a metrics row) for a record that needs no per-point care; None when it does
+    (use `point_rows`).
 
     keys_held is `keys_of(record)` (the caller has it already).
     """
@@ -67,8 +69,9 @@ def plain_rows(run_id: str, record: MetricColumns, keys_held: set[str],
     if len(keys_held) > _MAX_KEYS_BY_PASS:
         return None
     ids = repeat(series[record.key], n) if single else map(series.__getitem__, keys)  # type: ignore[index, arg-type]
-    rows = zip(ids, repeat(record.kind, n), record.value, repeat(False, n), repeat(None, n), record.step,
-               record.timestamp)
+    plain = record.kind == "scalar"
+    columns: tuple[Iterable[Any], ...] = (ids, record.value, record.step, record.timestamp) if plain else (
+        ids, repeat(record.kind, n), record.value, repeat(False, n), repeat(None, n), record.step, record.timestamp)
     latest: list[tuple] = []
     if record.kind in LATEST_KINDS and n:
         # Rank as latest_metrics does (step, timestamp, value; NaN is absent here); the index last, so that a tie
@@ -79,4 +82,4 @@ def plain_rows(run_id: str, record: MetricColumns, keys_held: set[str],
                                                      map(key.__eq__, keys))  # type: ignore[arg-type]
             step, ts, value, _ = max(picked)
             latest.append((run_id, key, record.kind, value, False, None, step, ts))
-    return rows, latest
+    return columns, plain, latest

@@ -71,10 +71,10 @@ def _reader(store: "SqlWorkspaceStore") -> Iterator[_Reader]:
             reader.close()
 
 
-# A run's keys are its metric_series rows; each key's last point is one seek on (series_id, id).
+# A run's keys are its metric_series rows; each key's last point is one seek on the points' key (series_id, id).
 _KEYS = """
 SELECT s."key", m.kind, m.id, m.step, m."value" FROM metric_series s
-JOIN metrics m ON m.id = (SELECT MAX(id) FROM metrics WHERE series_id = s.id)
+JOIN metrics m ON m.series_id = s.id AND m.id = (SELECT MAX(id) FROM metrics WHERE series_id = s.id)
 WHERE s.run_id = %(run)s ORDER BY s."key"
 """
 # The series of (run, key): a history is the points of one integer id.

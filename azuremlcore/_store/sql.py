@@ -6,7 +6,7 @@ import math
 import time
 import uuid
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -182,29 +182,77 @@ def _series_ids(cur: Any, ph: str, run_id: str, keys: Iterable[str]) -> dict[str
     return found
 
 
-_POINT_COLUMNS = 'series_id, kind, "value", is_nan, value_json, step, "timestamp"'
+# A point's columns as written: all of them, or a plain float's (kind 'scalar', not NaN, no value_json: the
+# columns' defaults), which binds four values a point instead of seven.
+_ALL_COLUMNS = 'series_id, kind, "value", is_nan, value_json, step, "timestamp"'
+_PLAIN_COLUMNS = 'series_id, "value", step, "timestamp"'
 
 
-def _write_points(cur: Any, ph: str, rows: list[tuple]) -> None:
-    """metrics rows (series_id, kind, value, is_nan, value_json, step, timestamp), in the caller's transaction.
+def _take_ids(cur: Any, n: int) -> int:
+    """SQLite: the first of n new consecutive point ids (the caller holds the write lock until it commits)."""
+    cur.execute("UPDATE metric_id_counter SET last_id = last_id + ?", (n,))
+    cur.execute("SELECT last_id FROM metric_id_counter")
+    return cur.fetchone()[0] - n + 1
 
-    PostgreSQL: COPY (psycopg's executemany sends a message per row and waited on them for three quarters of a
-    batch's time); SQLite: executemany.
+
+def _write_points(cur: Any, ph: str, columns: Sequence[Iterable[Any]], n: int, plain: bool) -> None:
+    """n points given as columns, in logging order, in the caller's transaction: `_PLAIN_COLUMNS` when plain,
+    else `_ALL_COLUMNS` (a column may be an iterator: rows are zipped as the driver takes them).
+
+    PostgreSQL: COPY, ids from the column's sequence (psycopg's executemany sends a message per row and waited on
+    them for three quarters of a batch's time); SQLite: executemany, ids taken from metric_id_counter.
     """
+    if not n:
+        return
+    names = _PLAIN_COLUMNS if plain else _ALL_COLUMNS
     if ph == "%s":
-        with cur.copy(f"COPY metrics ({_POINT_COLUMNS}) FROM STDIN") as copy:
-            for row in rows:
+        with cur.copy(f"COPY metrics ({names}) FROM STDIN") as copy:
+            for row in zip(*columns):
                 copy.write_row(row)
     else:
-        cur.executemany(f"INSERT INTO metrics ({_POINT_COLUMNS}) VALUES ({', '.join([ph] * 7)})", rows)
+        first = _take_ids(cur, n)
+        cur.executemany(f"INSERT INTO metrics (id, {names}) VALUES ({', '.join([ph] * (len(columns) + 1))})",
+                        zip(range(first, first + n), *columns))
+
+
+def _write_rows(cur: Any, ph: str, series: dict[str, int], rows: list[tuple]) -> None:
+    """metrics rows (run_id, key, kind, value, is_nan, value_json, step, timestamp) under their keys' series ids,
+    as plain columns when every point is a plain float (MLflow's batches: all of them)."""
+    if not rows:
+        return
+    _, keys, kinds, values, nans, jsons, steps, times = zip(*rows)  # columns, transposed in C
+    n, ids = len(rows), list(map(series.__getitem__, keys))
+    if kinds.count("scalar") == n and not any(nans) and jsons.count(None) == n and None not in values:
+        _write_points(cur, ph, (ids, values, steps, times), n, True)
+    else:
+        _write_points(cur, ph, (ids, kinds, values, nans, jsons, steps, times), n, False)
 
 
 def _insert_points(cur: Any, ph: str, run_id: str, rows: list[tuple]) -> None:
     """Store one run's metrics rows (run_id, key, kind, value, is_nan, value_json, step, timestamp) and keep
     latest_metrics, in the caller's transaction: one bulk write of the points."""
-    series = _series_ids(cur, ph, run_id, {r[1] for r in rows})
-    _write_points(cur, ph, [(series[r[1]], *r[2:]) for r in rows])
+    _write_rows(cur, ph, _series_ids(cur, ph, run_id, {r[1] for r in rows}), rows)
     _raise_latest(cur, ph, rows)
+
+
+def _write_unique_plain(cur: Any, ph: str, run_id: str, points: list[MetricPoint], steps: list[int],
+                        times: list[int], series: dict[str, int]) -> int | None:
+    """Store a batch none of whose points is stored yet as one record's columns (no Python loop per point): when
+    every point is a float of one kind, not NaN, without value_json, and no two are identical. Returns how many
+    points were stored, or None (and writes nothing) when the batch needs the per-point path."""
+    kinds = {p.kind for p in points}
+    if len(kinds) != 1 or any(p.value_json is not None for p in points):
+        return None
+    keys, values = [p.key for p in points], [p.value for p in points]
+    record = MetricColumns(0, keys, kinds.pop(), values, None, steps, times)
+    held = set(keys)
+    plain = metric_columns.plain_columns(run_id, record, held, series)
+    if plain is None or len(set(zip(keys, values, steps, times))) != len(points):
+        return None
+    columns, is_plain, latest = plain
+    _write_points(cur, ph, columns, len(points), is_plain)
+    _raise_latest(cur, ph, latest)
+    return len(points)
 
 
 def _spool_done(cur: Any, ph: str, run_id: str, source: str) -> int:
@@ -744,14 +792,15 @@ class SqlWorkspaceStore:
             series = _series_ids(cur, ph, run_id, set().union(*held))
             latest: list[tuple] = []
             for record, keys in zip(todo, held):
-                plain = metric_columns.plain_rows(run_id, record, keys, series)
+                plain = metric_columns.plain_columns(run_id, record, keys, series)
                 if plain is None:
                     rows = metric_columns.point_rows(run_id, record)
-                    _write_points(cur, ph, [(series[r[1]], *r[2:]) for r in rows])
+                    _write_rows(cur, ph, series, rows)
                     latest += rows
                 else:
-                    _write_points(cur, ph, plain[0])
-                    latest += plain[1]
+                    columns, is_plain, latest_of_record = plain
+                    _write_points(cur, ph, columns, len(record.value), is_plain)
+                    latest += latest_of_record
             _raise_latest(cur, ph, latest)
             _spool_mark(cur, ph, run_id, source, max(r.n for r in todo))
             return True
@@ -801,6 +850,10 @@ class SqlWorkspaceStore:
                 f'({", ".join([ph] * len(series))}) AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph}',
                 (*series.values(), min(steps), max(steps), min(times), max(times)))
             seen = {(key_of[i], "nan" if nan else v, step, ts) for i, v, nan, step, ts in cur.fetchall()}
+            if not seen:
+                stored = _write_unique_plain(cur, ph, run_id, points, steps, times, series)
+                if stored is not None:
+                    return stored
             rows = []
             for p in points:
                 v = p.value
@@ -810,7 +863,7 @@ class SqlWorkspaceStore:
                     seen.add(ident)
                     rows.append((run_id, p.key, p.kind, 0.0 if nan else v, nan, p.value_json, p.step, p.timestamp))
             if rows:
-                _write_points(cur, ph, [(series[r[1]], *r[2:]) for r in rows])
+                _write_rows(cur, ph, series, rows)
                 _raise_latest(cur, ph, rows)
             return len(rows)
         finally:
@@ -819,8 +872,8 @@ class SqlWorkspaceStore:
     def metric_page(self, run_id: str, key: str, after_id: int, limit: int) -> list[tuple[int, float, bool, int, int]]:
         """(id, value, is_nan, timestamp, step) of a key's float points with id > after_id, in logging order.
 
-        Driver-level SQL on the index (series_id, id), one integer range of it; SQLAlchemy's row objects cost
-        half of a 100k-point read.
+        Driver-level SQL on the points' key (series_id, id): one contiguous range of the table on SQLite;
+        SQLAlchemy's row objects cost half of a 100k-point read.
         """
         ph = "?" if self._engine.dialect.name == "sqlite" else "%s"
         with self._engine.connect() as sa_conn:
@@ -830,6 +883,39 @@ class SqlWorkspaceStore:
                             f'(SELECT id FROM metric_series WHERE run_id = {ph} AND "key" = {ph}) AND id > {ph} AND '
                             f'"value" IS NOT NULL ORDER BY id LIMIT {int(limit)}', (run_id, key, after_id))
                 return cur.fetchall()
+            finally:
+                cur.close()
+
+    def metric_history_page(self, run_id: str, key: str, after_id: int, limit: int
+                            ) -> tuple[list[tuple[str | None, float, int, int]], int | None]:
+        """A page of a key's float points with id > after_id, in logging order, as MLflow's history answer needs
+        them: ([(spelling, value, timestamp, step), ...], the id of the page's last point when more follow, else
+        None). spelling is MLflow's string for NaN and the infinities ('NaN', 'Infinity', '-Infinity'), else None.
+
+        Only the four values a point's answer holds come back (a 100k-point history is mostly Python making the
+        rows' objects); the next page's id is a second seek, made only when more follow.
+        """
+        ph = "?" if self._engine.dialect.name == "sqlite" else "%s"
+        where = (f'series_id = (SELECT id FROM metric_series WHERE run_id = {ph} AND "key" = {ph}) AND id > {ph} '
+                 f'AND "value" IS NOT NULL')
+        inf = float("inf")
+        with self._engine.connect() as sa_conn:
+            cur = sa_conn.connection.driver_connection.cursor()
+            try:
+                if ph == "%s":
+                    # Both statements see one snapshot: PostgreSQL's ids (a sequence) may commit out of order, and the
+                    # token must be the last point of the page read. (SQLite gives ids under its write lock, in
+                    # commit order; the pool rolls the read back when the connection returns.)
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute(f"SELECT CASE WHEN is_nan THEN 'NaN' WHEN \"value\" = {ph} THEN 'Infinity' WHEN \"value\" = "
+                            f'{ph} THEN \'-Infinity\' END, "value", "timestamp", step FROM metrics WHERE {where} '
+                            f"ORDER BY id LIMIT {int(limit) + 1}", (inf, -inf, run_id, key, after_id))
+                rows = cur.fetchall()
+                if len(rows) <= limit:
+                    return rows, None
+                cur.execute(f"SELECT id FROM metrics WHERE {where} ORDER BY id LIMIT 1 OFFSET {int(limit) - 1}",
+                            (run_id, key, after_id))
+                return rows[:limit], cur.fetchone()[0]
             finally:
                 cur.close()
 

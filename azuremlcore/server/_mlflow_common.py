@@ -6,7 +6,6 @@ MLflow's messages) both build on this module, so neither imports the other at mo
 from __future__ import annotations
 
 import json
-import math
 import posixpath
 import re
 from typing import Any
@@ -84,16 +83,13 @@ def metric_history(store: Any, run_id: str, key: str, max_results: int | None, p
 
     page_token is one this function gave (a row id in digits; check it with `page_token_ok`).
     """
-    limit = max_results or HISTORY_PAGE
-    rows = store.metric_page(run_id, key, int(page_token) if page_token else 0, limit + 1)
-    finite, points = math.isfinite, []
-    for _id, value, is_nan, ts, step in rows[:limit]:
-        # Only NaN and the infinities need MLflow's spelling as strings; orjson writes the rest.
-        v = "NaN" if is_nan else (value if finite(value) else ("Infinity" if value > 0 else "-Infinity"))
-        points.append({"key": key, "value": v, "timestamp": ts, "step": step})
-    out: dict[str, Any] = {"metrics": points}
-    if len(rows) > limit:
-        out["next_page_token"] = str(rows[limit - 1][0])
+    rows, last = store.metric_history_page(run_id, key, int(page_token) if page_token else 0,
+                                           max_results or HISTORY_PAGE)
+    # NaN and the infinities come spelled as MLflow writes them; orjson writes the other values as numbers.
+    out: dict[str, Any] = {"metrics": [{"key": key, "value": spelled or value, "timestamp": ts, "step": step}
+                                       for spelled, value, ts, step in rows]}
+    if last is not None:
+        out["next_page_token"] = str(last)
     return dumps(out)
 
 
