@@ -64,6 +64,8 @@ SEARCHES = [
     ("tag team = t3; default order", "tags.team = 't3'", []),
     ("m0 > 0.99 (1%); default order", "metrics.m0 > 0.99", []),
     ("no filter; by p2 ASC", "", ["params.p2 ASC"]),
+    ("no filter; by tag team DESC", "", ["tags.team DESC"]),
+    ("m0 > 0.5; by p2 ASC, m1 DESC", "metrics.m0 > 0.5", ["params.p2 ASC", "metrics.m1 DESC"]),
     ("no filter; by start_time ASC", "", ["attributes.start_time ASC"]),
     ("no filter; by m3 ASC", "", ["metrics.m3 ASC"]),
 ]

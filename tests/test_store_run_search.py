@@ -109,7 +109,7 @@ def _plan(store: SqlWorkspaceStore, ws: str, exp: str, clauses: list[Clause], or
         for statement, parameters in seen:
             if statement.startswith("SET"):
                 conn.exec_driver_sql(statement)
-            elif statement.startswith("SELECT runs.*"):
+            elif statement.startswith("SELECT runs.\"id\""):  # the search (the page's columns)
                 explain = "EXPLAIN (COSTS OFF) " if pg else "EXPLAIN QUERY PLAN "
                 lines += [str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters)]
                 return "\n".join(lines)
@@ -152,6 +152,21 @@ def test_upgrade_to_0006_adds_the_start_index(tmp_path: Any) -> None:
     assert "ix_runs_experiment_start" in names
 
 
+def test_upgrade_to_0007_adds_the_attribute_order_indexes(tmp_path: Any) -> None:
+    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
+    con = sqlite3.connect(tmp_path / "old.db")
+    con.execute("DROP INDEX ix_run_attributes_order")
+    con.execute("DROP INDEX ix_run_attributes_long")
+    con.execute("UPDATE alembic_version SET version_num = '0006'")
+    con.commit()
+    con.close()
+    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
+    con = sqlite3.connect(tmp_path / "old.db")
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"ix_run_attributes_order", "ix_run_attributes_long"} <= names
+    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [("0008",)]  # then on to head
+
+
 def test_rare_metric_filter_starts_from_its_matches_with_the_same_answer(store: SqlWorkspaceStore, ws_id: str,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from azuremlcore._store import run_search
@@ -168,6 +183,96 @@ def test_rare_metric_filter_starts_from_its_matches_with_the_same_answer(store: 
     monkeypatch.setattr(run_search, "_FEW", -1)  # never few: the index walks or the sort of every run
     walked = [_ids(store, ws_id, [exp], c, o, limit=4, offset=1) for c, o in searches]
     assert driven == walked and all(len(ids) == 4 for ids in driven)
+
+
+def _fill_for_attribute_order(store: SqlWorkspaceStore, ws: str, exp: str, n: int) -> None:
+    """n runs: param p in a few values (ties), tag t on two of three runs, metric m; run ids in creation order."""
+    for i in range(n):
+        store.create_run(_run(ws, exp, f"r{i:03}", 1000 + i // 3, params={"p": f"v{i * 7 % 11:02}", "q": "ab"[i % 2]},
+                              tags={"t": f"x{i % 5}"} if i % 3 else {}))
+        store.log_metrics([MetricPoint(f"r{i:03}", "m", "scalar", float(i % 4), None, 0, 1)])
+
+
+_ATTRIBUTE_SEARCHES = [
+    ([], [Order("param", "p")]), ([], [Order("param", "p", False)]), ([], [Order("tag", "t")]),
+    ([], [Order("tag", "t", False), Order("metric", "m", True)]),
+    ([Clause("param", "q", "=", "a")], [Order("param", "p", False), Order("attribute", "start_time", True)]),
+    ([Clause("metric", "m", ">", 1.0)], [Order("tag", "t")]),
+]
+
+
+def test_order_by_param_or_tag_walks_its_index_with_the_sorted_answer(store: SqlWorkspaceStore, ws_id: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from azuremlcore._store import run_search
+
+    exp = store.create_experiment(ws_id, "e").id
+    _fill_for_attribute_order(store, ws_id, exp, 90)
+    pages = [(0, 7), (5, 20), (50, 100)]  # the last runs past the key's values: the runs without it follow
+    walked = [_ids(store, ws_id, [exp], c, o, limit=n, offset=k) for c, o in _ATTRIBUTE_SEARCHES for k, n in pages]
+    plan = _plan(store, ws_id, exp, [], [Order("param", "p")])
+    if store._engine.dialect.name == "sqlite":
+        assert "USING INDEX ix_run_attributes_order" in plan and "TEMP B-TREE FOR ORDER BY" not in plan, plan
+    else:
+        assert "ix_run_attributes_order" in plan, plan
+    # Small windows: a value fills one (searched with the value as a filter), or a few fit in one (an index range).
+    for window in (4, 20):
+        monkeypatch.setattr(run_search, "_WINDOW", window)
+        assert walked == [_ids(store, ws_id, [exp], c, o, limit=n, offset=k) for c, o in _ATTRIBUTE_SEARCHES
+                          for k, n in pages], window
+    monkeypatch.setattr(run_search, "_walk_attribute", lambda *a, **k: None)  # the sort of every run
+    sorted_ = [_ids(store, ws_id, [exp], c, o, limit=n, offset=k) for c, o in _ATTRIBUTE_SEARCHES for k, n in pages]
+    assert walked == sorted_
+    assert [len(ids) for ids in walked[:3]] == [7, 20, 40]
+
+
+def test_order_by_attribute_sorts_when_a_value_is_long_or_the_walk_does_not_fill_the_page(
+        store: SqlWorkspaceStore, ws_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from azuremlcore._store import run_search
+    from azuremlcore._store.schema import ATTRIBUTE_SHORT
+
+    big, small = store.create_experiment(ws_id, "big").id, store.create_experiment(ws_id, "small").id
+    _fill_for_attribute_order(store, ws_id, big, 30)
+    store.create_run(_run(ws_id, small, "s1", 5, params={"p": "v03"}))
+    store.create_run(_run(ws_id, small, "s2", 6, params={"p": "v01"}))
+    ph = "?" if store._engine.dialect.name == "sqlite" else "%s"
+    walks: list[Any] = []
+    walk = run_search._walk_attribute
+    monkeypatch.setattr(run_search, "_walk_attribute", lambda *a, **k: walks.append(walk(*a, **k)) or walks[-1])
+    assert _ids(store, ws_id, [small], [], [Order("param", "p")]) == ["s2", "s1"]
+    assert walks[-1] is not None
+    # The small experiment's values are a few among the big one's: windows of 2 entries, at most 2, then a sort.
+    monkeypatch.setattr(run_search, "_WINDOW", 2)
+    monkeypatch.setattr(run_search, "_MAX_WINDOWS", 2)
+    assert _ids(store, ws_id, [small], [], [Order("param", "p")]) == ["s2", "s1"]
+    assert walks[-1] is None
+    monkeypatch.undo()
+    long = "z" * (ATTRIBUTE_SHORT + 1)  # not in the index: the key's runs are sorted (the long value first, DESC)
+    store.create_run(_run(ws_id, big, "long", 2000, params={"p": long}))
+    with store._read() as conn:
+        assert run_search._has_long_values(conn, ph, "param", "p")
+        assert not run_search._has_long_values(conn, ph, "param", "q")
+    assert _ids(store, ws_id, [big], [], [Order("param", "p", False)], limit=2) == ["long", "r025"]  # v10: r003, r014, r025
+
+
+def test_order_over_several_experiments_merges_each_ones_page(store: SqlWorkspaceStore, ws_id: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from azuremlcore._store import run_search
+
+    exps = [store.create_experiment(ws_id, f"e{k}").id for k in range(3)]
+    for k, exp in enumerate(exps):
+        for i in range(25):
+            rid = f"r{k}{i:02}"
+            store.create_run(_run(ws_id, exp, rid, 1000 + i, params={"p": f"v{(i * 5 + k) % 9}"}))
+            if i % 6:  # some runs without m; one NaN
+                value = float("nan") if i == 7 else float((i * 7 + k) % 10)
+                store.log_metrics([MetricPoint(rid, "m", "scalar", value, None, 0, 1)])
+    searches = [([], [Order("metric", "m", False)]), ([], [Order("metric", "m", True), Order("param", "p", False)]),
+                ([Clause("param", "p", "!=", "v3")], [Order("param", "p", True)]), ([], [Order("tag", "none")])]
+    pages = [(0, 10), (8, 15), (60, 30)]
+    merged = [_ids(store, ws_id, exps, c, o, limit=n, offset=k) for c, o in searches for k, n in pages]
+    monkeypatch.setattr(run_search, "_UNION_MAX", 0)  # the sort of every run of the experiments
+    assert merged == [_ids(store, ws_id, exps, c, o, limit=n, offset=k) for c, o in searches for k, n in pages]
+    assert [len(ids) for ids in merged[:3]] == [10, 15, 15]
 
 
 def test_postgres_connections_lost_are_replaced(monkeypatch: pytest.MonkeyPatch,

@@ -87,6 +87,17 @@ run_attributes = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# A search ordered by a param or tag walks that key's values in order on ATTRIBUTE_ORDER_INDEX and stops when the
+# page is full. Short values only (partial indexes: a btree entry of PostgreSQL holds at most 2.7 kB, and MLflow
+# allows 6,000-8,000 characters); ATTRIBUTE_LONG_INDEX tells, in one seek, whether a key has longer values (the
+# search then sorts). Queries must repeat the index's condition as it is written here to use it.
+ATTRIBUTE_ORDER_INDEX, ATTRIBUTE_LONG_INDEX, ATTRIBUTE_SHORT = "ix_run_attributes_order", "ix_run_attributes_long", 256
+_short = sa.func.length(run_attributes.c.value) <= ATTRIBUTE_SHORT
+_long = sa.func.length(run_attributes.c.value) > ATTRIBUTE_SHORT
+sa.Index(ATTRIBUTE_ORDER_INDEX, run_attributes.c.kind, run_attributes.c.key, run_attributes.c.value,
+         sqlite_where=_short, postgresql_where=_short)
+sa.Index(ATTRIBUTE_LONG_INDEX, run_attributes.c.kind, run_attributes.c.key, sqlite_where=_long, postgresql_where=_long)
+
 # One row per (run, key): a metric's history. Points carry its small integer id instead of the run id and
 # key, so their indexes hold a few bytes per point and a history is one integer range of an index.
 metric_series = sa.Table(

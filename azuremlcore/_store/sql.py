@@ -26,6 +26,36 @@ _RUN_COLUMNS = ("number", "parent_id", "type", "display_name", "description", "s
                 "submitted_by", "created_time", "start_time", "end_time", "lifecycle_stage")
 
 
+# RunRecord's fields in order, then the details' JSON: a search page's runs are built from the driver's tuples.
+_RECORD_COLUMNS = ("id", "workspace_id", "experiment_id", *_RUN_COLUMNS, "details_json")
+_ATTRIBUTE_FIELD = {"tag": "tags", "property": "properties", "param": "params"}
+
+
+def _attach_attributes(cur: Any, ph: str, records: dict[str, RunRecord]) -> None:
+    """Fill the records' tags, properties and params (one statement per 500 runs, the driver's tuples)."""
+    ids = list(records)
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk:chunk + 500]
+        cur.execute(f'SELECT run_id, kind, "key", "value" FROM run_attributes WHERE run_id IN '
+                    f'({", ".join([ph] * len(part))})', part)
+        for run_id, kind, key, value in cur.fetchall():
+            field = _ATTRIBUTE_FIELD.get(kind)
+            if field is not None:  # other kinds are bookkeeping (SPOOL_KIND), not the run's attributes
+                getattr(records[run_id], field)[key] = value
+
+
+def _latest_points(cur: Any, ph: str, run_ids: list[str], wanted: set[str] | None) -> list[MetricPoint]:
+    """The runs' latest values from latest_metrics, by run then key (one statement per 500 runs)."""
+    found: list[MetricPoint] = []
+    for i in range(0, len(run_ids), 500):
+        part = run_ids[i:i + 500]
+        cur.execute(f'SELECT run_id, "key", kind, "value", is_nan, value_json, step, "timestamp" FROM '
+                    f'latest_metrics WHERE run_id IN ({", ".join([ph] * len(part))}) ORDER BY run_id, "key"', part)
+        found.extend(MetricPoint(r, k, kind, math.nan if nan else v, vj, step, ts)
+                     for r, k, kind, v, nan, vj, step, ts in cur.fetchall() if wanted is None or k in wanted)
+    return found
+
+
 def _sqlite_engine(url: str) -> sa.Engine:
     # The driver's own transaction handling is off so that writes can take the write lock up
     # front (BEGIN IMMEDIATE): a deferred transaction that upgrades to a writer fails at once
@@ -89,7 +119,7 @@ def _same_coordinates(subscription_id: str, resource_group: str, name: str) -> t
 
 
 def _loads(text: str | None) -> Any:
-    return json.loads(text) if text else {}
+    return json.loads(text) if text and text != "{}" else {}  # "{}": most runs' details, a search page's 1,000
 
 
 _LATEST_KINDS = metric_columns.LATEST_KINDS
@@ -508,18 +538,9 @@ class SqlWorkspaceStore:
         records = {r.id: RunRecord(id=r.id, workspace_id=r.workspace_id, experiment_id=r.experiment_id,
                                    details=_loads(r.details_json), **{c: getattr(r, c) for c in _RUN_COLUMNS})
                    for r in rows}
-        ids = list(records)
-        field = {"tag": "tags", "property": "properties", "param": "params"}
-        ph = "?" if conn.dialect.name == "sqlite" else "%s"
         cur = conn.connection.driver_connection.cursor()
         try:  # driver-level: a search page of 1,000 runs has 10,000 attribute rows, and row objects cost half
-            for chunk in range(0, len(ids), 500):
-                part = ids[chunk:chunk + 500]
-                cur.execute(f'SELECT run_id, kind, "key", "value" FROM run_attributes WHERE run_id IN '
-                            f'({", ".join([ph] * len(part))})', part)
-                for run_id, kind, key, value in cur.fetchall():
-                    if kind in field:  # other kinds are bookkeeping (SPOOL_KIND), not the run's attributes
-                        getattr(records[run_id], field[kind])[key] = value
+            _attach_attributes(cur, "?" if conn.dialect.name == "sqlite" else "%s", records)
         finally:
             cur.close()
         return [records[r.id] for r in rows]
@@ -912,13 +933,7 @@ class SqlWorkspaceStore:
             with self._read() as conn:
                 cur = conn.connection.driver_connection.cursor()
                 try:
-                    for i in range(0, len(run_ids), 500):
-                        part = run_ids[i:i + 500]
-                        cur.execute(f'SELECT run_id, "key", kind, "value", is_nan, value_json, step, "timestamp" FROM '
-                                    f'latest_metrics WHERE run_id IN ({", ".join([ph] * len(part))}) '
-                                    f'ORDER BY run_id, "key"', part)
-                        found.extend(MetricPoint(r, k, kind, math.nan if nan else v, vj, step, ts)
-                                   for r, k, kind, v, nan, vj, step, ts in cur.fetchall() if wanted is None or k in wanted)
+                    found = _latest_points(cur, ph, run_ids, wanted)
                 finally:
                     cur.close()
             return found
@@ -1069,13 +1084,42 @@ class SqlWorkspaceStore:
                   clauses: list[Any], order: list[Any], limit: int, offset: int = 0) -> list[RunRecord]:
         """Runs of the experiments matching every `run_search.Clause`, ordered by the `run_search.Order` terms
         (then newest first), one page; with tags, properties and params."""
+        return [run for run, _ in self._find_runs(workspace_id, experiment_ids, lifecycle_stage, clauses, order, limit,
+                                                  offset, with_metrics=False)]
+
+    def find_runs_with_metrics(self, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None,
+                               clauses: list[Any], order: list[Any], limit: int,
+                               offset: int = 0) -> list[tuple[RunRecord, list[MetricPoint]]]:
+        """`find_runs`, each run with its latest metric values (`latest_metrics`), read on the same connection.
+
+        What a search page shows (MLflow's runs/search): the page, its runs' attributes and their latest
+        values are three statements on one connection and cursor, rows taken as the driver's tuples.
+        """
+        return self._find_runs(workspace_id, experiment_ids, lifecycle_stage, clauses, order, limit, offset,
+                               with_metrics=True)
+
+    def _find_runs(self, workspace_id: str, experiment_ids: list[str], lifecycle_stage: str | None, clauses: list[Any],
+                   order: list[Any], limit: int, offset: int,
+                   with_metrics: bool) -> list[tuple[RunRecord, list[MetricPoint]]]:
         from azuremlcore._store import run_search
 
         with self._read(transaction=True) as conn:  # a transaction: the search may SET LOCAL a planner setting
             rows = run_search.search_runs(conn, workspace_id, experiment_ids, lifecycle_stage, clauses, order,
-                                          limit, offset)
-            found = self._runs(conn, rows)
+                                          limit, offset, columns=_RECORD_COLUMNS)
+            # Positional: _RECORD_COLUMNS are RunRecord's fields in order, then the details' JSON.
+            records = {r[0]: RunRecord(*r[:-1], details=_loads(r[-1])) for r in rows}
+            latest: dict[str, list[MetricPoint]] = {run_id: [] for run_id in records}
+            if records:
+                ph = "?" if conn.dialect.name == "sqlite" else "%s"
+                cur = conn.connection.driver_connection.cursor()
+                try:
+                    _attach_attributes(cur, ph, records)
+                    if with_metrics:
+                        for point in _latest_points(cur, ph, list(records), None):
+                            latest[point.run_id].append(point)
+                finally:
+                    cur.close()
             # Ended by COMMIT (it wrote nothing): after a ROLLBACK psycopg sends DEALLOCATE ALL, a round trip that
             # also drops its prepared statements.
             conn.commit()
-            return found
+            return [(records[r[0]], latest[r[0]]) for r in rows]

@@ -350,13 +350,12 @@ def _search_runs(st: Any, pr: Any, ws: Any, m: mm.SearchRuns, p: dict) -> Respon
             return _no_experiment(e)
         exp_ids.append(rec.id)
     limit = m.max_results or 1000
-    records = st.store.find_runs(ws.id, exp_ids, _VIEW[m.run_view_type], clauses, order, limit + 1, offset)
-    page = records[:limit]
-    latest = _latest_by_run(st, [r.id for r in page])
-    out: dict[str, Any] = {"runs": [run_json(r, latest[r.id]) for r in page]}
-    if len(records) > limit:
+    found = st.store.find_runs_with_metrics(ws.id, exp_ids, _VIEW[m.run_view_type], clauses, order, limit + 1, offset)
+    page = found[:limit]
+    out: dict[str, Any] = {"runs": [run_json(r, latest) for r, latest in page]}
+    if len(found) > limit:
         out["next_page_token"] = base64.b64encode(dumps({"offset": offset + limit}).encode()).decode()
-    for r in page:
+    for r, _ in page:
         st.remember_run(r.id, ws.id, r.parent_id)
     return ok(dumps(out))
 

@@ -11,13 +11,13 @@ the largest (SQLite: `metric_id_counter`, a WITHOUT ROWID table has no rowid to 
 PostgreSQL: the same `metrics_id_seq`).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
