@@ -199,6 +199,10 @@ def start_aml(work: Path, db_url: str | None = None, sync: bool = False) -> Serv
     """aml server on <work>/aml (db_url, or a fresh PostgreSQL database with BENCH_SERVER_POSTGRES_URL, or SQLite);
     sync: with --no-write-behind, on <work>/aml-sync."""
     aml = [sys.executable, "-m", "azuremlcore._cli.main"]
+    # As an installed package is: without this, a checkout under PYTHONDONTWRITEBYTECODE=1 recompiles its
+    # modules at every start (about 0.07 s of the start-up figure).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(__file__).resolve().parents[1] / "azuremlcore")],
+                   check=True, stdout=subprocess.DEVNULL)
     data = work / ("aml-sync" if sync else "aml")
     db_url = db_url or (_pg_database("bench_aml_sync" if sync else "bench_aml") if POSTGRES else None)
     db = ["--db", db_url] if db_url else []
