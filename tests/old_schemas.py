@@ -35,14 +35,33 @@ def to_revision_0004(url: str) -> None:
             conn.exec_driver_sql("DROP TABLE metrics")
             conn.exec_driver_sql("DROP TABLE metric_series")
             conn.exec_driver_sql("DROP TABLE IF EXISTS metric_id_counter")
-            old = _metrics_0004()
-            old.create(conn)
-            if rows:
-                conn.execute(old.insert(), [dict(zip(old.c.keys(), r)) for r in rows])
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('metrics', 'id'), "
-                                     "(SELECT COALESCE(MAX(id), 0) + 1 FROM metrics), false)")
-            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
+            _refill(conn, _metrics_0004(), rows, "0004")
+    finally:
+        engine.dispose()
+
+
+def _refill(conn: sa.Connection, old: sa.Table, rows: list, revision: str) -> None:
+    """Create the old points table, put the rows (ids kept) in it and stamp the database at `revision`."""
+    old.create(conn)
+    if rows:
+        conn.execute(old.insert(), [dict(zip(old.c.keys(), r)) for r in rows])
+    if conn.dialect.name == "postgresql":
+        # The head's metrics_id_seq went with its table (it owns it); BIGSERIAL made a new one.
+        conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('metrics', 'id'), "
+                             "(SELECT COALESCE(MAX(id), 0) + 1 FROM metrics), false)")
+    conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Run the migrations down to `revision` (the downgrades themselves, unlike the to_revision_* shapes)."""
+    from alembic import command
+
+    from azuremlcore._store.migrate import _alembic_config
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), revision)
     finally:
         engine.dispose()
 
@@ -73,14 +92,6 @@ def to_revision_0006(url: str) -> None:
                                         "FROM metrics ORDER BY id").all()
             conn.exec_driver_sql("DROP TABLE metrics")
             conn.exec_driver_sql("DROP TABLE metric_id_counter")
-            old = _metrics_0006()
-            old.create(conn)
-            if rows:
-                conn.execute(old.insert(), [dict(zip(old.c.keys(), r)) for r in rows])
-            if conn.dialect.name == "postgresql":
-                # The head's metrics_id_seq went with its table (it owns it); BIGSERIAL made a new one.
-                conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('metrics', 'id'), "
-                                     "(SELECT COALESCE(MAX(id), 0) + 1 FROM metrics), false)")
-            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0006'")
+            _refill(conn, _metrics_0006(), rows, "0006")
     finally:
         engine.dispose()

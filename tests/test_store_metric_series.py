@@ -14,7 +14,7 @@ from azuremlcore._store.errors import NotFoundError
 from azuremlcore._store.migrate import HEAD_REVISION
 from azuremlcore._store.records import MetricColumns, MetricPoint, RunRecord, WorkspaceRecord
 from azuremlcore._store.sql import SqlWorkspaceStore
-from old_schemas import to_revision_0004
+from old_schemas import downgrade, to_revision_0004
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -60,6 +60,17 @@ def _reads(store: SqlWorkspaceStore, a: str, b: str) -> dict[str, object]:
         "last": mv.last_ids(store, [a, b], "acc")}
 
 
+def _filled(url: str) -> tuple[str, str, dict[str, object]]:
+    """A database at head with two runs' points through every write path: (run a, run b, what reads gave)."""
+    store = SqlWorkspaceStore(url)
+    try:
+        a, b = _runs(store)
+        _fill(store, a, b)
+        return a, b, _reads(store, a, b)
+    finally:
+        store.close()
+
+
 def test_points_are_read_back_per_series(url):
     store = SqlWorkspaceStore(url)
     try:
@@ -101,11 +112,7 @@ def test_deleting_an_experiment_deletes_its_series_and_points(url):
 
 
 def test_a_0004_database_is_upgraded_with_every_point_read_back_identically(url):
-    store = SqlWorkspaceStore(url)
-    a, b = _runs(store)
-    _fill(store, a, b)
-    before = _reads(store, a, b)
-    store.close()
+    a, b, before = _filled(url)
     to_revision_0004(url)  # points keyed by run id and key again, ids kept
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -131,18 +138,9 @@ def test_a_0004_database_is_upgraded_with_every_point_read_back_identically(url)
 
 
 def test_downgrade_to_0004_and_upgrade_again_keep_every_point(url):
-    from alembic import command
-
-    from azuremlcore._store.migrate import _alembic_config
-
-    store = SqlWorkspaceStore(url)
-    a, b = _runs(store)
-    _fill(store, a, b)
-    before = _reads(store, a, b)
-    store.close()
+    a, b, before = _filled(url)
+    downgrade(url, "0004")
     engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0004")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("metrics")}
         assert {"run_id", "key"} <= columns and "series_id" not in columns

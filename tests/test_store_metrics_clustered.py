@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from azuremlcore._store.migrate import HEAD_REVISION
 from azuremlcore._store.records import MetricColumns, MetricPoint
 from azuremlcore._store.sql import SqlWorkspaceStore
-from old_schemas import to_revision_0006
-from test_store_metric_series import _fill, _reads, _runs
+from old_schemas import downgrade, to_revision_0006
+from test_store_metric_series import _filled, _reads, _runs
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -35,12 +35,8 @@ def _shape(url: str) -> tuple[list[str], set[str], bool]:
 
 
 def test_a_0006_database_is_upgraded_with_every_point_and_page_token_kept(url: str) -> None:
-    store = SqlWorkspaceStore(url)
-    a, b = _runs(store)
-    _fill(store, a, b)
-    before = _reads(store, a, b)
-    token = store.metric_page(a, "loss", 0, 100)[-1][0]  # a page token given before the upgrade
-    store.close()
+    a, b, before = _filled(url)
+    token = before["pages"][0][-1][0]  # a page token given before the upgrade
     to_revision_0006(url)
     assert _shape(url) == (["id"], {"ix_metrics_series", "ix_metrics_series_step_ts"}, False)
 
@@ -64,19 +60,8 @@ def test_a_0006_database_is_upgraded_with_every_point_and_page_token_kept(url: s
 
 
 def test_downgrade_to_0006_and_upgrade_again_keep_every_point(url: str) -> None:
-    from alembic import command
-
-    from azuremlcore._store.migrate import _alembic_config
-
-    store = SqlWorkspaceStore(url)
-    a, b = _runs(store)
-    _fill(store, a, b)
-    before = _reads(store, a, b)
-    store.close()
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0006")
-    engine.dispose()
+    a, b, before = _filled(url)
+    downgrade(url, "0006")
     assert _shape(url) == (["id"], {"ix_metrics_series", "ix_metrics_series_step_ts"}, False)
     store = SqlWorkspaceStore(url)
     try:

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from azuremlcore._store.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from azuremlcore._store.records import MetricPoint, RunRecord, WorkspaceRecord
 from azuremlcore._store.run_search import Clause, Order
+from azuremlcore._store.migrate import HEAD_REVISION
 from azuremlcore._store.sql import SqlWorkspaceStore
 
 
@@ -139,32 +140,34 @@ def test_searches_walk_their_index_instead_of_sorting(store: SqlWorkspaceStore, 
     assert ids == [r for _, _, r in best[:5]]
 
 
-def test_upgrade_to_0006_adds_the_start_index(tmp_path: Any) -> None:
-    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
-    con = sqlite3.connect(tmp_path / "old.db")
-    con.execute("DROP INDEX ix_runs_experiment_start")
-    con.execute("UPDATE alembic_version SET version_num = '0004'")
+def _upgraded_without(path: Any, indexes: list[str], revision: str) -> tuple[set[str], str]:
+    """A new SQLite database with `indexes` dropped and stamped at `revision`, opened again by the store: (its index
+    names, its revision) after the upgrade."""
+    SqlWorkspaceStore(f"sqlite:///{path}").close()
+    con = sqlite3.connect(path)
+    for name in indexes:
+        con.execute(f"DROP INDEX {name}")
+    con.execute(f"UPDATE alembic_version SET version_num = '{revision}'")
     con.commit()
     con.close()
-    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
-    con = sqlite3.connect(tmp_path / "old.db")
-    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert "ix_runs_experiment_start" in names
+    SqlWorkspaceStore(f"sqlite:///{path}").close()
+    con = sqlite3.connect(path)
+    try:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        return names, con.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_upgrade_to_0006_adds_the_start_index(tmp_path: Any) -> None:
+    names, revision = _upgraded_without(tmp_path / "old.db", ["ix_runs_experiment_start"], "0004")
+    assert "ix_runs_experiment_start" in names and revision == HEAD_REVISION
 
 
 def test_upgrade_to_0007_adds_the_attribute_order_indexes(tmp_path: Any) -> None:
-    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
-    con = sqlite3.connect(tmp_path / "old.db")
-    con.execute("DROP INDEX ix_run_attributes_order")
-    con.execute("DROP INDEX ix_run_attributes_long")
-    con.execute("UPDATE alembic_version SET version_num = '0006'")
-    con.commit()
-    con.close()
-    SqlWorkspaceStore(f"sqlite:///{tmp_path / 'old.db'}").close()
-    con = sqlite3.connect(tmp_path / "old.db")
-    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"ix_run_attributes_order", "ix_run_attributes_long"} <= names
-    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [("0008",)]  # then on to head
+    names, revision = _upgraded_without(tmp_path / "old.db", ["ix_run_attributes_order", "ix_run_attributes_long"],
+                                        "0006")
+    assert {"ix_run_attributes_order", "ix_run_attributes_long"} <= names and revision == HEAD_REVISION
 
 
 def test_rare_metric_filter_starts_from_its_matches_with_the_same_answer(store: SqlWorkspaceStore, ws_id: str,
