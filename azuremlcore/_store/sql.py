@@ -887,18 +887,22 @@ class SqlWorkspaceStore:
                 cur.close()
 
     def metric_history_page(self, run_id: str, key: str, after_id: int, limit: int
-                            ) -> tuple[list[tuple[str | None, float, int, int]], int | None]:
+                            ) -> tuple[list[tuple[float | str, int, int]], int | None]:
         """A page of a key's float points with id > after_id, in logging order, as MLflow's history answer needs
-        them: ([(spelling, value, timestamp, step), ...], the id of the page's last point when more follow, else
-        None). spelling is MLflow's string for NaN and the infinities ('NaN', 'Infinity', '-Infinity'), else None.
+        them: ([(value, timestamp, step), ...], the id of the page's last point when more follow, else None).
+        value is MLflow's string for NaN and the infinities ('NaN', 'Infinity', '-Infinity'), else the float.
 
-        Only the four values a point's answer holds come back (a 100k-point history is mostly Python making the
-        rows' objects); the next page's id is a second seek, made only when more follow.
+        Only the three values a point's answer holds come back (a 100k-point history is mostly Python making the
+        rows' objects; SQLite's CASE puts the spelling in the value's column); the next page's id is a second
+        seek, made only when more follow.
         """
         ph = "?" if self._engine.dialect.name == "sqlite" else "%s"
         where = (f'series_id = (SELECT id FROM metric_series WHERE run_id = {ph} AND "key" = {ph}) AND id > {ph} '
                  f'AND "value" IS NOT NULL')
         inf = float("inf")
+        # PostgreSQL's CASE takes one type: the spelling comes in a column of its own there (folded below; the
+        # server's history uses `metric_history_text` on PostgreSQL).
+        value = '"value" END' if ph == "?" else 'NULL END, "value"'
         with self._engine.connect() as sa_conn:
             cur = sa_conn.connection.driver_connection.cursor()
             try:
@@ -908,14 +912,68 @@ class SqlWorkspaceStore:
                     # commit order; the pool rolls the read back when the connection returns.)
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cur.execute(f"SELECT CASE WHEN is_nan THEN 'NaN' WHEN \"value\" = {ph} THEN 'Infinity' WHEN \"value\" = "
-                            f'{ph} THEN \'-Infinity\' END, "value", "timestamp", step FROM metrics WHERE {where} '
+                            f'{ph} THEN \'-Infinity\' ELSE {value}, "timestamp", step FROM metrics WHERE {where} '
                             f"ORDER BY id LIMIT {int(limit) + 1}", (inf, -inf, run_id, key, after_id))
                 rows = cur.fetchall()
+                if ph == "%s":
+                    rows = [(spelled or v, ts, step) for spelled, v, ts, step in rows]
                 if len(rows) <= limit:
                     return rows, None
                 cur.execute(f"SELECT id FROM metrics WHERE {where} ORDER BY id LIMIT 1 OFFSET {int(limit) - 1}",
                             (run_id, key, after_id))
                 return rows[:limit], cur.fetchone()[0]
+            finally:
+                cur.close()
+
+    def metric_history_text(self, run_id: str, key: str, key_json: str, after_id: int, limit: int
+                            ) -> tuple[str, int | None] | None:
+        """The page `metric_history_page` reads, written by the database as MLflow's JSON: the points' objects
+        (`{"key":<key_json>,"value":..,"timestamp":..,"step":..}`) joined by commas, and the id of the page's
+        last point when more follow. None where the database cannot write the values exactly (SQLite 3.40's
+        printf and quote() do not round-trip every double): the caller builds the text from the rows then.
+
+        PostgreSQL's float8 text is the shortest that reads back exactly (extra_float_digits = 1, set here);
+        integral values get MLflow's ".0", NaN and the infinities MLflow's strings. One statement, one snapshot;
+        measured on 100k points: the client's CPU 10-12 ms against 70-104 ms for the rows' objects and orjson.
+        """
+        if self._engine.dialect.name != "postgresql":
+            return None
+        with self._engine.connect() as sa_conn:
+            sa_conn.execution_options(isolation_level="AUTOCOMMIT")
+            cur = sa_conn.connection.driver_connection.cursor()
+            try:
+                cur.execute("SET extra_float_digits = 1")  # the shortest exact text (PostgreSQL's default since 12)
+                cur.execute(
+                    'WITH page AS (SELECT id, "value", is_nan, "timestamp", step, row_number() OVER (ORDER BY id) AS n '
+                    'FROM (SELECT id, "value", is_nan, "timestamp", step FROM metrics WHERE series_id = (SELECT id '
+                    'FROM metric_series WHERE run_id = %s AND "key" = %s) AND id > %s AND "value" IS NOT NULL '
+                    f"ORDER BY id LIMIT {int(limit) + 1}) p) "
+                    "SELECT string_agg(%s::text || CASE WHEN is_nan THEN '\"NaN\"' WHEN \"value\" = 'Infinity' THEN "
+                    "'\"Infinity\"' WHEN \"value\" = '-Infinity' THEN '\"-Infinity\"' WHEN \"value\" = trunc(\"value\") "
+                    "AND abs(\"value\") < 1e15 THEN \"value\"::text || '.0' ELSE \"value\"::text END || "
+                    '\',"timestamp":\' || "timestamp" || \',"step":\' || step || \'}\', \',\' ORDER BY id) '
+                    f"FILTER (WHERE n <= {int(limit)}), max(id) FILTER (WHERE n <= {int(limit)}), count(*) FROM page",
+                    (run_id, key, after_id, '{"key":' + key_json + ',"value":'))
+                text, last, n = cur.fetchone()
+                return text or "", (last if n > limit else None)
+            finally:
+                cur.close()
+
+    def metric_series_mark(self, run_id: str, key: str) -> int | None:
+        """The id of a key's newest stored point (of any kind) in a run; None when the key has none.
+
+        It changes whenever a point of the key is stored (ids only grow) or the run is deleted: a page of its
+        history read after this mark was taken is still the page a read now would give while the mark is the
+        same. One seek at the end of the key's range of the points' key (series_id, id).
+        """
+        ph = "?" if self._engine.dialect.name == "sqlite" else "%s"
+        with self._engine.connect() as sa_conn:
+            cur = sa_conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(f'SELECT max(id) FROM metrics WHERE series_id = (SELECT id FROM metric_series WHERE '
+                            f'run_id = {ph} AND "key" = {ph})', (run_id, key))
+                row = cur.fetchone()
+                return row[0] if row else None
             finally:
                 cur.close()
 

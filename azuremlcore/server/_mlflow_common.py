@@ -83,14 +83,26 @@ def metric_history(store: Any, run_id: str, key: str, max_results: int | None, p
 
     page_token is one this function gave (a row id in digits; check it with `page_token_ok`).
     """
-    rows, last = store.metric_history_page(run_id, key, int(page_token) if page_token else 0,
-                                           max_results or HISTORY_PAGE)
+    return metric_history_page(store, run_id, key, max_results, page_token)[0]
+
+
+def metric_history_page(store: Any, run_id: str, key: str, max_results: int | None, page_token: str | None
+                        ) -> tuple[str, str | None]:
+    """`metric_history`'s answer and the next page's token it holds (None on the last page)."""
+    after, limit = int(page_token) if page_token else 0, max_results or HISTORY_PAGE
+    written = store.metric_history_text(run_id, key, dumps(key), after, limit)
+    if written is not None:  # the database wrote the points' JSON (PostgreSQL)
+        text, last = written
+        token = None if last is None else str(last)
+        return '{"metrics":[' + text + "]" + ("" if token is None else f',"next_page_token":"{token}"') + "}", token
+    rows, last = store.metric_history_page(run_id, key, after, limit)
     # NaN and the infinities come spelled as MLflow writes them; orjson writes the other values as numbers.
-    out: dict[str, Any] = {"metrics": [{"key": key, "value": spelled or value, "timestamp": ts, "step": step}
-                                       for spelled, value, ts, step in rows]}
-    if last is not None:
-        out["next_page_token"] = str(last)
-    return dumps(out)
+    out: dict[str, Any] = {"metrics": [{"key": key, "value": value, "timestamp": ts, "step": step}
+                                       for value, ts, step in rows]}
+    token = None if last is None else str(last)
+    if token is not None:
+        out["next_page_token"] = token
+    return dumps(out), token
 
 
 def logged_model_source_run(st: Any, ws: Any, model_id: str) -> str | None:

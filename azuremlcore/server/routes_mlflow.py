@@ -27,6 +27,7 @@ from azuremlcore._store.errors import NotFoundError, StoreError
 from azuremlcore._store.records import MetricPoint
 from azuremlcore.server import _mlflow_tracking, mlflow_models
 from azuremlcore.server._common import WS_PATH, resolve_workspace
+from azuremlcore.server._history_ahead import history_answer
 # What the full path (_mlflow_handlers) shares with this module lives below both (no import loop).
 from azuremlcore.server._mlflow_common import (  # noqa: F401 - ACCESS, error, ok, rewrite are used from here too
     ACCESS, GOOD_NAMES, HISTORY_PAGE, LOGGED_MODEL_KIND, RUN, R, W, error, logged_model_source_run, metric_history, ok,
@@ -150,7 +151,7 @@ def history(st: Any, ws: Any, run_id: str, key: str, max_results: int | None, to
     owner = st.run_owner(run_id)
     if owner is None or owner[0] != ws.id:  # also a run of another workspace: the same answer, nothing leaks
         return ok('{"metrics":[]}')
-    return ok(metric_history(st.store, run_id, key, max_results, token))
+    return ok(history_answer(st.store, ws.id, run_id, key, max_results, token))
 
 
 def _fast_history(request: Request, body: bytes, st: Any, pr: Any, ws: Any) -> Response | None:
