@@ -123,6 +123,11 @@ def test_a_page_read_ahead_is_used_only_while_it_is_still_the_answer(url: str, m
         with store._write() as conn:
             conn.exec_driver_sql("DELETE FROM metrics")
         assert page(t1) == ([], None)
+        # Closing a server forgets its pages read ahead (none is built from a closed store).
+        store.log_metrics([MetricPoint(rid, "m", "scalar", float(i), None, i, i) for i in range(10)])
+        assert page(None)[1] is not None
+        _history_ahead.forget(store)
+        assert not [k for k in _history_ahead._pending if k[0] == id(store)]
     finally:
         store.close()
 

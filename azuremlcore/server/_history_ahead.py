@@ -93,3 +93,15 @@ def _start(store: Any, ws_id: str, run_id: str, key: str, max_results: int | Non
     future = _worker().submit(_build, store, run_id, key, max_results, token)
     with _lock:
         _pending[k] = (store, now, future)
+
+
+def forget(store: Any) -> None:
+    """Drop the pages read ahead from a store, waiting for one being built (call before closing the store)."""
+    with _lock:
+        gone = [_pending.pop(k) for k in [k for k, e in _pending.items() if e[0] is store]]
+    for _, _, future in gone:
+        if not future.cancel():
+            try:
+                future.result(timeout=30)
+            except Exception:  # noqa: BLE001 - nobody waits for this page any more
+                pass

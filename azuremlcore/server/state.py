@@ -1,6 +1,7 @@
 """What a running server holds: the store, the artifact root, identities, its signing key."""
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
@@ -46,6 +47,9 @@ class ServerState:
         """Store the metrics the write-behind holds, then release database connections."""
         if self.ingest is not None:
             self.ingest.close()
+        ahead = sys.modules.get("azuremlcore.server._history_ahead")  # loaded by the first history read
+        if ahead is not None:
+            ahead.forget(self.store)  # no page read ahead from a closed store
         self.store.close()
 
     # ------------------------------------------------------------------ lookups
