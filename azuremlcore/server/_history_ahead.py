@@ -54,11 +54,8 @@ def history_answer(store: Any, ws_id: str, run_id: str, key: str, max_results: i
 
     The caller has checked the page token's form and that the run belongs to the workspace.
     """
-    text = _take(store, ws_id, run_id, key, max_results, page_token) if page_token else None
-    if text is None:
-        text, token = metric_history_page(store, run_id, key, max_results, page_token)
-    else:
-        text, token = text
+    taken = _take(store, ws_id, run_id, key, max_results, page_token) if page_token else None
+    text, token = taken if taken is not None else metric_history_page(store, run_id, key, max_results, page_token)
     if token is not None:
         _start(store, ws_id, run_id, key, max_results, token)
     return text
