@@ -151,7 +151,8 @@ def test_the_server_pages_a_history_with_read_ahead_and_sees_points_logged_betwe
             requests.put(f"{ws}/{name}", json={"exist_ok": True}, headers=h).raise_for_status()
         api = f"{ws}/one/api/2.0/mlflow"
         exp = requests.post(f"{api}/experiments/create", json={"name": "e"}, headers=h).json()["experiment_id"]
-        rid = requests.post(f"{api}/runs/create", json={"experiment_id": exp}, headers=h).json()["run"]["info"]["run_id"]
+        run = requests.post(f"{api}/runs/create", json={"experiment_id": exp}, headers=h).json()
+        rid = run["run"]["info"]["run_id"]
         metrics = [{"key": "m", "value": i / 7, "timestamp": 1000 + i, "step": i} for i in range(2500)]
         for first in range(0, 2500, 1000):
             requests.post(f"{api}/runs/log-batch", json={"run_id": rid, "metrics": metrics[first:first + 1000]},

@@ -933,29 +933,33 @@ class SqlWorkspaceStore:
         printf and quote() do not round-trip every double): the caller builds the text from the rows then.
 
         PostgreSQL's float8 text is the shortest that reads back exactly (extra_float_digits = 1, set here);
-        integral values get MLflow's ".0", NaN and the infinities MLflow's strings. One statement, one snapshot;
-        measured on 100k points: the client's CPU 10-12 ms against 70-104 ms for the rows' objects and orjson.
+        integral values get MLflow's ".0", NaN and the infinities MLflow's strings. Whether more follow is a
+        second seek, made only after a full page. Measured on 100k points: this process's CPU 10-26 ms against
+        75-150 ms for the rows' objects and orjson; the database's 110-170 against 30-80 ms.
         """
         if self._engine.dialect.name != "postgresql":
             return None
+        series = 'series_id = (SELECT id FROM metric_series WHERE run_id = %s AND "key" = %s)'
+        value = ("CASE WHEN is_nan OR \"value\" = 'NaN' THEN '\"NaN\"' WHEN \"value\" = 'Infinity' THEN '\"Infinity\"' "
+                 "WHEN \"value\" = '-Infinity' THEN '\"-Infinity\"' WHEN \"value\" = trunc(\"value\") AND "
+                 "abs(\"value\") < 1e15 THEN \"value\"::text || '.0' ELSE \"value\"::text END")
         with self._engine.connect() as sa_conn:
             sa_conn.execution_options(isolation_level="AUTOCOMMIT")
             cur = sa_conn.connection.driver_connection.cursor()
             try:
                 cur.execute("SET extra_float_digits = 1")  # the shortest exact text (PostgreSQL's default since 12)
-                cur.execute(
-                    'WITH page AS (SELECT id, "value", is_nan, "timestamp", step, row_number() OVER (ORDER BY id) AS n '
-                    'FROM (SELECT id, "value", is_nan, "timestamp", step FROM metrics WHERE series_id = (SELECT id '
-                    'FROM metric_series WHERE run_id = %s AND "key" = %s) AND id > %s AND "value" IS NOT NULL '
-                    f"ORDER BY id LIMIT {int(limit) + 1}) p) "
-                    "SELECT string_agg(%s::text || CASE WHEN is_nan THEN '\"NaN\"' WHEN \"value\" = 'Infinity' THEN "
-                    "'\"Infinity\"' WHEN \"value\" = '-Infinity' THEN '\"-Infinity\"' WHEN \"value\" = trunc(\"value\") "
-                    "AND abs(\"value\") < 1e15 THEN \"value\"::text || '.0' ELSE \"value\"::text END || "
-                    '\',"timestamp":\' || "timestamp" || \',"step":\' || step || \'}\', \',\' ORDER BY id) '
-                    f"FILTER (WHERE n <= {int(limit)}), max(id) FILTER (WHERE n <= {int(limit)}), count(*) FROM page",
-                    (run_id, key, after_id, '{"key":' + key_json + ',"value":'))
+                # concat() makes each point's text in one piece (a chain of || copies it at each step).
+                cur.execute(f"SELECT string_agg(concat(%s::text, {value}, ',\"timestamp\":', \"timestamp\", "
+                            f"',\"step\":', step, '}}'), ',' ORDER BY id), max(id), count(*) FROM (SELECT id, "
+                            f'"value", is_nan, "timestamp", step FROM metrics WHERE {series} AND id > %s AND "value" '
+                            f"IS NOT NULL ORDER BY id LIMIT {int(limit)}) p",
+                            ('{"key":' + key_json + ',"value":', run_id, key, after_id))
                 text, last, n = cur.fetchone()
-                return text or "", (last if n > limit else None)
+                if n < limit:
+                    return text or "", None
+                cur.execute(f'SELECT 1 FROM metrics WHERE {series} AND id > %s AND "value" IS NOT NULL LIMIT 1',
+                            (run_id, key, last))
+                return text, (last if cur.fetchone() else None)
             finally:
                 cur.close()
 
