@@ -47,7 +47,7 @@ class ServerState:
         """Store the metrics the write-behind holds, then release database connections."""
         if self.ingest is not None:
             self.ingest.close()
-        ahead = sys.modules.get("azuremlcore.server._history_ahead")  # loaded by the first history read
+        ahead = sys.modules.get("azuremlcore.server._history_ahead")  # loaded with the MLflow routes
         if ahead is not None:
             ahead.forget(self.store)  # no page read ahead from a closed store
         self.store.close()
