@@ -52,7 +52,7 @@ async def _call(app, method: str, path: str, headers: list | None = None) -> tup
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
-def test_requests_for_the_api_wait_for_its_build_and_health_does_not(tmp_path):
+def test_requests_for_fastapi_wait_for_its_build_and_the_workspace_api_does_not(tmp_path):
     from azuremlcore.server import ServerConfig, create_app
 
     guarded = create_app(ServerConfig(data_dir=tmp_path))
@@ -71,15 +71,17 @@ def test_requests_for_the_api_wait_for_its_build_and_health_does_not(tmp_path):
 
     async def scenario() -> None:
         assert await _call(guarded, "GET", "/health") == (200, b'{"status":"ok"}')
-        waiting = asyncio.ensure_future(_call(guarded, "GET", "/api/v1/workspaces", auth))
+        waiting = asyncio.ensure_future(_call(guarded, "GET", "/openapi.json", auth))
         unauthenticated = await _call(guarded, "GET", "/api/v1/workspaces")  # the guard still answers first
         assert unauthenticated[0] == 401
+        # The workspace API is answered in front of FastAPI while its build waits.
+        assert await _call(guarded, "GET", "/api/v1/workspaces", auth) == (200, b"[]")
         await asyncio.sleep(0.2)
-        assert not waiting.done()  # the workspace API is not answered until it is built
+        assert not waiting.done()  # what only FastAPI answers is not answered until it is built
         assert await _call(guarded, "GET", "/health") == (200, b'{"status":"ok"}')
         release.set()
         status, body = await asyncio.wait_for(waiting, 60)
-        assert (status, body) == (200, b"[]")
+        assert status == 200 and b'"openapi"' in body
 
     asyncio.run(scenario())
     guarded.state.close()
@@ -96,8 +98,9 @@ def test_a_failed_build_answers_500_and_health_still_answers(tmp_path, caplog):
     guarded.deferred._build = broken
 
     async def scenario() -> None:
-        status, body = await _call(guarded, "GET", "/api/v1/workspaces")
+        status, body = await _call(guarded, "GET", "/openapi.json")
         assert status == 500 and b"could not build its API; see the server log" in body
+        assert await _call(guarded, "GET", "/api/v1/workspaces") == (200, b"[]")  # answered without it
         assert await _call(guarded, "GET", "/health") == (200, b'{"status":"ok"}')
 
     asyncio.run(scenario())
@@ -193,6 +196,8 @@ def test_api_on_first_use_builds_nothing_until_asked(tmp_path):
         assert await _call(guarded, "GET", "/health") == (200, b'{"status":"ok"}')
         assert not guarded.deferred._started
         assert await _call(guarded, "GET", "/api/v1/workspaces") == (200, b"[]")
+        assert not guarded.deferred._started  # the workspace API needs no FastAPI
+        assert (await _call(guarded, "GET", "/openapi.json"))[0] == 200
         assert guarded.deferred._started
         await inbox.put({"type": "lifespan.shutdown"})
         await asyncio.wait_for(lifespan, 30)
