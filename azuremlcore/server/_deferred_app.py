@@ -56,6 +56,7 @@ class DeferredApp:
         self._app: Any = None
         self._on_started: list[Callable[[], None]] = []
         self._on_building: list[Callable[[], None]] = []
+        self._on_quiet: list[Callable[[], None]] = []
 
     def start(self) -> None:
         """Start building the app in a thread (once)."""
@@ -100,10 +101,22 @@ class DeferredApp:
         if not self._seen_request and quiet_for < FIRST_REQUEST_WAIT_S:
             asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)
         elif self._in_flight == 0 and quiet_for >= QUIET_S:
-            self.start()
+            if self._on_quiet:
+                callbacks, self._on_quiet = self._on_quiet, []
+                for callback in callbacks:
+                    callback()
+                if not self._on_first_use:  # the build waits for the next quiet moment after them
+                    self._last_request = time.monotonic()
+                    asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)
+            elif not self._on_first_use:
+                self.start()
         else:
             asyncio.get_running_loop().call_later(QUIET_S - quiet_for if self._in_flight == 0 else QUIET_S,
                                                   self._start_when_quiet)
+
+    def when_quiet(self, callback: Callable[[], None]) -> None:
+        """Call callback on the event loop at the first quiet moment after start (before the build, if any)."""
+        self._on_quiet.append(callback)
 
     def when_started(self, callback: Callable[[], None]) -> None:
         """Call callback on the event loop once the lifespan has started (the server is about to listen)."""
@@ -152,9 +165,8 @@ class DeferredApp:
                 await self._on_startup()
                 for callback in self._on_started:
                     callback()
-                if not self._on_first_use:
-                    self._last_request = time.monotonic()
-                    asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)
+                self._last_request = time.monotonic()
+                asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._on_shutdown()

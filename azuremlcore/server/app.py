@@ -73,6 +73,8 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     # The workspace API (the SDK's and `aml`'s calls) answered without FastAPI; behind the MLflow front, so
     # the MLflow API's hot calls do not try its routes first.
     workspace_front = WorkspaceFront(deferred, deferred.state)
+    # Its routes and models (40 ms of imports) load at the first quiet moment, so its first call does not.
+    deferred.when_quiet(workspace_front.load)
     front: Any = workspace_front
     if has_mlflow:
         from azuremlcore.server import routes_mlflow  # light: MLflow itself loads only for rare MLflow requests
