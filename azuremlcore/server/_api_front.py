@@ -99,12 +99,16 @@ class _Binder:
         path_fields: dict[str, Any] = {}
         query_fields: dict[str, Any] = {}
         self.lists: set[str] = set()
+        self.path_args: list[str] = []
         for p in inspect.signature(endpoint).parameters.values():
             annotation = hints.get(p.name, Any)
             if annotation is Request:
                 self.takes_request = True
                 continue
             if p.name in path_names:
+                self.path_args.append(p.name)
+                if annotation is str:
+                    continue  # a path value is a string already: nothing to check
                 if typing.get_origin(annotation) is typing.Annotated:
                     base, *meta = typing.get_args(annotation)
                     meta = [Field(ge=x.ge, le=x.le) if isinstance(x, PathValue) else x for x in meta]
@@ -129,12 +133,17 @@ class _Binder:
 
     async def arguments(self, request: Request) -> dict[str, Any]:
         errors: list[dict[str, Any]] = []
-        values: dict[str, Any] = {"request": request} if self.takes_request else {}
+        path = request.path_params
+        values: dict[str, Any] = {name: path[name] for name in self.path_args}
+        if self.takes_request:
+            values["request"] = request
         if self.params is not None:
-            raw: dict[str, Any] = dict(request.path_params)
+            raw: dict[str, Any] = {}
             q = request.query_params
             for name, where in self.where.items():
-                if where == "query":
+                if where == "path":
+                    raw[name] = values[name]
+                else:
                     got: Any = q.getlist(name) if name in self.lists else q.get(name)
                     if got is not None and got != []:
                         raw[name] = got

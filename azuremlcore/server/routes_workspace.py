@@ -322,7 +322,7 @@ def _batch_columns(batches: list[m.MetricBatch]) -> list[MetricColumns]:
     return records
 
 
-@router.post(P + "/metrics", status_code=204, tags=["metrics"], openapi_extra={
+@router.post(P + "/metrics", status_code=204, tags=["metrics"], openapi_extra=lambda: {
     "requestBody": {"content": {"application/json": {"schema": m.MetricsBody.model_json_schema()}}}})
 async def log_metrics(request: Request, sub: str, rg: str, ws: str) -> Response:
     """Store many metric points in one transaction (rows as in MetricsBody)."""
