@@ -211,7 +211,7 @@ def test_the_build_waits_for_a_quiet_moment(tmp_path, monkeypatch):
     from azuremlcore.server import ServerConfig, _deferred_app, create_app
 
     monkeypatch.setattr(_deferred_app, "QUIET_S", 0.1)
-    guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True))
+    guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True, api_on_first_use=False))
 
     async def scenario() -> None:
         inbox: asyncio.Queue = asyncio.Queue()
@@ -224,9 +224,10 @@ def test_the_build_waits_for_a_quiet_moment(tmp_path, monkeypatch):
         for _ in range(15):  # 0.75 s of traffic, never 0.1 s quiet
             assert (await _call(guarded, "GET", "/health"))[0] == 200
             await asyncio.sleep(0.05)
-            assert not guarded.deferred._started
+            assert not guarded.deferred._started and guarded.workspace_front._routes is None
         await asyncio.sleep(0.5)
-        assert guarded.deferred._started
+        # First the workspace API's routes (on the loop), then at the next quiet moment the build.
+        assert guarded.workspace_front._routes and guarded.deferred._started
         await inbox.put({"type": "lifespan.shutdown"})
         await asyncio.wait_for(lifespan, 30)
 
@@ -259,3 +260,27 @@ def test_collection_is_on_once_the_server_listens_even_if_the_api_is_never_built
     out = subprocess.run([sys.executable, "-c", _GC_PROBE, str(tmp_path / "server"), str(free_port())],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.stdout.split() == ["True", "True"], out.stderr
+
+
+def test_by_default_a_quiet_moment_loads_the_workspace_api_and_builds_nothing(tmp_path, monkeypatch):
+    from azuremlcore.server import ServerConfig, _deferred_app, create_app
+
+    monkeypatch.setattr(_deferred_app, "QUIET_S", 0.05)
+    monkeypatch.setattr(_deferred_app, "FIRST_REQUEST_WAIT_S", 0.05)
+    guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True))
+
+    async def scenario() -> None:
+        inbox: asyncio.Queue = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+
+        async def send(_: dict) -> None:
+            return None
+
+        lifespan = asyncio.ensure_future(guarded({"type": "lifespan"}, inbox.get, send))
+        await asyncio.sleep(0.6)
+        assert guarded.workspace_front._routes and not guarded.deferred._started
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(lifespan, 30)
+
+    asyncio.run(scenario())
+    guarded.state.close()
