@@ -15,6 +15,7 @@ a request answered meanwhile waits for the GIL at each of its I/O and SQLite cal
 the lifespan, the first MLflow calls after `/health` took 63-140 ms against 15-37 ms before
 (measured, load 6); started when quiet, a server restarted under MLflow traffic builds nothing
 until the traffic pauses.
+"""
 from __future__ import annotations
 
 import asyncio

@@ -46,9 +46,10 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     """The server as an ASGI app (wrapped in the authentication guard).
 
     threadpool=True runs each store call in a worker thread instead of inline on the event loop.
-    The store, the guard and the MLflow tracking API are ready on return; the FastAPI app (workspace
-    API, files, issuer, registry, web view) is built in a thread at the first quiet moment after the
-    server's lifespan starts, and a request for it that comes earlier waits for it (see `_deferred_app`).
+    The store, the guard, the MLflow tracking API and the workspace API (`_api_front`, its routes loaded
+    at the first quiet moment or first call) are ready on return; the FastAPI app (issuer, registry, web
+    view, the OpenAPI document) is built at its first request, or with `config.api_on_first_use=False` in
+    a thread at the first quiet moment after the server's lifespan starts (see `_deferred_app`).
     """
     import importlib.util
 
