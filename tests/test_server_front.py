@@ -150,3 +150,19 @@ server.stop()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_front_runs_store_calls_in_worker_threads_when_asked(tmp_path: Path) -> None:
+    from azuremlcore.server import ServerConfig, create_app
+
+    guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True), threadpool=True)
+
+    async def scenario() -> None:
+        assert (await _call(guarded, "PUT", ARM, b"{}"))[0] == 200
+        status, exps = await _call(guarded, "GET", ARM + "/experiments")
+        assert status == 200 and exps == []
+        assert (await _call(guarded, "GET", ARM + "/runs/nope"))[0] == 404
+
+    asyncio.run(scenario())
+    assert not guarded.deferred._started  # answered without FastAPI
+    guarded.state.close()
