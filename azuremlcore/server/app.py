@@ -74,7 +74,7 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     # The workspace API (the SDK's and `aml`'s calls) answered without FastAPI; behind the MLflow front, so
     # the MLflow API's hot calls do not try its routes first.
     workspace_front = WorkspaceFront(deferred, deferred.state)
-    # Its routes and models (40 ms of imports) load at the first quiet moment, so its first call does not.
+    # Its routes and models (10-25 ms of imports) load at the first quiet moment, so its first call need not.
     deferred.when_quiet(workspace_front.load)
     front: Any = workspace_front
     if has_mlflow:
