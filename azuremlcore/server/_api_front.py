@@ -62,7 +62,8 @@ def error_answer(exc: BaseException) -> Response | None:
 
 def internal_error(exc: BaseException) -> Response:
     """The 500 answer to an unexpected error (logged by the caller)."""
-    return error_response(500, "INTERNAL_ERROR", f"Internal server error ({exc.__class__.__name__}); see the server log.")
+    return error_response(500, "INTERNAL_ERROR",
+                          f"Internal server error ({exc.__class__.__name__}); see the server log.")
 
 
 def error_response(status: int, code: str, message: str) -> Response:
@@ -96,6 +97,7 @@ class _Binder:
 
         hints = type_hints(endpoint)
         self.takes_request, self.body_name, self.body_model = False, "", None
+        self.body_default: Any = inspect.Parameter.empty
         path_fields: dict[str, Any] = {}
         query_fields: dict[str, Any] = {}
         self.lists: set[str] = set()
@@ -116,7 +118,7 @@ class _Binder:
                 path_fields[p.name] = (annotation, ...)
                 continue
             if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
-                self.body_name, self.body_model = p.name, annotation
+                self.body_name, self.body_model, self.body_default = p.name, annotation, p.default
                 continue
             default = p.default
             if isinstance(default, Query):
@@ -153,7 +155,9 @@ class _Binder:
                 errors += [{**e, "loc": (self.where.get(str(e["loc"][0]), "query"), *e["loc"])} for e in exc.errors()]
         if self.body_model is not None:
             body = await _body(request)
-            if body is _MISSING:
+            if body is _MISSING and self.body_default is not inspect.Parameter.empty:
+                values[self.body_name] = self.body_default
+            elif body is _MISSING:
                 errors.append({"type": "missing", "loc": ("body",), "msg": "Field required", "input": None})
             else:
                 try:

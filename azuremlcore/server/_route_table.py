@@ -127,5 +127,6 @@ def _for_fastapi(endpoint: Endpoint) -> Endpoint:
 
     for name in ("__name__", "__qualname__", "__doc__", "__module__"):
         setattr(call, name, getattr(endpoint, name))
-    call.__signature__ = inspect.Signature(params, return_annotation=hints.get("return", inspect.Signature.empty))  # type: ignore[attr-defined]
+    returns = hints.get("return", inspect.Signature.empty)
+    call.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
     return call
