@@ -1,5 +1,6 @@
-"""Server start-up: /health and the MLflow tracking API answer before the FastAPI part is built; requests
-for that part wait for its build (never skip it); `aml server` comes up and answers every kind of call."""
+"""Server start-up: /health, the MLflow tracking API and the workspace API answer before the FastAPI part is
+built; requests for that part wait for its build (never skip it); `aml server` comes up and answers every kind
+of call."""
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +28,7 @@ def test_create_app_does_not_build_the_fastapi_part(tmp_path):
 def test_create_app_leaves_no_validator_to_build_for_the_first_mlflow_request(tmp_path):
     # A model built at first use makes that request wait for it, and the first one built in a process waits for
     # pydantic's scan of every installed distribution's entry points (40-50 ms here); the workspace API's
-    # models load with the FastAPI part, not before the server listens.
+    # models load with its front's routes (at the first quiet moment or call), not before the server listens.
     code = ("import sys\nfrom pathlib import Path\nfrom azuremlcore.server import ServerConfig, create_app\n"
             f"create_app(ServerConfig(data_dir=Path({str(tmp_path)!r})))\n"
             "from azuremlcore.server.mlflow_models import REQUESTS\nfrom pydantic.plugin import _loader\n"
