@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from itertools import compress, repeat
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from azuremlcore._store.records import MetricColumns
 
@@ -83,3 +83,23 @@ def plain_columns(run_id: str, record: MetricColumns, keys_held: set[str], serie
             step, ts, value, _ = max(picked)
             latest.append((run_id, key, record.kind, value, False, None, step, ts))
     return columns, plain, latest
+
+
+def highest(key: Any, step: Sequence[int], timestamp: Sequence[int]) -> dict[str, tuple[int, int]]:
+    """Each key's highest (step, timestamp) among points given as columns (`key` one name for every point, or a
+    list): what `metric_series.hi_step, hi_timestamp` must reach once they are stored."""
+    if not step:
+        return {}
+    if isinstance(key, str):
+        return {key: max(zip(step, timestamp))}
+    held = set(key)
+    if len(held) == 1:
+        return {key[0]: max(zip(step, timestamp))}
+    if len(held) <= _MAX_KEYS_BY_PASS:
+        return {k: max(compress(zip(step, timestamp), map(k.__eq__, key))) for k in held}
+    best: dict[str, tuple[int, int]] = {}
+    for k, rank in zip(key, zip(step, timestamp)):
+        old = best.get(k)
+        if old is None or rank > old:
+            best[k] = rank
+    return best
