@@ -204,7 +204,7 @@ def _raise_highest(cur: Any, ph: str, highest: dict[int, tuple[int, int]], first
         f"UPDATE metric_series SET hi_step = {ph}, hi_timestamp = {ph}, hi_id = {new_id} WHERE id = {ph} AND "
         f"(hi_step IS NULL OR hi_step < {ph} OR (hi_step = {ph} AND hi_timestamp < {ph}))",
         [(s, t, first_id, i, s, s, t) if first_id is not None else (s, t, i, s, s, t)
-         for i, (s, t) in highest.items()])
+         for i, (s, t) in sorted(highest.items())])  # one order for every writer: no lock-order deadlock
 
 
 def _write_points(cur: Any, ph: str, columns: Sequence[Iterable[Any]], n: int, plain: bool,
