@@ -16,8 +16,10 @@ PYTHONDONTWRITEBYTECODE set (as in this project's containers) a source tree is o
 again at every start, 0.07 s of CPU of the server's start-up (measured) that no installed server pays.
 
 Environment: BENCH_STARTUP_FRESH=1 starts on a new data dir (no token made first, no calls: the
-first start of a folder); BENCH_STARTUP_ARGS adds `aml server` arguments (`--api-on-first-use`);
-BENCH_STARTUP_WAIT=S waits S seconds after /health before the first calls.
+first start of a folder); BENCH_STARTUP_ARGS adds `aml server` arguments (`--api-on-first-use`;
+`--db postgresql+psycopg://...` for PostgreSQL: every start then uses that one database, its token made
+there too, names made unique per start); BENCH_STARTUP_WAIT=S waits S seconds after /health before the
+first calls.
 """
 from __future__ import annotations
 
@@ -59,12 +61,14 @@ def start_once(source: str, fresh: bool) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=source)
     folder = tempfile.mkdtemp(prefix="bench-startup-")
     aml = [sys.executable, "-m", "azuremlcore._cli.main"]
+    extra = os.environ.get("BENCH_STARTUP_ARGS", "").split()
+    db = extra[extra.index("--db"):extra.index("--db") + 2] if "--db" in extra else []  # the token goes there too
     token = None if fresh else subprocess.check_output(
-        aml + ["token", "create", "--data-dir", folder, "--user", "b", "--role", "Owner"], env=env, cwd=folder,
+        aml + ["token", "create", "--data-dir", folder, *db, "--user", "b", "--role", "Owner"], env=env, cwd=folder,
         text=True).strip()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    extra = os.environ.get("BENCH_STARTUP_ARGS", "").split()
+    unique = os.path.basename(folder)
     t0 = time.perf_counter()
     proc = subprocess.Popen(aml + ["server", "--data-dir", folder, "--port", str(port), *extra], env=env, cwd=folder,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -93,10 +97,11 @@ def start_once(source: str, fresh: bool) -> dict[str, float]:
             timed("PUT ws s", lambda: session.put(base + ARM, json={"exist_ok": True}))
             timed("GET ws s", lambda: session.get(base + ARM))
             timed("mlflow create s", lambda: session.post(base + ARM + "/api/2.0/mlflow/experiments/create",
-                                                          json={"name": "e1"}))
+                                                          json={"name": "e1-" + unique}))
             timed("list exps s", lambda: session.get(base + ARM + "/experiments"))
-            exp = timed("create exp s", lambda: session.post(base + ARM + "/experiments", json={"name": "e2"})).json()
-            timed("create run s", lambda: session.post(base + ARM + "/runs", json={"id": "r1",
+            exp = timed("create exp s", lambda: session.post(base + ARM + "/experiments",
+                                                             json={"name": "e2-" + unique})).json()
+            timed("create run s", lambda: session.post(base + ARM + "/runs", json={"id": "r1-" + unique,
                                                                                      "experiment_id": exp["id"]}))
         time.sleep(max(0.0, 2 - (time.perf_counter() - t0 - out["start s"])))
         out["idle PSS MiB"] = _pss_mib(proc.pid)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from azuremlcore._store.schema import metadata
+from azuremlcore._store.schema import for_dialect
 
 HEAD_REVISION = "0009"
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -43,7 +43,7 @@ def ensure_schema(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         inspector = sa.inspect(conn)
         if not inspector.has_table("workspaces"):
-            metadata.create_all(conn)
+            for_dialect(conn.dialect.name).create_all(conn)
             _VERSION_TABLE.create(conn, checkfirst=True)
             conn.execute(_VERSION_TABLE.delete())
             conn.execute(_VERSION_TABLE.insert().values(version_num=HEAD_REVISION))

@@ -94,9 +94,8 @@ run_attributes = sa.Table(
 ATTRIBUTE_ORDER_INDEX, ATTRIBUTE_LONG_INDEX, ATTRIBUTE_SHORT = "ix_run_attributes_order", "ix_run_attributes_long", 256
 _short = sa.func.length(run_attributes.c.value) <= ATTRIBUTE_SHORT
 _long = sa.func.length(run_attributes.c.value) > ATTRIBUTE_SHORT
-sa.Index(ATTRIBUTE_ORDER_INDEX, run_attributes.c.kind, run_attributes.c.key, run_attributes.c.value,
-         sqlite_where=_short, postgresql_where=_short)
-sa.Index(ATTRIBUTE_LONG_INDEX, run_attributes.c.kind, run_attributes.c.key, sqlite_where=_long, postgresql_where=_long)
+_order_index = sa.Index(ATTRIBUTE_ORDER_INDEX, run_attributes.c.kind, run_attributes.c.key, run_attributes.c.value)
+_long_index = sa.Index(ATTRIBUTE_LONG_INDEX, run_attributes.c.kind, run_attributes.c.key)
 
 # One row per (run, key): a metric's history. Points carry its small integer id instead of the run id and
 # key, so their indexes hold a few bytes per point and a history is one integer range of an index.
@@ -137,7 +136,7 @@ metrics = sa.Table(
     sa.Column("value_json", sa.Text),
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
-    sqlite_with_rowid=False,
+    # WITHOUT ROWID on SQLite: see _DIALECT_OPTIONS.
 )
 sa.event.listen(metrics, "before_create", sa.DDL("CREATE SEQUENCE IF NOT EXISTS metrics_id_seq").execute_if(
     dialect="postgresql"))
@@ -198,3 +197,20 @@ secrets = sa.Table(
     sa.Column("name", sa.String(256), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# Options only one database's DDL reads, set on their objects by `for_dialect` when that database's tables are
+# created. Given to the constructors (sqlite_where=..., postgresql_where=...), they make SQLAlchemy import each
+# named dialect to check them: PostgreSQL's, with its asyncpg and psycopg modules, was 30-40 ms of a SQLite
+# server's start-up (measured), for options only `create_all` on PostgreSQL reads.
+_DIALECT_OPTIONS: dict[str, list[tuple[sa.Index | sa.Table, dict[str, object]]]] = {
+    "sqlite": [(_order_index, {"where": _short}), (_long_index, {"where": _long}), (metrics, {"with_rowid": False})],
+    "postgresql": [(_order_index, {"where": _short}), (_long_index, {"where": _long})],
+}
+
+
+def for_dialect(dialect_name: str) -> sa.MetaData:
+    """`metadata` with the options of one database set (partial indexes, SQLite's WITHOUT ROWID): what creating
+    or comparing that database's tables must use. Loads only that dialect, which its engine has loaded already."""
+    for obj, options in _DIALECT_OPTIONS.get(dialect_name, ()):
+        obj.dialect_options[dialect_name].update(options)
+    return metadata

@@ -24,6 +24,9 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 5000, acces
 
     import uvicorn
 
+    from azuremlcore.server import _pydantic_plugins
+
+    _pydantic_plugins.switch_off()  # their scan was 10-90 ms of start-up; see the module
     # Start-up makes some hundred thousand objects that all live as long as the server; the collector's
     # passes over them while they are made were a tenth of the start-up's CPU time (measured). The same goes
     # for the FastAPI part's build. Collection is on in between: the build may come late or never

@@ -49,8 +49,9 @@ def launch(config: "ServerConfig", run: "RunRecord", endpoint: str, lifetime_s: 
     """
     from azuremlcore._execution.local import USER_PYTHONPATH
     from azuremlcore._store.artifacts import FileArtifactStore
+    from azuremlcore.server import _pydantic_plugins
 
-    env = dict(os.environ)
+    env = _pydantic_plugins.for_child(dict(os.environ))
     env.pop("AZUREML_RUN_TOKEN", None)  # the server's own credentials are none of the script's business
     env.pop("AZUREMLCORE_TOKEN", None)
     env.pop("MLFLOW_TRACKING_TOKEN", None)
