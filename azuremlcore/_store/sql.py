@@ -154,20 +154,29 @@ def _raise_latest(cur: Any, ph: str, rows: list[tuple]) -> None:
         [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[0]) for r in best.values()])
 
 
-def _series_ids(cur: Any, ph: str, run_id: str, keys: Iterable[str]) -> dict[str, int]:
+def _series_ids(cur: Any, ph: str, run_id: str, keys: Iterable[str],
+                marks: dict[int, tuple[tuple[int, int], int]] | None = None) -> dict[str, int]:
     """The metric_series id of each of the run's keys, creating the missing series in the caller's transaction.
 
-    A run that does not exist raises NotFoundError (its series cannot be created).
+    A run that does not exist raises NotFoundError (its series cannot be created). With `marks`, the
+    same look-up fills it with each stored series' ((hi_step, hi_timestamp), hi_id) when it has points.
     """
     wanted = sorted(set(keys))
     found: dict[str, int] = {}
+    extra = ", hi_step, hi_timestamp, hi_id" if marks is not None else ""
 
     def lookup(names: list[str]) -> None:
         for i in range(0, len(names), 500):  # within every SQLite build's limit of bound parameters
             part = names[i:i + 500]
-            cur.execute(f'SELECT "key", id FROM metric_series WHERE run_id = {ph} AND "key" IN '
+            cur.execute(f'SELECT "key", id{extra} FROM metric_series WHERE run_id = {ph} AND "key" IN '
                         f'({", ".join([ph] * len(part))})', (run_id, *part))
-            found.update(cur.fetchall())
+            if marks is None:
+                found.update(cur.fetchall())
+                continue
+            for key, sid, step, ts, hi_id in cur.fetchall():
+                found[key] = sid
+                if step is not None:
+                    marks[sid] = ((step, ts), hi_id)
 
     lookup(wanted)
     missing = [k for k in wanted if k not in found]
@@ -277,17 +286,13 @@ def _write_unique_plain(cur: Any, ph: str, run_id: str, points: list[MetricPoint
     return len(points)
 
 
-def _stored_twins(cur: Any, ph: str, series: dict[str, int], points: list[MetricPoint], steps: list[int],
-                  times: list[int]) -> set[tuple]:
+def _stored_twins(cur: Any, ph: str, series: dict[str, int], marks: dict[int, tuple[tuple[int, int], int]],
+                  points: list[MetricPoint], steps: list[int], times: list[int]) -> set[tuple]:
     """The stored points of the batch's series that a point of the batch may repeat, as (key, value or 'nan',
     step, timestamp): none are read when every point ranks above its series' highest stored (step, timestamp)
     (a batch logged in order), only the series' points from hi_id when none ranks below it (the same step and
     millisecond again), else the series' points in the candidates' step and time ranges (a retry, a journal
-    replay, points logged out of order)."""
-    ids = list(series.values())
-    cur.execute(f"SELECT id, hi_step, hi_timestamp, hi_id FROM metric_series WHERE id IN ({', '.join([ph] * len(ids))})"
-                f" AND hi_step IS NOT NULL", ids)
-    marks = {i: ((s, t), hi_id) for i, s, t, hi_id in cur.fetchall()}
+    replay, points logged out of order). marks: `_series_ids`' for these series."""
     if not marks or min(zip(steps, times)) > max(rank for rank, _ in marks.values()):
         return set()
     # series id -> [lowest step, highest step, lowest timestamp, highest timestamp, only at the highest rank]
@@ -901,9 +906,10 @@ class SqlWorkspaceStore:
                 _put_run_values(cur, ph, run_id, params or {}, tags or {})
             if not points:
                 return 0
-            series = _series_ids(cur, ph, run_id, {p.key for p in points})
+            marks: dict[int, tuple[tuple[int, int], int]] = {}
+            series = _series_ids(cur, ph, run_id, {p.key for p in points}, marks)
             steps, times = [p.step for p in points], [p.timestamp for p in points]
-            seen = _stored_twins(cur, ph, series, points, steps, times)
+            seen = _stored_twins(cur, ph, series, marks, points, steps, times)
             if not seen:
                 stored = _write_unique_plain(cur, ph, run_id, points, steps, times, series)
                 if stored is not None:
