@@ -48,11 +48,11 @@ def point_rows(run_id: str, record: MetricColumns) -> list[tuple]:
 
 
 def plain_columns(run_id: str, record: MetricColumns, keys_held: set[str], series: dict[str, int]
-                  ) -> Optional[tuple[tuple[Iterable[Any], ...], bool, list[tuple]]]:
+                  ) -> Optional[tuple[tuple[Iterable[Any], ...], bool, list[tuple], dict[str, tuple[int, int]]]]:
     """(the points as columns for the store's write, whether those are the plain columns (series_id, value, step,
     timestamp) of `scalar` points or all of them (series_id, kind, value, is_nan, value_json, step, timestamp),
-    the latest point of each key as a metrics row) for a record that needs no per-point care; None when it does
-    (use `point_rows`).
+    the latest point of each key as a metrics row, each key's highest (step, timestamp) as `highest` gives it)
+    for a record that needs no per-point care; None when it does (use `point_rows`).
 
     keys_held is `keys_of(record)` (the caller has it already).
     """
@@ -82,7 +82,9 @@ def plain_columns(run_id: str, record: MetricColumns, keys_held: set[str], serie
                                                      map(key.__eq__, keys))  # type: ignore[arg-type]
             step, ts, value, _ = max(picked)
             latest.append((run_id, key, record.kind, value, False, None, step, ts))
-    return columns, plain, latest
+        # Every point ranked for its key's latest: the latest's (step, timestamp) is the key's highest.
+        return columns, plain, latest, {row[1]: (row[6], row[7]) for row in latest}
+    return columns, plain, latest, highest(record.key, record.step, record.timestamp)
 
 
 def highest(key: Any, step: Sequence[int], timestamp: Sequence[int]) -> dict[str, tuple[int, int]]:

@@ -279,9 +279,8 @@ def _write_unique_plain(cur: Any, ph: str, run_id: str, points: list[MetricPoint
     plain = metric_columns.plain_columns(run_id, record, held, series)
     if plain is None or len(set(zip(keys, values, steps, times))) != len(points):
         return None
-    columns, is_plain, latest = plain
-    highest = _by_series(series, metric_columns.highest(keys, steps, times))
-    _write_points(cur, ph, columns, len(points), is_plain, highest)
+    columns, is_plain, latest, highest = plain
+    _write_points(cur, ph, columns, len(points), is_plain, _by_series(series, highest))
     _raise_latest(cur, ph, latest)
     return len(points)
 
@@ -862,9 +861,8 @@ class SqlWorkspaceStore:
                     _write_rows(cur, ph, series, rows)
                     latest += rows
                 else:
-                    columns, is_plain, latest_of_record = plain
-                    _write_points(cur, ph, columns, len(record.value), is_plain, _by_series(
-                        series, metric_columns.highest(record.key, record.step, record.timestamp)))
+                    columns, is_plain, latest_of_record, highest = plain
+                    _write_points(cur, ph, columns, len(record.value), is_plain, _by_series(series, highest))
                     latest += latest_of_record
             _raise_latest(cur, ph, latest)
             _spool_mark(cur, ph, run_id, source, max(r.n for r in todo))
