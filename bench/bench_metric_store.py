@@ -12,7 +12,8 @@ What the server's metric paths cost in the store alone, without HTTP or JSON:
 * columns path: the same through `log_metric_columns_once` in records of 25,000 (the SDK's run.log into a
   server as the server stores it now: a spool record's columns; left out for a baseline without it);
 * MLflow's duplicate check where it reads points: 10 batches of the `log_batch` path retried (every point a
-  twin, spread over its 200k-point series), and its worst case, 10 batches of step 0 in one millisecond onto
+  twin, spread over its 200k-point series), its newest batch retried (a client's retry, a journal replay), and
+  its worst case, 10 batches of step 0 in one millisecond onto
   100k points of that same rank (every stored point a candidate), seconds a batch;
 * history: 100k points of one key read through `metric_history_page` (`metric_page` for a baseline
   without it) in pages of 25,000 (MLflow's page),
@@ -116,6 +117,9 @@ def measure(url: str) -> dict[str, float]:
     start = time.perf_counter()
     assert sum(store.log_metrics_unique(rid, b) for b in retried) == 0
     out["a retried batch of 1,000 (all twins) s"] = (time.perf_counter() - start) / len(retried)
+    start = time.perf_counter()  # the newest batch again: a client's retry, the write-behind's journal replay
+    assert sum(store.log_metrics_unique(rid, work[-1]) for _ in range(RETRIES)) == 0
+    out["the newest batch retried s"] = (time.perf_counter() - start) / RETRIES
     # ... and its worst case: a series of step 0 in one millisecond, more points at that same rank.
     rid = run()
     same = [[MetricPoint(rid, "z", "scalar", float(i), None, 0, 1_700_000_000_000) for i in range(s, s + BATCH)]

@@ -294,27 +294,39 @@ def _stored_twins(cur: Any, ph: str, series: dict[str, int], marks: dict[int, tu
     replay, points logged out of order). marks: `_series_ids`' for these series."""
     if not marks or min(zip(steps, times)) > max(rank for rank, _ in marks.values()):
         return set()
-    # series id -> [lowest step, highest step, lowest timestamp, highest timestamp, only at the highest rank]
+    # series id -> [lowest step, highest step, lowest timestamp, highest timestamp, only at the highest rank,
+    # the candidates' identities]
     bounds: dict[int, list[Any]] = {}
     for p, step, ts in zip(points, steps, times):
         i = series[p.key]
         mark = marks.get(i)
         if mark is None or (step, ts) > mark[0]:
             continue
+        v = p.value
+        ident = (p.key, "nan" if v is not None and v != v else v, step, ts)
         b = bounds.get(i)
         if b is None:
-            bounds[i] = [step, step, ts, ts, (step, ts) == mark[0]]
+            bounds[i] = [step, step, ts, ts, (step, ts) == mark[0], {ident}]
         else:
             b[0], b[1], b[2], b[3] = min(b[0], step), max(b[1], step), min(b[2], ts), max(b[3], ts)
             b[4] = b[4] and (step, ts) == mark[0]
+            b[5].add(ident)
     key_of = {i: k for k, i in series.items()}
     seen: set[tuple] = set()
-    for i, (lo_step, hi_step, lo_ts, hi_ts, at_top) in bounds.items():
+    for i, (lo_step, hi_step, lo_ts, hi_ts, at_top, wanted) in bounds.items():
+        # Newest first, and stop once every candidate has its twin: a retry or a journal replay repeats recent
+        # points, found near the series' end (SQLite steps the scan only as rows are fetched).
         cur.execute(f'SELECT "value", is_nan, step, "timestamp" FROM metrics WHERE series_id = {ph} AND id >= {ph} '
-                    f'AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph}',
+                    f'AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph} ORDER BY id DESC',
                     (i, marks[i][1] if at_top else 0, lo_step, hi_step, lo_ts, hi_ts))
         key = key_of[i]
-        seen.update((key, "nan" if nan else v, step, ts) for v, nan, step, ts in cur.fetchall())
+        while wanted:
+            rows = cur.fetchmany(1024)
+            if not rows:
+                break
+            found = {(key, "nan" if nan else v, step, ts) for v, nan, step, ts in rows}
+            seen |= found
+            wanted -= found
     return seen
 
 
