@@ -314,19 +314,23 @@ def _stored_twins(cur: Any, ph: str, series: dict[str, int], marks: dict[int, tu
     key_of = {i: k for k, i in series.items()}
     seen: set[tuple] = set()
     for i, (lo_step, hi_step, lo_ts, hi_ts, at_top, wanted) in bounds.items():
-        # Newest first, and stop once every candidate has its twin: a retry or a journal replay repeats recent
-        # points, found near the series' end (SQLite steps the scan only as rows are fetched).
-        cur.execute(f'SELECT "value", is_nan, step, "timestamp" FROM metrics WHERE series_id = {ph} AND id >= {ph} '
-                    f'AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph} ORDER BY id DESC',
-                    (i, marks[i][1] if at_top else 0, lo_step, hi_step, lo_ts, hi_ts))
-        key = key_of[i]
+        # Newest first, stopping once every candidate has its twin: a retry or a journal replay repeats recent
+        # points, found near the series' end. LIMITed reads, each going on below the last: an open statement would
+        # scan on (sqlite3 steps a row ahead), and a limit that grows keeps the reads few when twins are missing.
+        key, below, limit = key_of[i], None, len(wanted)
         while wanted:
-            rows = cur.fetchmany(1024)
-            if not rows:
-                break
-            found = {(key, "nan" if nan else v, step, ts) for v, nan, step, ts in rows}
+            cur.execute(f'SELECT id, "value", is_nan, step, "timestamp" FROM metrics WHERE series_id = {ph} AND '
+                        f'id >= {ph} AND id < {ph} AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph} '
+                        f'ORDER BY id DESC LIMIT {int(limit)}',
+                        (i, marks[i][1] if at_top else 0, below if below is not None else 2 ** 62, lo_step, hi_step,
+                         lo_ts, hi_ts))
+            rows = cur.fetchall()
+            found = {(key, "nan" if nan else v, step, ts) for _, v, nan, step, ts in rows}
             seen |= found
             wanted -= found
+            if len(rows) < limit:
+                break
+            below, limit = rows[-1][0], max(len(wanted), 2 * limit)
     return seen
 
 
