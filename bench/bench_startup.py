@@ -16,7 +16,7 @@ PYTHONDONTWRITEBYTECODE set (as in this project's containers) a source tree is o
 again at every start, 0.07 s of CPU of the server's start-up (measured) that no installed server pays.
 
 Environment: BENCH_STARTUP_FRESH=1 starts on a new data dir (no token made first, no calls: the
-first start of a folder); BENCH_STARTUP_ARGS adds `aml server` arguments (`--api-on-first-use`;
+first start of a folder); BENCH_STARTUP_ARGS adds `aml server` arguments (`--api-when-quiet`;
 `--db postgresql+psycopg://...` for PostgreSQL: every start then uses that one database, its token made
 there too, names made unique per start); BENCH_STARTUP_WAIT=S waits S seconds after /health before the
 first calls.

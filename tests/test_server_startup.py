@@ -1,5 +1,6 @@
-"""Server start-up: /health and the MLflow tracking API answer before the FastAPI part is built; requests
-for that part wait for its build (never skip it); `aml server` comes up and answers every kind of call."""
+"""Server start-up: /health, the MLflow tracking API and the workspace API answer before the FastAPI part is
+built; requests for that part wait for its build (never skip it); `aml server` comes up and answers every kind
+of call."""
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +28,7 @@ def test_create_app_does_not_build_the_fastapi_part(tmp_path):
 def test_create_app_leaves_no_validator_to_build_for_the_first_mlflow_request(tmp_path):
     # A model built at first use makes that request wait for it, and the first one built in a process waits for
     # pydantic's scan of every installed distribution's entry points (40-50 ms here); the workspace API's
-    # models load with the FastAPI part, not before the server listens.
+    # models load with its front's routes (at the first quiet moment or call), not before the server listens.
     code = ("import sys\nfrom pathlib import Path\nfrom azuremlcore.server import ServerConfig, create_app\n"
             f"create_app(ServerConfig(data_dir=Path({str(tmp_path)!r})))\n"
             "from azuremlcore.server.mlflow_models import REQUESTS\nfrom pydantic.plugin import _loader\n"
@@ -52,7 +53,7 @@ async def _call(app, method: str, path: str, headers: list | None = None) -> tup
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
-def test_requests_for_the_api_wait_for_its_build_and_health_does_not(tmp_path):
+def test_requests_for_fastapi_wait_for_its_build_and_the_workspace_api_does_not(tmp_path):
     from azuremlcore.server import ServerConfig, create_app
 
     guarded = create_app(ServerConfig(data_dir=tmp_path))
@@ -71,15 +72,17 @@ def test_requests_for_the_api_wait_for_its_build_and_health_does_not(tmp_path):
 
     async def scenario() -> None:
         assert await _call(guarded, "GET", "/health") == (200, b'{"status":"ok"}')
-        waiting = asyncio.ensure_future(_call(guarded, "GET", "/api/v1/workspaces", auth))
+        waiting = asyncio.ensure_future(_call(guarded, "GET", "/openapi.json", auth))
         unauthenticated = await _call(guarded, "GET", "/api/v1/workspaces")  # the guard still answers first
         assert unauthenticated[0] == 401
+        # The workspace API is answered in front of FastAPI while its build waits.
+        assert await _call(guarded, "GET", "/api/v1/workspaces", auth) == (200, b"[]")
         await asyncio.sleep(0.2)
-        assert not waiting.done()  # the workspace API is not answered until it is built
+        assert not waiting.done()  # what only FastAPI answers is not answered until it is built
         assert await _call(guarded, "GET", "/health") == (200, b'{"status":"ok"}')
         release.set()
         status, body = await asyncio.wait_for(waiting, 60)
-        assert (status, body) == (200, b"[]")
+        assert status == 200 and b'"openapi"' in body
 
     asyncio.run(scenario())
     guarded.state.close()
@@ -96,8 +99,9 @@ def test_a_failed_build_answers_500_and_health_still_answers(tmp_path, caplog):
     guarded.deferred._build = broken
 
     async def scenario() -> None:
-        status, body = await _call(guarded, "GET", "/api/v1/workspaces")
+        status, body = await _call(guarded, "GET", "/openapi.json")
         assert status == 500 and b"could not build its API; see the server log" in body
+        assert await _call(guarded, "GET", "/api/v1/workspaces") == (200, b"[]")  # answered without it
         assert await _call(guarded, "GET", "/health") == (200, b'{"status":"ok"}')
 
     asyncio.run(scenario())
@@ -193,6 +197,8 @@ def test_api_on_first_use_builds_nothing_until_asked(tmp_path):
         assert await _call(guarded, "GET", "/health") == (200, b'{"status":"ok"}')
         assert not guarded.deferred._started
         assert await _call(guarded, "GET", "/api/v1/workspaces") == (200, b"[]")
+        assert not guarded.deferred._started  # the workspace API needs no FastAPI
+        assert (await _call(guarded, "GET", "/openapi.json"))[0] == 200
         assert guarded.deferred._started
         await inbox.put({"type": "lifespan.shutdown"})
         await asyncio.wait_for(lifespan, 30)
@@ -206,7 +212,7 @@ def test_the_build_waits_for_a_quiet_moment(tmp_path, monkeypatch):
     from azuremlcore.server import ServerConfig, _deferred_app, create_app
 
     monkeypatch.setattr(_deferred_app, "QUIET_S", 0.1)
-    guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True))
+    guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True, api_on_first_use=False))
 
     async def scenario() -> None:
         inbox: asyncio.Queue = asyncio.Queue()
@@ -219,9 +225,10 @@ def test_the_build_waits_for_a_quiet_moment(tmp_path, monkeypatch):
         for _ in range(15):  # 0.75 s of traffic, never 0.1 s quiet
             assert (await _call(guarded, "GET", "/health"))[0] == 200
             await asyncio.sleep(0.05)
-            assert not guarded.deferred._started
+            assert not guarded.deferred._started and guarded.workspace_front._routes is None
         await asyncio.sleep(0.5)
-        assert guarded.deferred._started
+        # First the workspace API's routes (on the loop), then at the next quiet moment the build.
+        assert guarded.workspace_front._routes and guarded.deferred._started
         await inbox.put({"type": "lifespan.shutdown"})
         await asyncio.wait_for(lifespan, 30)
 
@@ -254,3 +261,27 @@ def test_collection_is_on_once_the_server_listens_even_if_the_api_is_never_built
     out = subprocess.run([sys.executable, "-c", _GC_PROBE, str(tmp_path / "server"), str(free_port())],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.stdout.split() == ["True", "True"], out.stderr
+
+
+def test_by_default_a_quiet_moment_loads_the_workspace_api_and_builds_nothing(tmp_path, monkeypatch):
+    from azuremlcore.server import ServerConfig, _deferred_app, create_app
+
+    monkeypatch.setattr(_deferred_app, "QUIET_S", 0.05)
+    monkeypatch.setattr(_deferred_app, "FIRST_REQUEST_WAIT_S", 0.05)
+    guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True))
+
+    async def scenario() -> None:
+        inbox: asyncio.Queue = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+
+        async def send(_: dict) -> None:
+            return None
+
+        lifespan = asyncio.ensure_future(guarded({"type": "lifespan"}, inbox.get, send))
+        await asyncio.sleep(0.6)
+        assert guarded.workspace_front._routes and not guarded.deferred._started
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(lifespan, 30)
+
+    asyncio.run(scenario())
+    guarded.state.close()

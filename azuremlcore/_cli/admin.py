@@ -63,7 +63,7 @@ def _server(args: argparse.Namespace) -> int:
 
     cfg = ServerConfig(data_dir=args.data_dir, db_url=args.db, artifact_root=args.artifact_root,
                        azure_tenant=args.azure_tenant, azure_audience=args.azure_audience,
-                       ray_address=args.ray_address, api_on_first_use=args.api_on_first_use,
+                       ray_address=args.ray_address, api_on_first_use=not args.api_when_quiet,
                        write_behind=not args.no_write_behind)
     if args.ray_address:  # refuse a cluster that does not answer now, not at the first run
         from azuremlcore._execution.ray_api import RayJobsClient, normalize_address
@@ -181,9 +181,12 @@ def register(sub: Subparsers) -> None:
                    help="a Ray cluster's dashboard URL: runs on AmlCompute clusters become Ray jobs there")
     s.add_argument("--access-log", action="store_true", help="log each request (paths only, never tokens)")
     s.add_argument("--threadpool", action="store_true", help="run store calls in worker threads")
+    s.add_argument("--api-when-quiet", action="store_true",
+                   help="build the web view, model registry and issuer (FastAPI) at the first quiet moment after "
+                        "start, not at their first request (which then waits about 0.3 s): an idle server holds "
+                        "about 10 MiB more; the MLflow and workspace APIs never wait for it")
     s.add_argument("--api-on-first-use", action="store_true",
-                   help="build the workspace API and web view at their first request, not right after start: an "
-                        "idle server holds about 10 MiB less, and that first request waits about 0.3 s")
+                   help="build them at their first request (the default; kept for scripts that pass it)")
     s.add_argument("--no-write-behind", action="store_true",
                    help="answer MLflow's metric calls only once stored, not once journaled in the data dir (the "
                         "default stores them right after answering)")

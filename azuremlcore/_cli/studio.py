@@ -60,7 +60,8 @@ def _studio(args: argparse.Namespace) -> int:
 
     # The server's own files (its signing key) go to a folder of their own; data and artifacts are the home's.
     cfg = ServerConfig(data_dir=home / "studio", db_url=f"sqlite:///{home / 'workspaces.db'}",
-                       artifact_root=home / "artifacts", open_access=True)
+                       artifact_root=home / "artifacts", open_access=True,
+                       api_on_first_use=False)  # the web view is what studio is for: built before it is opened
     url = f"http://127.0.0.1:{port}"
     studio_url.record(home, url)
     print(f"aml studio: {home} at {url} (Ctrl+C stops it)", file=sys.stderr, flush=True)

@@ -1,19 +1,20 @@
-"""The FastAPI part of the server, built in a worker thread while the server already answers.
+"""The FastAPI part of the server, built only when needed, while the server already answers.
 
-Importing FastAPI and building the workspace API's, registry's, issuer's and web view's routes
-(their dependants and pydantic models) was about half of `aml server`'s start-up (0.4-0.5 s of
-0.9-1.0 s of CPU, cProfile and `-X importtime`). None of it is needed to answer `/health` or the
-MLflow tracking API (`routes_mlflow.Front` answers those without FastAPI), so the server starts
-listening first and builds the rest in a thread once the server has had no request for 0.2 s
-(or at the first request that needs it). A request for the FastAPI part that comes before the
-build ends waits for it (a few hundred milliseconds at most, once per process); nothing is
-skipped: the same app, routes and checks answer it.
+Importing FastAPI and building the registry's, issuer's and web view's routes (their dependants and
+pydantic models) was about half of `aml server`'s start-up (0.4-0.5 s of 0.9-1.0 s of CPU, cProfile
+and `-X importtime`), and 10 MiB of an idle server. None of it is needed to answer `/health`, the
+MLflow tracking API (`routes_mlflow.Front`) or the workspace API (`_api_front.WorkspaceFront`), so the
+server starts listening first and builds the rest at the first request that needs it (that request
+waits for it, about 0.3 s once per process; nothing is skipped: the same app, routes and checks answer
+it), or, with `on_first_use=False`, in a thread once the server has had no request for 0.2 s.
+`when_quiet` callbacks run on the event loop at that first quiet moment either way (the workspace
+API's route modules load then, so its first call need not).
 
 Why wait for a quiet moment: the build is a thread of imports holding the GIL in 5 ms slices, and
 a request answered meanwhile waits for the GIL at each of its I/O and SQLite calls. Started with
 the lifespan, the first MLflow calls after `/health` took 63-140 ms against 15-37 ms before
 (measured, load 6); started when quiet, a server restarted under MLflow traffic builds nothing
-until the traffic pauses or a workspace-API call comes.
+until the traffic pauses.
 """
 from __future__ import annotations
 
@@ -37,10 +38,10 @@ FIRST_REQUEST_WAIT_S = 1.0
 class DeferredApp:
     """ASGI app: answers lifespan events and `GET /health` itself, everything else with the app `build` returns.
 
-    `build()` runs once, in a thread started by `start()`: once the lifespan has started and no
-    request has come through `in_front_of(...)` for QUIET_S since the last one (or for
-    FIRST_REQUEST_WAIT_S when none has come yet; never with `on_first_use`), or by the first
-    request that needs the app, whichever comes first.
+    `build()` runs once, in a thread started by `start()`: by the first request that needs the app,
+    or (not with `on_first_use`) once the lifespan has started and no request has come through
+    `in_front_of(...)` for QUIET_S since the last one (or for FIRST_REQUEST_WAIT_S when none has
+    come yet) and the `when_quiet` callbacks have run, whichever comes first.
     `on_startup`/`on_shutdown` run on the event loop at the lifespan's start and end. `state` is
     what handlers answered in front of this app (`routes_mlflow.Front`) read as `request.app.state`.
     """
@@ -56,6 +57,7 @@ class DeferredApp:
         self._app: Any = None
         self._on_started: list[Callable[[], None]] = []
         self._on_building: list[Callable[[], None]] = []
+        self._on_quiet: list[Callable[[], None]] = []
 
     def start(self) -> None:
         """Start building the app in a thread (once)."""
@@ -100,10 +102,22 @@ class DeferredApp:
         if not self._seen_request and quiet_for < FIRST_REQUEST_WAIT_S:
             asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)
         elif self._in_flight == 0 and quiet_for >= QUIET_S:
-            self.start()
+            if self._on_quiet:
+                callbacks, self._on_quiet = self._on_quiet, []
+                for callback in callbacks:
+                    callback()
+                if not self._on_first_use:  # the build waits for the next quiet moment after them
+                    self._last_request = time.monotonic()
+                    asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)
+            elif not self._on_first_use:
+                self.start()
         else:
             asyncio.get_running_loop().call_later(QUIET_S - quiet_for if self._in_flight == 0 else QUIET_S,
                                                   self._start_when_quiet)
+
+    def when_quiet(self, callback: Callable[[], None]) -> None:
+        """Call callback on the event loop at the first quiet moment after start (before the build, if any)."""
+        self._on_quiet.append(callback)
 
     def when_started(self, callback: Callable[[], None]) -> None:
         """Call callback on the event loop once the lifespan has started (the server is about to listen)."""
@@ -152,9 +166,8 @@ class DeferredApp:
                 await self._on_startup()
                 for callback in self._on_started:
                     callback()
-                if not self._on_first_use:
-                    self._last_request = time.monotonic()
-                    asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)
+                self._last_request = time.monotonic()
+                asyncio.get_running_loop().call_later(QUIET_S, self._start_when_quiet)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._on_shutdown()

@@ -10,7 +10,8 @@ from starlette.responses import Response
 
 from azuremlcore._store.errors import StoreError
 from azuremlcore.exceptions import UserErrorException
-from azuremlcore.server._common import add_routes, json_response, validation_message
+from azuremlcore.server._api_front import WorkspaceFront, error_answer, error_response, internal_error
+from azuremlcore.server._common import add_routes, validation_message
 from azuremlcore.server.config import ServerConfig
 from azuremlcore.server.middleware import BodyTooLarge, GuardMiddleware
 from azuremlcore.server.security.authz import AuthError
@@ -18,11 +19,6 @@ from azuremlcore.server.state import ServerState
 
 _log = logging.getLogger("azuremlcore.server")
 FIRST_SWEEP_AFTER_S = 1.0
-
-
-def _error(status: int, code: str, message: str) -> Response:
-    return json_response({"error_code": code, "message": message, "error": {"code": code, "message": message}},
-                         status)
 
 
 async def _watch_runs(state: ServerState) -> None:
@@ -50,9 +46,10 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     """The server as an ASGI app (wrapped in the authentication guard).
 
     threadpool=True runs each store call in a worker thread instead of inline on the event loop.
-    The store, the guard and the MLflow tracking API are ready on return; the FastAPI app (workspace
-    API, files, issuer, registry, web view) is built in a thread at the first quiet moment after the
-    server's lifespan starts, and a request for it that comes earlier waits for it (see `_deferred_app`).
+    The store, the guard, the MLflow tracking API and the workspace API (`_api_front`, its routes loaded
+    at the first quiet moment or first call) are ready on return; the FastAPI app (issuer, registry, web
+    view, the OpenAPI document) is built at its first request, or with `config.api_on_first_use=False` in
+    a thread at the first quiet moment after the server's lifespan starts (see `_deferred_app`).
     """
     import importlib.util
 
@@ -74,11 +71,16 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     has_mlflow = importlib.util.find_spec("mlflow") is not None  # without mlflow the workspace API still works
     deferred = DeferredApp(lambda: _build_fastapi(state, threadpool, has_mlflow), _start_watching, _stop_watching,
                            State({"server": state, "threadpool": threadpool}), on_first_use=config.api_on_first_use)
-    front: Any = deferred
+    # The workspace API (the SDK's and `aml`'s calls) answered without FastAPI; behind the MLflow front, so
+    # the MLflow API's hot calls do not try its routes first.
+    workspace_front = WorkspaceFront(deferred, deferred.state)
+    # Its routes and models (10-25 ms of imports) load at the first quiet moment, so its first call need not.
+    deferred.when_quiet(workspace_front.load)
+    front: Any = workspace_front
     if has_mlflow:
         from azuremlcore.server import routes_mlflow  # light: MLflow itself loads only for rare MLflow requests
 
-        front = routes_mlflow.Front(deferred)
+        front = routes_mlflow.Front(front)
     front = deferred.in_front_of(front)
     if has_mlflow and config.write_behind:
         from azuremlcore.server._ingest import JournalBusy, WriteBehind
@@ -96,6 +98,7 @@ def create_app(config: ServerConfig, *, threadpool: bool = False) -> Any:
     guarded = GuardMiddleware(front, state.auth, config.max_json_bytes, limiter, open_access=config.open_access)
     guarded.state = state  # type: ignore[attr-defined]
     guarded.deferred = deferred  # type: ignore[attr-defined]
+    guarded.workspace_front = workspace_front  # type: ignore[attr-defined]
     return guarded
 
 
@@ -116,40 +119,33 @@ def _build_fastapi(state: ServerState, threadpool: bool, has_mlflow: bool) -> An
     app.state.threadpool = threadpool
 
     @app.exception_handler(StoreError)
-    async def _store_error(_: Request, exc: StoreError) -> Response:
-        return _error(exc.http_status, exc.error_code, str(exc))
-
     @app.exception_handler(AuthError)
-    async def _auth_error(_: Request, exc: AuthError) -> Response:
-        return _error(exc.status, exc.error_code, str(exc))
-
     @app.exception_handler(UserErrorException)
-    async def _user_error(_: Request, exc: UserErrorException) -> Response:
-        return _error(400, "INVALID_PARAMETER_VALUE", str(exc))
+    @app.exception_handler(BodyTooLarge)
+    async def _known_error(_: Request, exc: Exception) -> Response:
+        return error_answer(exc) or internal_error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
-        return _error(400, "INVALID_PARAMETER_VALUE", validation_message(exc.errors()))
+        return error_response(400, "INVALID_PARAMETER_VALUE", validation_message(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         # Starlette's own answers (no such route, method not allowed) in the server's error shape too.
         code = "ENDPOINT_NOT_FOUND" if exc.status_code in (404, 405) else "BAD_REQUEST"
-        response = _error(exc.status_code, code, str(exc.detail))
+        response = error_response(exc.status_code, code, str(exc.detail))
         response.headers.update(exc.headers or {})
         return response
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(_: Request, exc: BodyTooLarge) -> Response:
-        return _error(413, "REQUEST_LIMIT_EXCEEDED", str(exc))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:
         _log.exception("Internal error on %s %s", request.method, request.url.path)
-        return _error(500, "INTERNAL_ERROR", f"Internal server error ({exc.__class__.__name__}); see the server log.")
+        return internal_error(exc)
 
+    # The workspace API's tables (answered in front of this app, `_api_front`) as FastAPI's routers, in the
+    # order they always had: this app answers what the front passes on (other methods) and documents them.
     for module in (routes_workspace, routes_files, routes_oidc, routes_jobs):
-        add_routes(app, module.router)
+        add_routes(app, module.router if module is routes_oidc else module.router.fastapi_router())
     if has_mlflow:
         from azuremlcore.server import routes_mlflow, routes_registry
 

@@ -37,11 +37,18 @@ def optional(**constraints: Any) -> Any:
     return Field(None, json_schema_extra=_no_null_default, **constraints)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Model(BaseModel):
+    # Validators and serializers are built at a model's first use: the front (`_api_front`) validates only
+    # the request bodies of the calls that come, and the response models serve only the OpenAPI document
+    # (importing this module built all of them: 22 ms, which the first workspace call waited for).
+    model_config = ConfigDict(defer_build=True)
 
 
-class ErrorOut(BaseModel):
+class _Body(_Model):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class ErrorOut(_Model):
     """Every error answer: MLflow's shape (`error_code`, `message`) and Azure's (`error.code`, `error.message`)."""
 
     error_code: str
@@ -49,7 +56,7 @@ class ErrorOut(BaseModel):
     error: Optional[dict[str, str]] = None
 
 
-class WorkspaceOut(BaseModel):
+class WorkspaceOut(_Model):
     """A workspace (the store's WorkspaceRecord)."""
 
     id: str
@@ -85,7 +92,7 @@ class WorkspaceUpdate(_Body):
     tags: Attributes = optional()
 
 
-class ExperimentOut(BaseModel):
+class ExperimentOut(_Model):
     """An experiment (the store's ExperimentRecord)."""
 
     id: str
@@ -146,7 +153,7 @@ class RunIn(_Body):
     params: dict[AttrKey, Annotated[str, Field(max_length=MAX_PARAM_VALUE)]] = {}
 
 
-class RunOut(BaseModel):
+class RunOut(_Model):
     """A run (the store's RunRecord)."""
 
     id: str
@@ -269,7 +276,7 @@ class AssetIn(_Body):
     properties: Attributes = {}
 
 
-class AssetOut(BaseModel):
+class AssetOut(_Model):
     """One version of an asset (the store's AssetRecord)."""
 
     kind: str
@@ -306,7 +313,7 @@ class SecretNames(_Body):
     names: list[SecretName] = Field(..., max_length=1000)
 
 
-class RunToken(BaseModel):
+class RunToken(_Model):
     """A token scoped to one run (it can write only that run and its children)."""
 
     token: str

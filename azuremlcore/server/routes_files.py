@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
@@ -19,9 +18,10 @@ from azuremlcore._config import arm_id
 from azuremlcore._store.artifacts import clean_name
 from azuremlcore._store.errors import NotFoundError
 from azuremlcore.server._common import WS_PATH as P, json_response, resolve_workspace
+from azuremlcore.server._route_table import RouteTable
 from azuremlcore.server.security.authz import READ, WRITE, AuthError, Principal
 
-router = APIRouter(tags=["files"])
+router = RouteTable(tags=["files"])
 
 
 def _container(ws_id: str, container: str) -> str:

@@ -9,16 +9,16 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from azuremlcore._store.errors import InvalidValueError
 from azuremlcore.server import models as m
 from azuremlcore.server._common import WS_PATH as P, call, json_response, resolve_workspace
+from azuremlcore.server._route_table import RouteTable
 from azuremlcore.server.security.authz import WRITE
 
-router = APIRouter(tags=["jobs"])
+router = RouteTable(tags=["jobs"])
 _SCRIPT_RUN_TYPE = "azureml.scriptrun"
 _start_lock = asyncio.Lock()
 

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, Query
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,12 +20,13 @@ from azuremlcore._store.records import MetricColumns, MetricPoint, RunRecord, Wo
 from azuremlcore.server import models as m
 from azuremlcore.server._common import (WS_PATH as P, call, json_response, principal_of, resolve_workspace,
                                         scope_above, state_of, validation_message)
+from azuremlcore.server._route_table import PathValue, Query, RouteTable
 from azuremlcore.server.security.authz import OWN, READ, WRITE, AuthError, Principal
 
 if TYPE_CHECKING:
     from azuremlcore.server.state import ServerState
 
-router = APIRouter()
+router = RouteTable()
 _WS_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,32}$")
 # Azure's rule for resource group names (subscription ids are GUIDs here or any such label).
 _COORDINATE = re.compile(r"^[-\w.()]{1,90}$")
@@ -322,7 +322,7 @@ def _batch_columns(batches: list[m.MetricBatch]) -> list[MetricColumns]:
     return records
 
 
-@router.post(P + "/metrics", status_code=204, tags=["metrics"], openapi_extra={
+@router.post(P + "/metrics", status_code=204, tags=["metrics"], openapi_extra=lambda: {
     "requestBody": {"content": {"application/json": {"schema": m.MetricsBody.model_json_schema()}}}})
 async def log_metrics(request: Request, sub: str, rg: str, ws: str) -> Response:
     """Store many metric points in one transaction (rows as in MetricsBody)."""
@@ -438,7 +438,7 @@ async def get_asset(request: Request, sub: str, rg: str, ws: str, kind: str, nam
 
 @router.patch(P + "/assets/{kind}/{name}/versions/{version}", response_model=m.AssetOut, tags=["assets"])
 async def update_asset(request: Request, sub: str, rg: str, ws: str, kind: str, name: str,
-                       version: Annotated[int, Path(ge=1, le=(1 << 31) - 1)], body: m.AssetUpdate) -> Response:
+                       version: Annotated[int, PathValue(ge=1, le=(1 << 31) - 1)], body: m.AssetUpdate) -> Response:
     """Change an asset version's spec, description, tags or properties."""
     st, _, rec = resolve_workspace(request, sub, rg, ws, WRITE)
     return json_response(await call(request, st.store.update_asset, rec.id, _check_kind(kind), name, version,
