@@ -11,6 +11,10 @@ What the server's metric paths cost in the store alone, without HTTP or JSON:
 * spool path: the same through `log_metrics_once` (the SDK's run.log into a server, as points);
 * columns path: the same through `log_metric_columns_once` in records of 25,000 (the SDK's run.log into a
   server as the server stores it now: a spool record's columns; left out for a baseline without it);
+* MLflow's duplicate check where it reads points: 10 batches of the `log_batch` path retried (every point a
+  twin, spread over its 200k-point series), its newest batch retried (a client's retry, a journal replay), and
+  its worst case, 10 batches of step 0 in one millisecond onto
+  100k points of that same rank (every stored point a candidate), seconds a batch;
 * history: 100k points of one key read through `metric_history_page` (`metric_page` for a baseline
   without it) in pages of 25,000 (MLflow's page),
   the server's share of `get_metric_history` before JSON;
@@ -46,6 +50,7 @@ REPEAT = int(os.environ.get("BENCH_METRIC_REPEAT", "5"))
 POSTGRES = os.environ.get("BENCH_SERVER_POSTGRES_URL")
 AROUND = int(os.environ.get("BENCH_METRIC_AROUND", "0"))  # points already stored in other runs
 N_INSERT, BATCH, N_HISTORY, PAGE, RECORD = 200_000, 1_000, 100_000, 25_000, 25_000
+RETRIES, N_SAME = 10, 110_000  # batches retried; points of step 0 in one millisecond
 HERE = Path(__file__).resolve().parent
 
 
@@ -106,6 +111,25 @@ def measure(url: str) -> dict[str, float]:
         store.log_metrics_unique(rid, b)
     out["log_batch path points/s"] = N_INSERT / (time.perf_counter() - start)
     out["log_batch path, this process's CPU s"] = time.process_time() - cpu
+    # MLflow's duplicate check where it must read points: retries of batches spread over the 200k-point series
+    # (since migration 0009 a scan of the series' range, before a seek on the step index) ...
+    retried = work[::N_INSERT // BATCH // RETRIES]
+    start = time.perf_counter()
+    assert sum(store.log_metrics_unique(rid, b) for b in retried) == 0
+    out["a retried batch of 1,000 (all twins) s"] = (time.perf_counter() - start) / len(retried)
+    start = time.perf_counter()  # the newest batch again: a client's retry, the write-behind's journal replay
+    assert sum(store.log_metrics_unique(rid, work[-1]) for _ in range(RETRIES)) == 0
+    out["the newest batch retried s"] = (time.perf_counter() - start) / RETRIES
+    # ... and its worst case: a series of step 0 in one millisecond, more points at that same rank.
+    rid = run()
+    same = [[MetricPoint(rid, "z", "scalar", float(i), None, 0, 1_700_000_000_000) for i in range(s, s + BATCH)]
+            for s in range(0, N_SAME, BATCH)]
+    for b in same[:-RETRIES]:
+        store.log_metrics(b)
+    start = time.perf_counter()
+    for b in same[-RETRIES:]:
+        store.log_metrics_unique(rid, b)
+    out["a batch of 1,000 onto 100k points of its rank (step 0, one ms) s"] = (time.perf_counter() - start) / RETRIES
     rid = run()
     work = batches(rid, "s", N_INSERT)
     start, cpu = time.perf_counter(), time.process_time()
@@ -148,7 +172,7 @@ def measure(url: str) -> dict[str, float]:
         best = min(best, time.perf_counter() - start)
         assert got == N_HISTORY, got
     out["history 100k points s"] = best
-    stored = (3 if "columns path points/s" in out else 2) * N_INSERT + N_HISTORY + AROUND // 10_000 * 10_000
+    stored = (3 if "columns path points/s" in out else 2) * N_INSERT + N_HISTORY + N_SAME + AROUND // 10_000 * 10_000
     out["stored bytes per point"] = _bytes(store) / stored
     store.close()
     return out

@@ -92,6 +92,8 @@ def to_revision_0006(url: str) -> None:
                                         "FROM metrics ORDER BY id").all()
             conn.exec_driver_sql("DROP TABLE metrics")
             conn.exec_driver_sql("DROP TABLE metric_id_counter")
+            for column in ("hi_step", "hi_timestamp", "hi_id"):  # each series' highest point: 0009's
+                conn.exec_driver_sql(f"ALTER TABLE metric_series DROP COLUMN {column}")
             _refill(conn, _metrics_0006(), rows, "0006")
     finally:
         engine.dispose()

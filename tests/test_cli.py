@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,21 @@ def test_transfers_draw_rich_progress_bars(cli: Cli, monkeypatch: pytest.MonkeyP
     assert "Uploading" not in out  # progress never mixes with the result
     code, out, err = cli.run("datastore", "download", "-d", "copy", "--hide-progress")
     assert code == 0 and "Downloading" not in err
+
+
+def test_each_top_level_name_is_owned_by_the_module_that_registers_it() -> None:
+    """`build_parser` imports only the named group's module (an `aml server` then holds no other), by `_OWNERS`."""
+    import importlib
+
+    from azuremlcore._cli import main
+
+    owners = {name: module for module in main._MODULES
+              for name in importlib.import_module(f"azuremlcore._cli.{module}").TOP}
+    assert main._OWNERS == owners
+    script = ("import sys; from azuremlcore._cli.main import build_parser; build_parser(['server', '--help']); "
+              "print(sorted(m for m in sys.modules if m.startswith('azuremlcore._cli.')))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert "azuremlcore._cli.admin" in loaded and "azuremlcore._cli.run'" not in loaded, loaded
 
 
 def test_every_group_and_command_has_help_with_examples(cli: Cli) -> None:

@@ -301,3 +301,44 @@ def test_pending_points_stay_bounded_and_an_unfinished_entry_is_left_out(tmp_pat
     assert [p.step for p in store.get_metrics([run.id])] == list(range(7000))
     wb.close()
     store.close()
+
+
+def test_drain_stores_many_runs_and_keeps_only_what_failed_pending(tmp_path: Path) -> None:
+    """Entries of many runs drain in one pass; when the database fails on one run (an outage, not a store
+    error), the runs stored before it leave the pending list and the rest stay, to be stored by the next drain."""
+    from azuremlcore._store.records import RunRecord, WorkspaceRecord
+    from azuremlcore._store.sql import SqlWorkspaceStore
+    from azuremlcore.server import routes_mlflow
+    from azuremlcore.server._ingest import WriteBehind
+
+    store = SqlWorkspaceStore(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    ws = store.create_workspace(WorkspaceRecord(id="w", subscription_id="s", resource_group="g", name="w"))
+    exp = store.create_experiment(ws.id, "e")
+    runs = [store.create_run(RunRecord(id=f"r{i}", workspace_id=ws.id, experiment_id=exp.id)).id for i in range(300)]
+    real = store.log_metrics_unique
+    outage = {"run": "r150"}
+
+    def flaky(run_id: str, points: list, **kw: Any) -> int:  # the database going away mid-drain
+        if run_id == outage["run"]:
+            raise ConnectionError("database unreachable")
+        return real(run_id, points, **kw)
+
+    store.log_metrics_unique = flaky  # type: ignore[method-assign]
+    wb = WriteBehind(store, tmp_path, routes_mlflow.DECODERS)
+
+    async def submit_all() -> None:
+        for n in range(2):
+            for run_id in runs:
+                b = f'{{"run_id": "{run_id}", "metrics": [{{"key": "k", "value": {n}, "timestamp": {n}, "step": {n}}}]}}'
+                wb.submit(b"b", b.encode(), *routes_mlflow.log_batch_points(b.encode()))
+
+    asyncio.run(submit_all())
+    with pytest.raises(ConnectionError):
+        wb.drain()
+    assert wb.pending == 2 * 150  # r150..r299, two entries each
+    assert (tmp_path / "ingest.journal").stat().st_size > 0
+    outage["run"] = None
+    wb.drain()
+    assert wb.pending == 0 and (tmp_path / "ingest.journal").stat().st_size == 0
+    assert all(len(store.get_metrics([r])) == 2 for r in runs)
+    wb.close()

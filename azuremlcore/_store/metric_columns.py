@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from itertools import compress, repeat
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from azuremlcore._store.records import MetricColumns
 
@@ -48,11 +48,11 @@ def point_rows(run_id: str, record: MetricColumns) -> list[tuple]:
 
 
 def plain_columns(run_id: str, record: MetricColumns, keys_held: set[str], series: dict[str, int]
-                  ) -> Optional[tuple[tuple[Iterable[Any], ...], bool, list[tuple]]]:
+                  ) -> Optional[tuple[tuple[Iterable[Any], ...], bool, list[tuple], dict[str, tuple[int, int]]]]:
     """(the points as columns for the store's write, whether those are the plain columns (series_id, value, step,
     timestamp) of `scalar` points or all of them (series_id, kind, value, is_nan, value_json, step, timestamp),
-    the latest point of each key as a metrics row) for a record that needs no per-point care; None when it does
-    (use `point_rows`).
+    the latest point of each key as a metrics row, each key's highest (step, timestamp) as `highest` gives it)
+    for a record that needs no per-point care; None when it does (use `point_rows`).
 
     keys_held is `keys_of(record)` (the caller has it already).
     """
@@ -82,4 +82,26 @@ def plain_columns(run_id: str, record: MetricColumns, keys_held: set[str], serie
                                                      map(key.__eq__, keys))  # type: ignore[arg-type]
             step, ts, value, _ = max(picked)
             latest.append((run_id, key, record.kind, value, False, None, step, ts))
-    return columns, plain, latest
+        # Every point ranked for its key's latest: the latest's (step, timestamp) is the key's highest.
+        return columns, plain, latest, {row[1]: (row[6], row[7]) for row in latest}
+    return columns, plain, latest, highest(record.key, record.step, record.timestamp)
+
+
+def highest(key: Any, step: Sequence[int], timestamp: Sequence[int]) -> dict[str, tuple[int, int]]:
+    """Each key's highest (step, timestamp) among points given as columns (`key` one name for every point, or a
+    list): what `metric_series.hi_step, hi_timestamp` must reach once they are stored."""
+    if not step:
+        return {}
+    if isinstance(key, str):
+        return {key: max(zip(step, timestamp))}
+    held = set(key)
+    if len(held) == 1:
+        return {key[0]: max(zip(step, timestamp))}
+    if len(held) <= _MAX_KEYS_BY_PASS:
+        return {k: max(compress(zip(step, timestamp), map(k.__eq__, key))) for k in held}
+    best: dict[str, tuple[int, int]] = {}
+    for k, rank in zip(key, zip(step, timestamp)):
+        old = best.get(k)
+        if old is None or rank > old:
+            best[k] = rank
+    return best

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from azuremlcore._store.schema import for_dialect
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -99,17 +99,24 @@ _long_index = sa.Index(ATTRIBUTE_LONG_INDEX, run_attributes.c.kind, run_attribut
 
 # One row per (run, key): a metric's history. Points carry its small integer id instead of the run id and
 # key, so their indexes hold a few bytes per point and a history is one integer range of an index.
+# hi_step, hi_timestamp: the highest (step, timestamp) of the series' points (NULL: none yet), raised by every
+# write in its transaction; hi_id: no point at that rank has a smaller id. MLflow's duplicate check of a batch
+# (a retried batch adds nothing) reads no point when every point of the batch ranks above, and only the ids from
+# hi_id when none ranks below: the points need no (series_id, step, timestamp) index (a third B-tree per insert).
 metric_series = sa.Table(
     "metric_series",
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(256), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("hi_step", sa.BigInteger),
+    sa.Column("hi_timestamp", sa.BigInteger),
+    sa.Column("hi_id", sa.BigInteger),
     sa.UniqueConstraint("run_id", "key", name="uq_metric_series_run_key"),
 )
 
 # One row per logged value, clustered on (series_id, id): a history is one contiguous range of the table
-# itself, and an insert updates two B-trees (the table and the step index), not three. `value` is what MLflow
+# itself, and an insert updates one B-tree (SQLite; PostgreSQL: the heap and the primary key's index). `value` is what MLflow
 # sees (NULL for values MLflow cannot hold: strings, rows, tables); `value_json` keeps the Python type an Azure
 # ML user logged. `id` is the logging order across the workspace (history pages are keyed by it): PostgreSQL
 # takes it from the metrics_id_seq sequence, SQLite (WITHOUT ROWID: no rowid to count with) from
@@ -129,8 +136,6 @@ metrics = sa.Table(
     sa.Column("value_json", sa.Text),
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
-    # A history by step (charts' ranges) and the duplicate check of retried MLflow batches.
-    sa.Index("ix_metrics_series_step_ts", "series_id", "step", "timestamp"),
     # WITHOUT ROWID on SQLite: see _DIALECT_OPTIONS.
 )
 sa.event.listen(metrics, "before_create", sa.DDL("CREATE SEQUENCE IF NOT EXISTS metrics_id_seq").execute_if(

@@ -154,20 +154,29 @@ def _raise_latest(cur: Any, ph: str, rows: list[tuple]) -> None:
         [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[0]) for r in best.values()])
 
 
-def _series_ids(cur: Any, ph: str, run_id: str, keys: Iterable[str]) -> dict[str, int]:
+def _series_ids(cur: Any, ph: str, run_id: str, keys: Iterable[str],
+                marks: dict[int, tuple[tuple[int, int], int]] | None = None) -> dict[str, int]:
     """The metric_series id of each of the run's keys, creating the missing series in the caller's transaction.
 
-    A run that does not exist raises NotFoundError (its series cannot be created).
+    A run that does not exist raises NotFoundError (its series cannot be created). With `marks`, the
+    same look-up fills it with each stored series' ((hi_step, hi_timestamp), hi_id) when it has points.
     """
     wanted = sorted(set(keys))
     found: dict[str, int] = {}
+    extra = ", hi_step, hi_timestamp, hi_id" if marks is not None else ""
 
     def lookup(names: list[str]) -> None:
         for i in range(0, len(names), 500):  # within every SQLite build's limit of bound parameters
             part = names[i:i + 500]
-            cur.execute(f'SELECT "key", id FROM metric_series WHERE run_id = {ph} AND "key" IN '
+            cur.execute(f'SELECT "key", id{extra} FROM metric_series WHERE run_id = {ph} AND "key" IN '
                         f'({", ".join([ph] * len(part))})', (run_id, *part))
-            found.update(cur.fetchall())
+            if marks is None:
+                found.update(cur.fetchall())
+                continue
+            for key, sid, step, ts, hi_id in cur.fetchall():
+                found[key] = sid
+                if step is not None:
+                    marks[sid] = ((step, ts), hi_id)
 
     lookup(wanted)
     missing = [k for k in wanted if k not in found]
@@ -195,9 +204,23 @@ def _take_ids(cur: Any, n: int) -> int:
     return cur.fetchone()[0] - n + 1
 
 
-def _write_points(cur: Any, ph: str, columns: Sequence[Iterable[Any]], n: int, plain: bool) -> None:
+def _raise_highest(cur: Any, ph: str, highest: dict[int, tuple[int, int]], first_id: int | None) -> None:
+    """Raise each series' hi_step, hi_timestamp to its new points' highest (step, timestamp) where that ranks
+    above, with hi_id a bound below the new points' ids: first_id (SQLite: the first id they take) or, on
+    PostgreSQL, the sequence's last value before they take theirs. Called before the points are written."""
+    new_id = ph if first_id is not None else "(SELECT last_value FROM metrics_id_seq)"
+    cur.executemany(
+        f"UPDATE metric_series SET hi_step = {ph}, hi_timestamp = {ph}, hi_id = {new_id} WHERE id = {ph} AND "
+        f"(hi_step IS NULL OR hi_step < {ph} OR (hi_step = {ph} AND hi_timestamp < {ph}))",
+        [(s, t, first_id, i, s, s, t) if first_id is not None else (s, t, i, s, s, t)
+         for i, (s, t) in sorted(highest.items())])  # one order for every writer: no lock-order deadlock
+
+
+def _write_points(cur: Any, ph: str, columns: Sequence[Iterable[Any]], n: int, plain: bool,
+                  highest: dict[int, tuple[int, int]]) -> None:
     """n points given as columns, in logging order, in the caller's transaction: `_PLAIN_COLUMNS` when plain,
-    else `_ALL_COLUMNS` (a column may be an iterator: rows are zipped as the driver takes them).
+    else `_ALL_COLUMNS` (a column may be an iterator: rows are zipped as the driver takes them); highest holds
+    each of their series' highest (step, timestamp) among them (`metric_columns.highest`), kept in metric_series.
 
     PostgreSQL: COPY, ids from the column's sequence (psycopg's executemany sends a message per row and waited on
     them for three quarters of a batch's time); SQLite: executemany, ids taken from metric_id_counter.
@@ -206,13 +229,19 @@ def _write_points(cur: Any, ph: str, columns: Sequence[Iterable[Any]], n: int, p
         return
     names = _PLAIN_COLUMNS if plain else _ALL_COLUMNS
     if ph == "%s":
+        _raise_highest(cur, ph, highest, None)
         with cur.copy(f"COPY metrics ({names}) FROM STDIN") as copy:
             for row in zip(*columns):
                 copy.write_row(row)
     else:
         first = _take_ids(cur, n)
+        _raise_highest(cur, ph, highest, first)
         cur.executemany(f"INSERT INTO metrics (id, {names}) VALUES ({', '.join([ph] * (len(columns) + 1))})",
                         zip(range(first, first + n), *columns))
+
+
+def _by_series(series: dict[str, int], highest: dict[str, tuple[int, int]]) -> dict[int, tuple[int, int]]:
+    return {series[k]: rank for k, rank in highest.items()}
 
 
 def _write_rows(cur: Any, ph: str, series: dict[str, int], rows: list[tuple]) -> None:
@@ -222,10 +251,11 @@ def _write_rows(cur: Any, ph: str, series: dict[str, int], rows: list[tuple]) ->
         return
     _, keys, kinds, values, nans, jsons, steps, times = zip(*rows)  # columns, transposed in C
     n, ids = len(rows), list(map(series.__getitem__, keys))
+    highest = _by_series(series, metric_columns.highest(list(keys), steps, times))
     if kinds.count("scalar") == n and not any(nans) and jsons.count(None) == n and None not in values:
-        _write_points(cur, ph, (ids, values, steps, times), n, True)
+        _write_points(cur, ph, (ids, values, steps, times), n, True, highest)
     else:
-        _write_points(cur, ph, (ids, kinds, values, nans, jsons, steps, times), n, False)
+        _write_points(cur, ph, (ids, kinds, values, nans, jsons, steps, times), n, False, highest)
 
 
 def _insert_points(cur: Any, ph: str, run_id: str, rows: list[tuple]) -> None:
@@ -249,10 +279,59 @@ def _write_unique_plain(cur: Any, ph: str, run_id: str, points: list[MetricPoint
     plain = metric_columns.plain_columns(run_id, record, held, series)
     if plain is None or len(set(zip(keys, values, steps, times))) != len(points):
         return None
-    columns, is_plain, latest = plain
-    _write_points(cur, ph, columns, len(points), is_plain)
+    columns, is_plain, latest, highest = plain
+    _write_points(cur, ph, columns, len(points), is_plain, _by_series(series, highest))
     _raise_latest(cur, ph, latest)
     return len(points)
+
+
+def _stored_twins(cur: Any, ph: str, series: dict[str, int], marks: dict[int, tuple[tuple[int, int], int]],
+                  points: list[MetricPoint], steps: list[int], times: list[int]) -> set[tuple]:
+    """The stored points of the batch's series that a point of the batch may repeat, as (key, value or 'nan',
+    step, timestamp): none are read when every point ranks above its series' highest stored (step, timestamp)
+    (a batch logged in order), only the series' points from hi_id when none ranks below it (the same step and
+    millisecond again), else the series' points in the candidates' step and time ranges (a retry, a journal
+    replay, points logged out of order). marks: `_series_ids`' for these series."""
+    if not marks or min(zip(steps, times)) > max(rank for rank, _ in marks.values()):
+        return set()
+    # series id -> [lowest step, highest step, lowest timestamp, highest timestamp, only at the highest rank,
+    # the candidates' identities]
+    bounds: dict[int, list[Any]] = {}
+    for p, step, ts in zip(points, steps, times):
+        i = series[p.key]
+        mark = marks.get(i)
+        if mark is None or (step, ts) > mark[0]:
+            continue
+        v = p.value
+        ident = (p.key, "nan" if v is not None and v != v else v, step, ts)
+        b = bounds.get(i)
+        if b is None:
+            bounds[i] = [step, step, ts, ts, (step, ts) == mark[0], {ident}]
+        else:
+            b[0], b[1], b[2], b[3] = min(b[0], step), max(b[1], step), min(b[2], ts), max(b[3], ts)
+            b[4] = b[4] and (step, ts) == mark[0]
+            b[5].add(ident)
+    key_of = {i: k for k, i in series.items()}
+    seen: set[tuple] = set()
+    for i, (lo_step, hi_step, lo_ts, hi_ts, at_top, wanted) in bounds.items():
+        # Newest first, stopping once every candidate has its twin: a retry or a journal replay repeats recent
+        # points, found near the series' end. LIMITed reads, each going on below the last: an open statement would
+        # scan on (sqlite3 steps a row ahead), and a limit that grows keeps the reads few when twins are missing.
+        key, below, limit = key_of[i], None, len(wanted)
+        while wanted:
+            cur.execute(f'SELECT id, "value", is_nan, step, "timestamp" FROM metrics WHERE series_id = {ph} AND '
+                        f'id >= {ph} AND id < {ph} AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph} '
+                        f'ORDER BY id DESC LIMIT {int(limit)}',
+                        (i, marks[i][1] if at_top else 0, below if below is not None else 2 ** 62, lo_step, hi_step,
+                         lo_ts, hi_ts))
+            rows = cur.fetchall()
+            found = {(key, "nan" if nan else v, step, ts) for _, v, nan, step, ts in rows}
+            seen |= found
+            wanted -= found
+            if len(rows) < limit:
+                break
+            below, limit = rows[-1][0], max(len(wanted), 2 * limit)
+    return seen
 
 
 def _spool_done(cur: Any, ph: str, run_id: str, source: str) -> int:
@@ -798,8 +877,8 @@ class SqlWorkspaceStore:
                     _write_rows(cur, ph, series, rows)
                     latest += rows
                 else:
-                    columns, is_plain, latest_of_record = plain
-                    _write_points(cur, ph, columns, len(record.value), is_plain)
+                    columns, is_plain, latest_of_record, highest = plain
+                    _write_points(cur, ph, columns, len(record.value), is_plain, _by_series(series, highest))
                     latest += latest_of_record
             _raise_latest(cur, ph, latest)
             _spool_mark(cur, ph, run_id, source, max(r.n for r in todo))
@@ -841,15 +920,10 @@ class SqlWorkspaceStore:
                 _put_run_values(cur, ph, run_id, params or {}, tags or {})
             if not points:
                 return 0
-            series = _series_ids(cur, ph, run_id, {p.key for p in points})
-            key_of = {i: k for k, i in series.items()}
+            marks: dict[int, tuple[tuple[int, int], int]] = {}
+            series = _series_ids(cur, ph, run_id, {p.key for p in points}, marks)
             steps, times = [p.step for p in points], [p.timestamp for p in points]
-            # Bounded by the batch's step and time ranges, the lookup stays on ix_metrics_series_step_ts.
-            cur.execute(
-                f'SELECT series_id, "value", is_nan, step, "timestamp" FROM metrics WHERE series_id IN '
-                f'({", ".join([ph] * len(series))}) AND step BETWEEN {ph} AND {ph} AND "timestamp" BETWEEN {ph} AND {ph}',
-                (*series.values(), min(steps), max(steps), min(times), max(times)))
-            seen = {(key_of[i], "nan" if nan else v, step, ts) for i, v, nan, step, ts in cur.fetchall()}
+            seen = _stored_twins(cur, ph, series, marks, points, steps, times)
             if not seen:
                 stored = _write_unique_plain(cur, ph, run_id, points, steps, times, series)
                 if stored is not None:

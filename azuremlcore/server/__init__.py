@@ -22,9 +22,7 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 5000, acces
     """Run the server in this process until interrupted (one process, one event loop); https with tls_cert/key."""
     import gc
 
-    import uvicorn
-
-    from azuremlcore.server import _pydantic_plugins
+    from azuremlcore.server import _pydantic_plugins, _uvicorn_serve
 
     _pydantic_plugins.switch_off()  # their scan was 10-90 ms of start-up; see the module
     # Start-up makes some hundred thousand objects that all live as long as the server; the collector's
@@ -38,10 +36,9 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 5000, acces
     app.deferred.when_built(_settle)
     # httptools (C HTTP parser) and uvloop come with the server extra; h11 and asyncio's loop cost about a
     # third more per request (measured with py-spy under bench_server).
-    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info", lifespan="on",
-                http="httptools" if _has("httptools") else "h11", loop="uvloop" if _has("uvloop") else "asyncio",
-                server_header=False,
-                ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_graceful_shutdown=5)
+    _uvicorn_serve.run(app, host=host, port=port, access_log=access_log, log_level="info", lifespan="on",
+                       http="httptools" if _has("httptools") else "h11", loop="uvloop" if _has("uvloop") else "asyncio",
+                       server_header=False, ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_graceful_shutdown=5)
 
 
 def _resume_collection() -> None:

@@ -150,12 +150,15 @@ class WriteBehind:
             by_run: dict[str, list[MetricPoint]] = {}
             for run_id, points in self._pending:
                 by_run.setdefault(run_id, []).extend(points)
+            stored: set[str] = set()
             try:
                 for run_id, points in by_run.items():
                     self._store(run_id, points)
-                    # Stored: off the list at once, so an error on a later run leaves only what is left pending.
-                    self._pending = [e for e in self._pending if e[0] != run_id]
+                    stored.add(run_id)
             finally:
+                # One pass whatever happened (a pass per run stored was quadratic in the runs pending): an error
+                # on a later run leaves pending only what is not stored.
+                self._pending = [e for e in self._pending if e[0] not in stored]
                 self._pending_points = sum(len(points) for _, points in self._pending)
             os.ftruncate(self._fd, 0)  # every acknowledged point is in the database now
 
