@@ -140,7 +140,9 @@ class Workspace:
             location=location or "local", sku=sku, friendly_name=friendly_name or name, tags=dict(tags or {})),
             exist_ok=True)
         if show_output and not existing:
-            print(f"Created workspace '{name}' in {artifacts.root.parent}")
+            # On a server the local folder is only a cache: name where the workspace lives.
+            print(f"Created workspace '{name}' on {endpoint}" if endpoint
+                  else f"Created workspace '{name}' in {artifacts.root.parent}")
         return Workspace._from_record(store, artifacts, record, auth, endpoint)
 
     @staticmethod

@@ -19,6 +19,22 @@ def test_workspace_found_again_by_coordinates(ws, backend):
     assert Workspace.get(ws.name, subscription_id=ws.subscription_id).tags == {"team": "a"}
 
 
+def test_workspace_create_says_where_the_workspace_lives(backend, capsys, azuremlcore_home):
+    import os
+    import uuid
+
+    from azuremlcore import Workspace
+
+    name = f"said{uuid.uuid4().hex[:8]}"
+    Workspace.create(name=name, subscription_id="sub-contract", resource_group="rg")
+    said = capsys.readouterr().out
+    # A server workspace's local folder is only a cache: the message names the server instead.
+    where = os.environ["AZUREMLCORE_ENDPOINT"] if backend != "embedded" else str(azuremlcore_home)
+    assert said.startswith(f"Created workspace '{name}' ") and where in said
+    Workspace.create(name=name, subscription_id="sub-contract", resource_group="rg", exist_ok=True)
+    assert capsys.readouterr().out == ""
+
+
 def test_workspace_config_round_trip(ws, backend, workdir):
     from azuremlcore import Workspace
 
