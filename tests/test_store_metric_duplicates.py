@@ -167,6 +167,19 @@ def test_a_batch_at_the_top_reads_from_hi_id_and_one_in_order_reads_nothing(url:
         store.close()
 
 
+def _downgraded_to_0008(url: str) -> tuple[set[str], set[str]]:
+    """Downgrade the database to 0008; returns the points table's index names and metric_series' columns."""
+    downgrade(url, "0008")
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            insp = sa.inspect(conn)
+            return ({ix["name"] for ix in insp.get_indexes("metrics")},
+                    {c["name"] for c in insp.get_columns("metric_series")})
+    finally:
+        engine.dispose()
+
+
 def test_the_0008_database_is_upgraded_and_downgraded_with_every_point(url: str) -> None:
     """Revision 0008 (the step index, no highest points) -> head: the series' highest points are filled in from
     the stored points, the index goes, a retry of a batch stored before the upgrade adds nothing; back to 0008
@@ -182,15 +195,8 @@ def test_the_0008_database_is_upgraded_and_downgraded_with_every_point(url: str)
         before = (_stored(store, a), _stored(store, b))
     finally:
         store.close()
-    downgrade(url, "0008")
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            insp = sa.inspect(conn)
-            assert {ix["name"] for ix in insp.get_indexes("metrics")} == {"ix_metrics_series_step_ts"}
-            assert "hi_step" not in {c["name"] for c in insp.get_columns("metric_series")}
-    finally:
-        engine.dispose()
+    indexes, series_columns = _downgraded_to_0008(url)
+    assert indexes == {"ix_metrics_series_step_ts"} and "hi_step" not in series_columns
     store = SqlWorkspaceStore(url)  # upgrades 0008 -> head
     try:
         with store._read() as conn:
@@ -206,13 +212,7 @@ def test_the_0008_database_is_upgraded_and_downgraded_with_every_point(url: str)
         after = (_stored(store, a), _stored(store, b))
     finally:
         store.close()
-    downgrade(url, "0008")
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            assert {ix["name"] for ix in sa.inspect(conn).get_indexes("metrics")} == {"ix_metrics_series_step_ts"}
-    finally:
-        engine.dispose()
+    assert _downgraded_to_0008(url)[0] == {"ix_metrics_series_step_ts"}
     store = SqlWorkspaceStore(url)
     try:
         assert (_stored(store, a), _stored(store, b)) == after
