@@ -2,9 +2,9 @@
 
 A history page of 25,000 points makes about 100,000 objects (sqlite3's row tuples, their floats and
 ints, the answer's dicts) that reference counting frees as soon as the answer is encoded: none
-of them is in a cycle. Left on, the collector runs 60-65 young and 5-6 middle collections a page,
-each walking the server's large heap's young objects: 16 % of a page's time in the server. Paused,
-the page is built without them and the first collection after it finds the page's objects gone.
+of them is in a cycle. Left on, the collector runs 60-65 young and 5-6 middle collections during a
+page: 16 % of a page's time in the server (the history2 lane's profile). Paused, the page is built
+without them, and since the page's objects are freed before it is back on, no collection is owed.
 
 The switch is process-wide (`gc.disable`): builds on the event loop and on the read-ahead worker
 count themselves in, and the last one out turns the collector back on, only if it was on when the
