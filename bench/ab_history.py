@@ -9,7 +9,8 @@ protobuf, entities); per round the server's CPU (all threads, /proc) and the cli
 
   python bench/ab_history.py TREE_A [TREE_B ...]   each tree's own .venv/bin/python runs its server
 Environment: AB_ROUNDS=10, AB_POINTS=100000, AB_POSTGRES_URL=postgresql://... (a database each),
-AB_NULL=bench (bench_server's do-nothing endpoint, the default) or none.
+AB_NULL=bench (bench_server's do-nothing endpoint, the default) or none, AB_OLD_NULL=<another tree's
+bench_server.py> (its do-nothing endpoint beside), AB_RAW_ONLY=1 (the raw pages alone: quick rounds).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import bench_server as bs  # noqa: E402
 ROUNDS = int(os.environ.get("AB_ROUNDS", "10"))
 POINTS = int(os.environ.get("AB_POINTS", "100000"))
 PG = os.environ.get("AB_POSTGRES_URL")
+RAW_ONLY = os.environ.get("AB_RAW_ONLY") == "1"  # only the raw pages (quick rounds), no do-nothing endpoint
 _SENDS: list[float] = []
 _orig_send = requests.Session.send
 
@@ -103,7 +105,7 @@ def one(server: bs.Server, run_id: str) -> dict[str, Any]:
     client = MlflowClient(tracking_uri=server.uri)
     _SENDS.clear()
     cpu0, ccpu0, t0 = _tree_cpu(server.proc.pid), time.process_time(), time.perf_counter()
-    n = len(client.get_metric_history(run_id, "h"))
+    n = POINTS if RAW_ONLY else len(client.get_metric_history(run_id, "h"))
     total = time.perf_counter() - t0
     out: dict[str, Any] = {"history": total, "server cpu": _tree_cpu(server.proc.pid) - cpu0,
                            "client cpu": time.process_time() - ccpu0, "waits": list(_SENDS),
@@ -122,7 +124,7 @@ def main() -> int:
     trees = [Path(t).resolve() for t in sys.argv[1:]]
     work = Path(tempfile.mkdtemp(prefix="ab-history-"))
     servers = [start_tree(t, work, i) for i, t in enumerate(trees)]
-    if os.environ.get("AB_NULL", "bench") != "none":
+    if os.environ.get("AB_NULL", "bench") != "none" and not RAW_ONLY:
         servers.append(bs.start_null(work))
     if os.environ.get("AB_OLD_NULL"):  # another tree's do-nothing endpoint (its bench_server.py), beside this one
         port = bs._port()
