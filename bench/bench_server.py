@@ -351,8 +351,23 @@ def _serve_null(port: int) -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    page = min(25_000, N_HISTORY)
-    points = ",".join(f'{{"key":"h","value":{float(i)!r},"timestamp":{i},"step":{i}}}' for i in range(page))
+    # The pages a server answers for the bench's history (`batches("h", N_HISTORY)`: value float(i), timestamp
+    # now + i, step i), byte for byte as aml server writes them (orjson, 13-digit timestamps, each page its own
+    # points), so the client alone decodes the same bytes as against a server. (Until history3 this served page
+    # one's points four times with timestamps i: 14 % fewer bytes.)
+    try:
+        from orjson import dumps as _dumps
+    except ImportError:  # pragma: no cover - the server extra brings orjson
+        def _dumps(obj: Any) -> bytes:
+            return json.dumps(obj, separators=(",", ":")).encode()
+    page, now = min(25_000, N_HISTORY), int(time.time() * 1000)
+    pages: dict[int, bytes] = {}
+    for first in range(0, N_HISTORY, page):
+        body: dict[str, Any] = {"metrics": [{"key": "h", "value": float(i), "timestamp": now + i, "step": i}
+                                            for i in range(first, min(N_HISTORY, first + page))]}
+        if first + page < N_HISTORY:
+            body["next_page_token"] = str(first + page)
+        pages[first] = _dumps(body)
 
     async def answer(request: Request) -> Response:
         await request.body()
@@ -362,8 +377,7 @@ def _serve_null(port: int) -> None:
         elif path.endswith("/runs/create"):
             text = '{"run":{"info":{"run_id":"r","experiment_id":"1","status":"RUNNING"},"data":{}}}'
         elif path.endswith("/metrics/get-history"):
-            done = int(request.query_params.get("page_token") or 0) + page
-            text = '{"metrics":[' + points + "]" + (f',"next_page_token":"{done}"' if done < N_HISTORY else "") + "}"
+            return Response(pages[int(request.query_params.get("page_token") or 0)], media_type="application/json")
         else:
             text = "{}"
         return Response(text, media_type="application/json")

@@ -78,8 +78,8 @@ def test_every_value_reads_back_exactly_and_float_typed_in_chained_pages(url: st
             # Bit for bit (SQLite keeps no sign on a zero it stores, so zeros compare by value).
             assert m["value"] == want if want == 0.0 or isinstance(want, str) else \
                 struct.pack("<d", m["value"]) == struct.pack("<d", want), (m, v)
-        assert metric_history_page(store, rid, "nope", None, None) == ('{"metrics":[]}', None)
-        assert metric_history_page(store, "no-such-run", key, None, None) == ('{"metrics":[]}', None)
+        assert metric_history_page(store, rid, "nope", None, None) == (b'{"metrics":[]}', None)
+        assert metric_history_page(store, "no-such-run", key, None, None) == (b'{"metrics":[]}', None)
         # A full last page gives no token either.
         text, token = metric_history_page(store, rid, key, len(values), None)
         assert token is None and len(json.loads(text)["metrics"]) == len(values)

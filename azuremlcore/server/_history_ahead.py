@@ -30,7 +30,7 @@ _log = logging.getLogger("azuremlcore.server")
 # (store's id, workspace id, run id, metric key, page size, page token) -> (store, started, future of
 # (mark, answer, next token))
 _Key = tuple[int, str, str, str, "int | None", str]
-_pending: dict[_Key, tuple[Any, float, "Future[tuple[int | None, str, str | None]]"]] = {}
+_pending: dict[_Key, tuple[Any, float, "Future[tuple[int | None, bytes, str | None]]"]] = {}
 _lock = threading.Lock()
 _workers: list[ThreadPoolExecutor] = []
 
@@ -43,14 +43,15 @@ def _worker() -> ThreadPoolExecutor:
 
 
 def _build(store: Any, run_id: str, key: str, max_results: int | None, token: str
-           ) -> tuple[int | None, str, str | None]:
+           ) -> tuple[int | None, bytes, str | None]:
     mark = store.metric_series_mark(run_id, key)  # before the page: a point stored meanwhile changes it
     return (mark, *metric_history_page(store, run_id, key, max_results, token))
 
 
 def history_answer(store: Any, ws_id: str, run_id: str, key: str, max_results: int | None,
-                   page_token: str | None) -> str:
-    """GetMetricHistory's JSON answer (as `metric_history`), the next page read ahead when one follows.
+                   page_token: str | None) -> bytes:
+    """GetMetricHistory's JSON answer (as `metric_history`, in UTF-8 bytes), the next page read ahead when one
+    follows.
 
     The caller has checked the page token's form and that the run belongs to the workspace.
     """
@@ -62,7 +63,7 @@ def history_answer(store: Any, ws_id: str, run_id: str, key: str, max_results: i
 
 
 def _take(store: Any, ws_id: str, run_id: str, key: str, max_results: int | None, token: str
-          ) -> tuple[str, str | None] | None:
+          ) -> tuple[bytes, str | None] | None:
     with _lock:
         entry = _pending.pop((id(store), ws_id, run_id, key, max_results, token), None)
     if entry is None or entry[0] is not store or time.monotonic() - entry[1] > TTL_S:

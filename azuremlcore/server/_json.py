@@ -9,6 +9,10 @@ try:
     def dumps(obj: Any) -> str:
         """Compact JSON text of obj (NaN and infinities are not expected: callers spell them as MLflow does)."""
         return orjson.dumps(obj).decode()
+
+    def dumpb(obj: Any) -> bytes:
+        """`dumps` as UTF-8 bytes (orjson's own output: no copy)."""
+        return orjson.dumps(obj)
 except ImportError:  # pragma: no cover - orjson comes with the server extra
     import json
 
@@ -17,3 +21,7 @@ except ImportError:  # pragma: no cover - orjson comes with the server extra
     def dumps(obj: Any) -> str:
         """Compact JSON text of obj."""
         return _compact(obj)
+
+    def dumpb(obj: Any) -> bytes:
+        """`dumps` as UTF-8 bytes."""
+        return _compact(obj).encode()
