@@ -59,6 +59,10 @@ def _server(args: argparse.Namespace) -> int:
     # What is imported from here on lives as long as the server: the collector's passes over it while it loads
     # were 20-40 ms of start-up (measured). serve() keeps it off until the server listens, then freezes it.
     gc.disable()
+    from azuremlcore._cli import _deferred_imports
+
+    # Library modules imported only to bind a name no request reads: their bodies run at first use (see there).
+    _deferred_imports.defer(_deferred_imports.SERVER_DEFERRED)
     from azuremlcore.server import ServerConfig, serve
 
     cfg = ServerConfig(data_dir=args.data_dir, db_url=args.db, artifact_root=args.artifact_root,
