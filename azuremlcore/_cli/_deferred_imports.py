@@ -27,6 +27,11 @@ from typing import Any, Iterable
 SERVER_DEFERRED = (
     "sqlalchemy.dialects.sqlite.aiosqlite",  # the SQLite package's __init__: dialects the server never uses
     "sqlalchemy.dialects.sqlite.pysqlcipher",
+    # The PostgreSQL package's __init__ imports every driver's dialect; the server connects through psycopg (3).
+    "sqlalchemy.dialects.postgresql.asyncpg",
+    "sqlalchemy.dialects.postgresql.pg8000",
+    "sqlalchemy.dialects.postgresql.psycopg2",
+    "sqlalchemy.dialects.postgresql.psycopg2cffi",
     "http.client",  # starlette.exceptions: the reason phrase of an HTTPException given no detail
     "logging.config",  # uvicorn.config: dictConfig of a log_config, which `_uvicorn_serve` does not pass
     "shutil",  # tempfile (for its rmtree); with it bz2, lzma and the archive machinery
