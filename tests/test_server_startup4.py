@@ -204,3 +204,17 @@ def test_aml_server_runs_none_of_them_before_health_and_the_first_calls(tmp_path
     assert f"INFO:     Uvicorn running on http://127.0.0.1:{port} (Press CTRL+C to quit)" in err
     assert '"GET /health HTTP/1.1" 200' in out
     assert "Traceback" not in err
+
+
+def test_aml_server_builds_its_own_parser_alone_and_the_others_still_parse():
+    from azuremlcore._cli import admin, main
+
+    assert sorted(admin.REGISTERS) == sorted(admin.TOP)  # every top-level name has its builder
+    parser = main.build_parser(["server", "--data-dir", "d"])
+    args = parser.parse_args(["server", "--data-dir", "d", "--port", "5001", "--access-log"])
+    assert (args.data_dir, args.port, args.access_log, args._top) == ("d", 5001, True, "server")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["token", "create", "--data-dir", "d", "--user", "u"])  # not built in this parser
+    for argv in (["token", "create", "--data-dir", "d", "--user", "u"], ["device", "list", "--data-dir", "d"],
+                 ["principals", "--data-dir", "d"], ["login", "--endpoint", "https://x"]):
+        assert main.build_parser(argv).parse_args(argv)._top == argv[0]
