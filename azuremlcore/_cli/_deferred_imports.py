@@ -34,8 +34,11 @@ SERVER_DEFERRED = (
     "sqlalchemy.dialects.postgresql.psycopg2cffi",
     "http.client",  # starlette.exceptions: the reason phrase of an HTTPException given no detail
     "logging.config",  # uvicorn.config: dictConfig of a log_config, which `_uvicorn_serve` does not pass
-    "shutil",  # tempfile (for its rmtree); with it bz2, lzma and the archive machinery
+    "shutil",  # tempfile (for its rmtree); with it the archive machinery
     "zipfile",  # importlib.metadata (pydantic's plugin loader): distributions in zip files
+    "bz2",  # shutil, zipfile: compressed archives (each loads a C library)
+    "lzma",
+    "ctypes.util",  # psycopg.pq.misc: finding libpq's file, when asked (its ctypes implementation reads it)
     "csv",  # importlib.metadata: a distribution's RECORD
     "email.header",  # email's parser and message (http.client, email.utils): encoded headers
     "calendar",  # email._parseaddr (email.utils): parsing dates
