@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -156,8 +155,8 @@ sys.exit(main(sys.argv[2:]))
 def test_aml_server_runs_none_of_them_before_health_and_the_first_calls(tmp_path):
     data = tmp_path / "server"
     aml = [sys.executable, "-m", "azuremlcore._cli.main"]
-    token = subprocess.check_output(aml + ["token", "create", "--data-dir", str(data), "--user", "u", "--role", "Owner"],
-                                    text=True, cwd=tmp_path).strip()
+    token = subprocess.check_output(aml + ["token", "create", "--data-dir", str(data), "--user", "u", "--role",
+                                           "Owner"], text=True, cwd=tmp_path).strip()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     report = tmp_path / "deferred.txt"

@@ -1,17 +1,16 @@
 """Modules that `aml server`'s libraries import but none of its requests reads: their bodies run at first use.
 
-Some library modules are imported at start-up only to bind a name that no request ever reads: SQLAlchemy
-binds `importlib.metadata` for its plugin loader (a dialect it does not ship), its SQLite package binds its
-aiosqlite and SQLCipher dialects, Starlette binds `http.client` for the reason phrase of an exception without
-one, and uvicorn binds `logging.config` for a logging configuration `aml server` does not give it
-(`_uvicorn_serve` sets up uvicorn's loggers itself). Their bodies and what they import were 20-40 ms of the
-CPU before `/health` answered (measured: see docs/performance.md, "Start-up, fourth round").
+Some library modules are imported at start-up only to bind a name that no request ever reads: SQLAlchemy's
+SQLite and PostgreSQL packages import every driver's dialect, Starlette binds `http.client` for the reason
+phrase of an exception without one, uvicorn binds `logging.config` for a logging configuration `aml server`
+does not give it (`_uvicorn_serve` sets up uvicorn's loggers itself), `tempfile` binds `shutil`, and so on
+(`SERVER_DEFERRED`). Not running their bodies took 40 M instructions (2.7 %) off a SQLite server's start and
+1.5 MiB off its idle private memory (measured: docs/performance.md, "Start-up, fourth round").
 
 `defer(names)` has each such module, when first imported, bound as usual but with its body not run; the
 first read of any attribute it does not have yet (from any thread: a lock makes the others wait) runs the
 body, as the import would have, and from then on it is the ordinary module. A name already imported is left
-alone.
-Only the `aml server` command calls it, before it imports the server: an application, not the SDK, decides
+alone. Only the `aml server` command calls it, before it imports the server: an application, not the SDK, decides
 what its process loads.
 """
 from __future__ import annotations
@@ -22,8 +21,8 @@ import types
 from importlib.machinery import ModuleSpec, SourceFileLoader
 from typing import Any, Iterable
 
-# The modules above, by who binds them; each is read only when a request or tool needs it (checked: at /health and
-# after the first calls of each kind the SDK and MLflow's client make, none of them had run; tests check it).
+# By who binds them; each is read only when a request or tool needs it (checked: at /health and after the first
+# calls of each kind the SDK and MLflow's client make, none of them had run; tests/test_server_startup4.py).
 SERVER_DEFERRED = (
     "sqlalchemy.dialects.sqlite.aiosqlite",  # the SQLite package's __init__: dialects the server never uses
     "sqlalchemy.dialects.sqlite.pysqlcipher",
@@ -42,8 +41,9 @@ SERVER_DEFERRED = (
     "csv",  # importlib.metadata: a distribution's RECORD
     "email.header",  # email's parser and message (http.client, email.utils): encoded headers
     "calendar",  # email._parseaddr (email.utils): parsing dates
-    "anyio.to_thread",  # starlette.concurrency: worker threads, for `--threadpool` and sync endpoints only
+    "anyio.to_thread",  # starlette.concurrency: worker threads (the lease sweep a second after start, --threadpool)
 )
+
 _lock = threading.RLock()
 
 
@@ -113,7 +113,7 @@ def defer(names: Iterable[str]) -> None:
     """From now on, import each named module (not imported yet) with its body deferred to its first use.
 
     The import itself binds the module as usual (in `sys.modules`, on its package, in the importer's
-    namespace); only its body waits. Packages and modules not loaded from Python source are imported as usual. A name not found is left to the import
-    system (its importer then fails or copes as it would have).
+    namespace); only its body waits. Packages and modules not loaded from Python source are imported as
+    usual. A name not found is left to the import system (its importer then fails or copes as it would have).
     """
     sys.meta_path.insert(0, _Finder(name for name in names if name not in sys.modules))
