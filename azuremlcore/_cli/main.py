@@ -55,6 +55,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     if argv is not None and not words:
         return parser  # `aml`, `aml --help`, `aml --version`: no group needed
     wanted = top.get(words[0]) if words else None
+    if wanted and words[0] in getattr(wanted[0], "REGISTERS", {}):
+        wanted[0].REGISTERS[words[0]](sub)  # a module of several top-level names builds the named one alone
+        return parser
     for module in ([wanted[0]] if wanted else modules):
         module.register(sub)
     return parser

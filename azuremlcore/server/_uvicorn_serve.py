@@ -43,6 +43,28 @@ def _package_without_body() -> types.ModuleType:
     return package
 
 
+def _default_logging(use_colors: bool | None) -> None:
+    """What `logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)` sets up, set directly: uvicorn's two
+    formatters and stream handlers on its `uvicorn` and `uvicorn.access` loggers, at INFO, not propagated."""
+    import logging
+
+    from uvicorn.logging import AccessFormatter, DefaultFormatter
+
+    for name, formatter, stream in (
+            ("uvicorn", DefaultFormatter("%(levelprefix)s %(message)s", use_colors=use_colors), sys.stderr),
+            ("uvicorn.access", AccessFormatter('%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s',
+                                               use_colors=use_colors), sys.stdout)):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(formatter)
+        logger = logging.getLogger(name)
+        for old in logger.handlers[:]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    logging.getLogger("uvicorn.error").setLevel(logging.INFO)
+
+
 def run(app: Any, **options: Any) -> None:
     """`uvicorn.run(app, **options)` for one process without reload: serve app until interrupted.
 
@@ -57,6 +79,12 @@ def run(app: Any, **options: Any) -> None:
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
 
+    if "log_config" not in options:
+        # uvicorn's default configuration, set without `logging.config` (its import, with configparser,
+        # socketserver and logging.handlers, took 17 ms at load 5, measured; `aml server` defers it, see
+        # `_cli/_deferred_imports`).
+        _default_logging(options.get("use_colors"))
+        options["log_config"] = None
     server = uvicorn.Server(uvicorn.Config(app, **options))
     try:
         server.run()
