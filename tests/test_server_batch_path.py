@@ -16,18 +16,20 @@ pytest.importorskip("mlflow")
 
 from azuremlcore.server import _metric_decode, routes_mlflow  # noqa: E402
 
+_metric_decode.decode_batch(b"{}")  # builds the decoders, so a test's saved state is the loaded one
+
 ARM = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces"
 RUN = "0123456789abcdef0123456789abcdef"
 
 
 def _walk(parse, body: bytes):  # type: ignore[no-untyped-def]
     """What the parser gives without the typed decode (the dict walk alone), points as a list."""
-    saved = _metric_decode.msgspec
-    _metric_decode.msgspec = None
+    saved = _metric_decode._decoders
+    _metric_decode._decoders = False  # as without msgspec
     try:
         out = parse(body)
     finally:
-        _metric_decode.msgspec = saved
+        _metric_decode._decoders = saved
     return None if out is None else (out[0], list(out[1]))
 
 
@@ -198,13 +200,13 @@ def test_live_answers_and_stored_points_are_the_same_with_and_without_the_typed_
         bodies = [("/runs/log-batch", b.replace(RUN.encode(), run_id.encode()))
                   for b in _batch_bodies(random.Random(5))]
         bodies += [("/runs/log-metric", b.replace(RUN.encode(), run_id.encode())) for b in _metric_bodies()]
-        saved = _metric_decode.msgspec
+        saved = _metric_decode._decoders
         if not typed:
-            _metric_decode.msgspec = None
+            _metric_decode._decoders = False  # as without msgspec
         try:
             answers = _answers(call, bodies)
         finally:
-            _metric_decode.msgspec = saved
+            _metric_decode._decoders = saved
         stored = {k: [(m["value"], m["timestamp"], m["step"]) for m in history(run_id, k)]
                   for k in ("a", "m", "b/c")} if target != "unknown" else {}
         outcomes.append((answers, stored))
@@ -217,6 +219,20 @@ def test_live_answers_and_stored_points_are_the_same_with_and_without_the_typed_
         assert typed_stored["a"] and any(s == 200 for s, _ in typed_answers)
     else:
         assert all(s != 200 for s, _ in typed_answers)
+
+
+def test_an_idle_server_has_not_loaded_msgspec(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom pathlib import Path\nfrom azuremlcore.server import ServerConfig, create_app\n"
+            f"create_app(ServerConfig(data_dir=Path({str(tmp_path)!r})))\n"
+            "from azuremlcore.server import _metric_decode\n"
+            "print('msgspec' in sys.modules)\n"
+            "_metric_decode.decode_batch(b'{}')\n"
+            "print('msgspec' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
 
 
 def test_auth_is_checked_before_any_decode(rest, live_server):

@@ -13,19 +13,13 @@ None and the walk decides as before (so every error answer is unchanged). Names 
 through `plain_name`, run ids through the caller's checks. Without msgspec installed the decoders
 always return None.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations`: msgspec reads the structs' annotations, defined in `_load`'s scope.
 from typing import Annotated, Any, Iterator
 
 from azuremlcore._store.records import MetricPoint
 from azuremlcore.server._mlflow_common import GOOD_NAMES, plain_name
 
 _MAX_BATCH = 1000  # MLflow's limit of metrics in one log-batch call
-
-try:
-    import msgspec
-except ImportError:  # pragma: no cover - msgspec comes with the server extra
-    msgspec = None  # type: ignore[assignment]
 
 
 class PlainPoints:
@@ -45,35 +39,46 @@ class PlainPoints:
             yield point(run_id, p.key, "scalar", p.value, None, p.step, p.timestamp)
 
 
-if msgspec is not None:
-    _Stamp = Annotated[int, msgspec.Meta(ge=0, le=(1 << 63) - 1)]
-    _Step = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
-    _Empty = Annotated[list, msgspec.Meta(max_length=0)]
+#: (batch decoder, single decoder, decode errors) once built at the first call; False without msgspec.
+#: Built then, not at import: msgspec is 0.7 MiB and some ms that an idle server need not hold.
+_decoders: Any = None
+
+
+def _load() -> Any:
+    global _decoders
+    try:
+        import msgspec
+    except ImportError:  # pragma: no cover - msgspec comes with the server extra
+        _decoders = False
+        return False
+    Stamp = Annotated[int, msgspec.Meta(ge=0, le=(1 << 63) - 1)]  # noqa: N806 - types, named as types
+    Step = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]  # noqa: N806
+    Empty = Annotated[list, msgspec.Meta(max_length=0)]  # noqa: N806
 
     # gc=False: fields of str, float and int only, so they cannot form cycles (and the collector skips them).
     class _Point(msgspec.Struct, forbid_unknown_fields=True, gc=False):
         key: str
         value: float
-        timestamp: _Stamp
-        step: _Step = 0
+        timestamp: Stamp  # type: ignore[valid-type]
+        step: Step = 0  # type: ignore[valid-type]
 
     class _Batch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
         run_id: str
         metrics: Annotated[list[_Point], msgspec.Meta(min_length=1, max_length=_MAX_BATCH)]
-        params: _Empty = []
-        tags: _Empty = []
+        params: Empty = []  # type: ignore[valid-type]
+        tags: Empty = []  # type: ignore[valid-type]
 
     class _Single(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
         key: str
         value: float
-        timestamp: _Stamp
-        step: _Step = 0
+        timestamp: Stamp  # type: ignore[valid-type]
+        step: Step = 0  # type: ignore[valid-type]
         run_id: str = ""
         run_uuid: str = ""
 
-    _batch_decoder: Any = msgspec.json.Decoder(_Batch)
-    _single_decoder: Any = msgspec.json.Decoder(_Single)
-    _DecodeError: Any = msgspec.ValidationError, msgspec.DecodeError
+    _decoders = (msgspec.json.Decoder(_Batch), msgspec.json.Decoder(_Single),
+                 (msgspec.ValidationError, msgspec.DecodeError))
+    return _decoders
 
 
 def _names_plain(items: list[Any]) -> bool:
@@ -90,11 +95,12 @@ def decode_batch(body: bytes) -> tuple[str, PlainPoints] | None:
 
     The run id's form is the caller's to check (as for the walk's result).
     """
-    if msgspec is None:
+    decoders = _decoders or (_decoders is None and _load())
+    if not decoders:
         return None
     try:
-        msg = _batch_decoder.decode(body)
-    except _DecodeError:
+        msg = decoders[0].decode(body)
+    except decoders[2]:
         return None
     items = msg.metrics
     if not _names_plain(items):
@@ -104,11 +110,12 @@ def decode_batch(body: bytes) -> tuple[str, PlainPoints] | None:
 
 def decode_single(body: bytes) -> tuple[str, PlainPoints] | None:
     """(run id, point) of a plain `runs/log-metric` body, else None (the dict walk decides)."""
-    if msgspec is None:
+    decoders = _decoders or (_decoders is None and _load())
+    if not decoders:
         return None
     try:
-        msg = _single_decoder.decode(body)
-    except _DecodeError:
+        msg = decoders[1].decode(body)
+    except decoders[2]:
         return None
     run_id = msg.run_id or msg.run_uuid
     if not run_id or not (msg.key in GOOD_NAMES or plain_name(msg.key)):
