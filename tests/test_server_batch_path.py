@@ -247,3 +247,20 @@ def test_auth_is_checked_before_any_decode(rest, live_server):
     r = call("/runs/log-batch", body, headers={"Authorization": "Bearer not-a-token"})
     assert r.status_code == 401
     assert history(run_id, "a") == []
+
+
+def test_nul_escapes_are_refused_in_a_large_metrics_body(rest):
+    call, new_run, history = rest
+    run_id = new_run()
+    points = [{"key": "a", "value": float(i), "timestamp": 1_733_000_000_000 + i, "step": i} for i in range(999)]
+    nul = json.dumps({"run_id": run_id, "metrics": points + [{"key": "a\u0000", "value": 1.0, "timestamp": 1}]})
+    assert "\\u0000" in nul
+    r = call("/runs/log-batch", nul.encode())
+    assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE" and "NUL" in r.json()["message"]
+    # An escaped backslash before "u0000" is text, not a NUL: the name is not plain, so MLflow's path answers it.
+    text = json.dumps({"run_id": run_id, "metrics": points + [{"key": "a\\u0000", "value": 1.0, "timestamp": 1}]})
+    r = call("/runs/log-batch", text.encode())
+    assert "NUL" not in r.text
+    assert history(run_id, "a") == []
+    r = call("/runs/log-batch", json.dumps({"run_id": run_id, "metrics": points}).encode())
+    assert r.status_code == 200 and len(history(run_id, "a")) == 999
