@@ -9,7 +9,7 @@ import random
 import pytest
 import requests
 
-from conftest_server import live_server  # noqa: F401 - fixture
+from conftest_server import LiveServer
 
 pytest.importorskip("msgspec")
 pytest.importorskip("mlflow")
@@ -155,9 +155,19 @@ def test_random_batches_decode_alike():
         assert typed is not None and _same(_walk(routes_mlflow.log_batch_points, body), typed), body[:300]
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def live_server(request, tmp_path):  # type: ignore[no-untyped-def]
+    """A live server on SQLite, or on a fresh PostgreSQL database (skips without one, except in CI)."""
+    db_url = None if request.param == "sqlite" else request.getfixturevalue("postgres_database")("batchpath")
+    server = LiveServer(tmp_path / "server", db_url=db_url)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def rest(live_server):  # type: ignore[no-untyped-def]
-    """call(path, body bytes) -> response, for workspace w1 of a live server, and an active and a deleted run."""
+    """(call(path, body bytes) -> response, new_run(finished, deleted) -> run id, history(run id, key) -> points)
+    for workspace w1 of a live server."""
     token = live_server.token()
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     requests.put(f"{live_server.url}{ARM}/w1", json={}, headers=auth).raise_for_status()
