@@ -60,6 +60,7 @@ def _same(a, b) -> bool:  # type: ignore[no-untyped-def]
 POINTS = [
     '{"key": "a", "value": 1.5, "timestamp": 10, "step": 3}', '{"key": "a", "value": 1.5, "timestamp": 10}',
     '{"key": "a", "value": 7, "timestamp": 10, "step": 0}', '{"key": "a", "value": -0.0, "timestamp": 0, "step": -1}',
+    '{"key": "a", "value": -0, "timestamp": 1}', '{"key": "a", "value": -0e5, "timestamp": 1}',
     '{"key": "a", "value": 100000000000000000000001, "timestamp": 1}', '{"key": "a", "value": 1e400, "timestamp": 1}',
     '{"key": "a", "value": 1e-400, "timestamp": 1}', '{"key": "a", "value": NaN, "timestamp": 1}',
     '{"key": "a", "value": -Infinity, "timestamp": 1}', '{"key": "a", "value": "NaN", "timestamp": 1}',
