@@ -83,8 +83,9 @@ POINTS = [
 
 def _batch_bodies(rng: random.Random) -> list[bytes]:
     texts = [f'{{"run_id": "{RUN}", "metrics": [{p}]}}' for p in POINTS]
-    texts += [f'{{"run_id": "{RUN}", "metrics": [{", ".join(rng.choice(POINTS[:8]) for _ in range(rng.randint(1, 9)))}]}}'
-              for _ in range(40)]
+    for _ in range(40):
+        mixed = ", ".join(rng.choice(POINTS[:8]) for _ in range(rng.randint(1, 9)))
+        texts.append(f'{{"run_id": "{RUN}", "metrics": [{mixed}]}}')
     good = '{"key": "a", "value": 1.5, "timestamp": 10, "step": 3}'
     texts += [
         f'{{"run_id": "{RUN}", "metrics": [{", ".join([good] * 1000)}]}}',
