@@ -90,7 +90,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="profile-server-"))
     server = b.start_aml(work)
     raw = work / "stacks.txt"
-    rec = subprocess.Popen([spy, "record", "--pid", str(server.proc.pid), "--rate", "100", "--format", "raw",
+    rate = os.environ.get("PYSPY_RATE", "100")  # samples a second
+    rec = subprocess.Popen([spy, "record", "--pid", str(server.proc.pid), "--rate", rate, "--format", "raw",
                             "--output", str(raw), "--nonblocking"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:

@@ -37,16 +37,21 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Union
 
 from azuremlcore._store.errors import StoreError
 from azuremlcore._store.records import MetricPoint
 from azuremlcore.server.middleware import send_error
 
+if TYPE_CHECKING:
+    from azuremlcore.server._metric_decode import PlainPoints
+
 _log = logging.getLogger("azuremlcore.server")
 
+#: A request's points: MetricPoints, or PlainPoints, which build them when iterated (in `drain`, after the answer).
+Points = Union[list[MetricPoint], "PlainPoints"]
 #: A journal entry's body back to (run id, points); None when it is not one (never for entries written here).
-Decoder = Callable[[bytes], "tuple[str, list[MetricPoint]] | None"]
+Decoder = Callable[[bytes], "tuple[str, Points] | None"]
 JOURNAL_NAME = "ingest.journal"
 MAX_PENDING_POINTS = 100_000
 #: A request this big is stored as soon as its answer is written; smaller ones wait up to GROUP_S for others.
@@ -76,7 +81,7 @@ class WriteBehind:
         self.path = Path(data_dir) / JOURNAL_NAME
         self.decoders = decoders
         self.max_pending_points = max_pending_points
-        self._pending: list[tuple[str, list[MetricPoint]]] = []
+        self._pending: list[tuple[str, Points]] = []
         self._pending_points = 0
         self._active: set[str] = set()
         self._scheduled: Any = False  # False, True (call_soon) or the call_later handle
@@ -105,7 +110,7 @@ class WriteBehind:
         """Forget which runs are active (a request that may delete, restore or move a run has come)."""
         self._active.clear()
 
-    def submit(self, kind: bytes, body: bytes, run_id: str, points: list[MetricPoint]) -> None:
+    def submit(self, kind: bytes, body: bytes, run_id: str, points: Points) -> None:
         """Journal a validated request's body and hold its points for the store (called before answering)."""
         with self._lock:  # journaled and pending together: a drain never truncates an entry it has not stored
             os.writev(self._fd, [b"%s %d\n" % (kind, len(body)), body])

