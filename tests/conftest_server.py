@@ -17,6 +17,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_health(session: Any, base: str, proc: Any, timeout: float = 60) -> None:
+    """Poll `base`/health with a requests session until it answers ok; fails if `proc` (the server) exits first."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            assert session.get(base + "/health", timeout=5).json() == {"status": "ok"}
+            return
+        except requests.ConnectionError:
+            assert proc.poll() is None and time.monotonic() < deadline, "aml server did not start"
+            time.sleep(0.02)
+
+
 class LiveServer:
     """`aml server` in this process: uvicorn on 127.0.0.1:<free port>, stopped by stop()."""
 

@@ -12,7 +12,7 @@ import time
 
 import requests
 
-from conftest_server import free_port, live_server  # noqa: F401 - fixture
+from conftest_server import free_port, live_server, wait_for_health  # noqa: F401 - fixture
 
 ARM = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w1"
 
@@ -143,14 +143,7 @@ def test_aml_server_answers_health_the_sdk_and_mlflow_right_after_start(tmp_path
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         session = requests.Session()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                assert session.get(base + "/health", timeout=5).json() == {"status": "ok"}
-                break
-            except requests.ConnectionError:
-                assert proc.poll() is None and time.monotonic() < deadline, "aml server did not start"
-                time.sleep(0.02)
+        wait_for_health(session, base, proc)
         session.headers["Authorization"] = f"Bearer {token}"
         # At once, while the workspace API may still be building: each call is answered, and in full.
         mlflow = session.post(f"{base}{ARM}/api/2.0/mlflow/experiments/create", json={"name": "e"}, timeout=60)

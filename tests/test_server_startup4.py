@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from azuremlcore._cli import _deferred_imports
-from conftest_server import free_port
+from conftest_server import free_port, wait_for_health
 
 ARM = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w1"
 
@@ -165,14 +165,7 @@ def test_aml_server_runs_none_of_them_before_health_and_the_first_calls(tmp_path
                             text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
         session = requests.Session()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                assert session.get(base + "/health", timeout=5).json() == {"status": "ok"}
-                break
-            except requests.ConnectionError:
-                assert proc.poll() is None and time.monotonic() < deadline, "aml server did not start"
-                time.sleep(0.02)
+        wait_for_health(session, base, proc)
         session.headers["Authorization"] = f"Bearer {token}"
         assert session.put(f"{base}{ARM}", json={}, timeout=60).json()["name"] == "w1"
         experiment = session.post(f"{base}{ARM}/api/2.0/mlflow/experiments/create", json={"name": "e"}, timeout=60)
