@@ -59,6 +59,13 @@ def raise_for(resp: requests.Response) -> None:
     raise err
 
 
+def _retries(methods: set[str]) -> Retry:
+    """Up to five attempts of these methods on connection errors and 5xx, backing off from 0.2 s (about 6 s in all:
+    a server's restart takes about 1 s)."""
+    return Retry(total=5, connect=5, read=3, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504),
+                 allowed_methods=frozenset(methods), raise_on_status=False, respect_retry_after_header=True)
+
+
 class HttpClient:
     """A requests Session bound to a server with its credential."""
 
@@ -68,12 +75,16 @@ class HttpClient:
         self.session = requests.Session()
         # Idempotent methods are retried on connection errors and 5xx; POST (appends, metric
         # batches) is retried by the caller where a repeat is harmless.
-        retry = Retry(total=5, connect=5, read=3, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504),
-                      allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"}),
-                      raise_on_status=False, respect_retry_after_header=True)
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
+        idempotent = {"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"}
+        adapter = HTTPAdapter(max_retries=_retries(idempotent), pool_connections=4, pool_maxsize=16)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # Reads sent as POST (a query's body is too big for a URL): retried like GET, so a read in flight
+        # when the server restarts is answered by the restarted server instead of failing.
+        self.session_reads = requests.Session()
+        reads = HTTPAdapter(max_retries=_retries(idempotent | {"POST"}), pool_connections=2, pool_maxsize=4)
+        self.session_reads.mount("http://", reads)
+        self.session_reads.mount("https://", reads)
         # Without retries, for callers that retry on their own schedule (the spool's sender): an
         # unreachable server is then known at once, not after the adapter's ~6 s of attempts.
         self.session_once = requests.Session()
@@ -91,10 +102,11 @@ class HttpClient:
 
     def request(self, method: str, path: str, *, json_body: Any = None, params: Any = None, data: Any = None,
                 stream: bool = False, ok404: bool = False, headers: dict[str, str] | None = None,
-                retry: bool = True) -> requests.Response:
+                retry: bool = True, read: bool = False) -> requests.Response:
         """Send a request; store errors for error answers (None-like 404 handled by ok404).
 
-        `retry=False`: one attempt, for callers that retry themselves."""
+        `retry=False`: one attempt, for callers that retry themselves. `read=True`: a POST that only reads,
+        retried as GET is."""
         hdrs = self.headers()
         if headers:
             hdrs.update(headers)
@@ -102,9 +114,9 @@ class HttpClient:
             data = json.dumps(json_body, separators=(",", ":"))
             hdrs["Content-Type"] = "application/json"
         try:
-            resp = (self.session if retry else self.session_once).request(method, self.endpoint + path, params=params, data=data, headers=hdrs,
-                                        stream=stream,
-                                        timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S if retry else ONCE_READ_TIMEOUT_S))
+            session = self.session_once if not retry else self.session_reads if read else self.session
+            resp = session.request(method, self.endpoint + path, params=params, data=data, headers=hdrs, stream=stream,
+                                   timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S if retry else ONCE_READ_TIMEOUT_S))
         except requests.ConnectionError as exc:
             raise ServerUnavailableError(f"Cannot reach the workspace server at {self.endpoint}: {exc}") from None
         except requests.Timeout as exc:

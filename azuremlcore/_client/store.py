@@ -288,7 +288,8 @@ class RestWorkspaceStore:
         if not run_ids:
             return []
         ws_id = self.run_workspace(run_ids[0])
-        out = self.http.json("POST", f"{self.ws_path(ws_id)}/metrics/query", json_body={"run_ids": run_ids, "key": key})
+        out = self.http.json("POST", f"{self.ws_path(ws_id)}/metrics/query", json_body={"run_ids": run_ids, "key": key},
+                             read=True)
         return [MetricPoint(r[0], r[1], r[2], _dec(r[3]), r[4], r[5], r[6]) for r in out["points"]]
 
     # ------------------------------------------------------------------ assets
@@ -335,7 +336,8 @@ class RestWorkspaceStore:
 
     def get_secrets(self, workspace_id: str, names: list[str]) -> dict[str, str | None]:
         """Secret values by name (None when missing)."""
-        return self.http.json("POST", f"{self.ws_path(workspace_id)}/secrets/get", json_body={"names": names})
+        return self.http.json("POST", f"{self.ws_path(workspace_id)}/secrets/get", json_body={"names": names},
+                              read=True)
 
     def list_secrets(self, workspace_id: str) -> list[str]:
         """Secret names."""
