@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import requests
 
@@ -200,6 +201,17 @@ def test_api_on_first_use_builds_nothing_until_asked(tmp_path):
     asyncio.run(scenario())
 
 
+async def _lifespan_started(app: Any) -> tuple[asyncio.Queue, asyncio.Future]:
+    """Start app's lifespan as uvicorn does; returns its inbox (put `lifespan.shutdown` to end) and its task."""
+    inbox: asyncio.Queue = asyncio.Queue()
+    await inbox.put({"type": "lifespan.startup"})
+
+    async def send(_: dict) -> None:
+        return None
+
+    return inbox, asyncio.ensure_future(app({"type": "lifespan"}, inbox.get, send))
+
+
 def test_the_build_waits_for_a_quiet_moment(tmp_path, monkeypatch):
     # The build thread would hold the GIL while MLflow calls are answered: it starts once they pause.
     from azuremlcore.server import ServerConfig, _deferred_app, create_app
@@ -208,13 +220,7 @@ def test_the_build_waits_for_a_quiet_moment(tmp_path, monkeypatch):
     guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True, api_on_first_use=False))
 
     async def scenario() -> None:
-        inbox: asyncio.Queue = asyncio.Queue()
-        await inbox.put({"type": "lifespan.startup"})
-
-        async def send(_: dict) -> None:
-            return None
-
-        lifespan = asyncio.ensure_future(guarded({"type": "lifespan"}, inbox.get, send))
+        inbox, lifespan = await _lifespan_started(guarded)
         for _ in range(15):  # 0.75 s of traffic, never 0.1 s quiet
             assert (await _call(guarded, "GET", "/health"))[0] == 200
             await asyncio.sleep(0.05)
@@ -264,13 +270,7 @@ def test_by_default_a_quiet_moment_loads_the_workspace_api_and_builds_nothing(tm
     guarded = create_app(ServerConfig(data_dir=tmp_path, open_access=True))
 
     async def scenario() -> None:
-        inbox: asyncio.Queue = asyncio.Queue()
-        await inbox.put({"type": "lifespan.startup"})
-
-        async def send(_: dict) -> None:
-            return None
-
-        lifespan = asyncio.ensure_future(guarded({"type": "lifespan"}, inbox.get, send))
+        inbox, lifespan = await _lifespan_started(guarded)
         await asyncio.sleep(0.6)
         assert guarded.workspace_front._routes and not guarded.deferred._started
         await inbox.put({"type": "lifespan.shutdown"})
