@@ -90,17 +90,25 @@ def _names_plain(items: list[Any]) -> bool:
     return True
 
 
+def _typed(which: int, body: bytes) -> Any:
+    """body decoded by decoder `which` (0: batch, 1: single), loading them at the first call; None when it does
+    not decode by type or msgspec is missing."""
+    decoders = _decoders or (_decoders is None and _load())
+    if not decoders:
+        return None
+    try:
+        return decoders[which].decode(body)
+    except decoders[2]:
+        return None
+
+
 def decode_batch(body: bytes) -> tuple[str, PlainPoints] | None:
     """(run id, points) of a plain metric-only `runs/log-batch` body, else None (the dict walk decides).
 
     The run id's form is the caller's to check (as for the walk's result).
     """
-    decoders = _decoders or (_decoders is None and _load())
-    if not decoders:
-        return None
-    try:
-        msg = decoders[0].decode(body)
-    except decoders[2]:
+    msg = _typed(0, body)
+    if msg is None:
         return None
     items = msg.metrics
     if not _names_plain(items):
@@ -110,12 +118,8 @@ def decode_batch(body: bytes) -> tuple[str, PlainPoints] | None:
 
 def decode_single(body: bytes) -> tuple[str, PlainPoints] | None:
     """(run id, point) of a plain `runs/log-metric` body, else None (the dict walk decides)."""
-    decoders = _decoders or (_decoders is None and _load())
-    if not decoders:
-        return None
-    try:
-        msg = decoders[1].decode(body)
-    except decoders[2]:
+    msg = _typed(1, body)
+    if msg is None:
         return None
     run_id = msg.run_id or msg.run_uuid
     if not run_id or not (msg.key in GOOD_NAMES or plain_name(msg.key)):
