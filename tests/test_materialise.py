@@ -172,3 +172,20 @@ def test_build_error_is_clear_and_leaves_nothing(home: Path) -> None:
     with pytest.raises(UserErrorException, match="installing packages"):
         materialise(_env("this-package-does-not-exist-azuremlcore-xyz"))
     assert not any(p.name.startswith(".build-") for p in (home / "envs").iterdir())
+
+
+def test_build_trusts_the_system_certificate_store(home: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build behind a proxy whose root is only in the system store works, as pip does, without SSL_CERT_FILE.
+
+    On a machine whose index is reached through such a proxy (this project's machines), uv with only its
+    bundled roots fails the build with "invalid peer certificate: UnknownIssuer".
+    """
+    from azuremlcore._environments import materialise
+
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE",
+                 "UV_SYSTEM_CERTS", "UV_NATIVE_TLS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))  # nothing cached: the index is asked
+    mat = materialise(_env("six==1.16.0"))
+    assert "six==1.16.0" in mat.frozen.lower()

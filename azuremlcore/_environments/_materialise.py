@@ -112,6 +112,11 @@ def _uv_environ() -> dict[str, str]:
     env["UV_NO_PROGRESS"] = "1"
     env.pop("VIRTUAL_ENV", None)  # every call names its target interpreter explicitly
     env.pop("UV_SYSTEM_PYTHON", None)
+    if "UV_SYSTEM_CERTS" not in env and "UV_NATIVE_TLS" not in env:
+        # pip trusts the system's certificate store; uv by default only its bundled roots, so behind a
+        # corporate proxy whose root is installed system-wide (seen here) pip works and uv fails with
+        # "invalid peer certificate: UnknownIssuer". UV_NATIVE_TLS is the name uv used before 0.10.
+        env["UV_SYSTEM_CERTS"] = env["UV_NATIVE_TLS"] = "1"
     return env
 
 
