@@ -20,7 +20,7 @@ Environment:
                              calls, 100k points in batches, 100k history, 500 runs, 10k async calls)
   BENCH_SERVER_ONLY=aml,fasttrackml,stock   which servers (all by default)
   BENCH_SERVER_REVERSE=1     start and drive the servers in reverse order
-  BENCH_SERVER_SEARCH_REPEAT=7  timed calls of the filtered search per server (taken in turn; median shown)
+  BENCH_SERVER_SEARCH_REPEAT=15 timed calls of the filtered search per server (taken in turn; median shown)
   BENCH_STOCK_MAX_CALLS=2000 at most this many one-call-per-point calls against stock MLflow (it is slow)
   BENCH_SERVER_POSTGRES_URL=postgresql://user@host:port/db   aml server and FastTrackML on
                              PostgreSQL (a database of their own each, created and dropped here)
@@ -63,7 +63,7 @@ AML_SYNC = "aml-sync"
 ALL = (AML, AML_SYNC, FML, STOCK)
 SEARCH_FILTER = "metrics.m0 > 0.5 and params.p1 = 'b'"
 SEARCH_ORDER = ["metrics.m2 DESC"]
-SEARCH_REPEAT = int(os.environ.get("BENCH_SERVER_SEARCH_REPEAT", "7"))
+SEARCH_REPEAT = int(os.environ.get("BENCH_SERVER_SEARCH_REPEAT", "15"))
 # The history is read this many times, each server's read and the client alone's in turn, and the median shown:
 # the client's own CPU for the same 100k points varies by +-10 % from one moment to the next on this machine, so
 # one read a side cannot show whether a server is within 10 % of the client alone.
