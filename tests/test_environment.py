@@ -399,3 +399,22 @@ def test_import_environment_is_light() -> None:
             "if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_uv_uses_the_system_store_only_where_there_is_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """uv is told to trust the system's certificates where a bundle exists, never over the user's own choice."""
+    from azuremlcore._environments import _materialise
+
+    for name in ("UV_SYSTEM_CERTS", "UV_NATIVE_TLS", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(_materialise.sys, "platform", "linux")
+    monkeypatch.setattr(_materialise, "_CA_BUNDLES", (str(tmp_path / "missing.crt"),))
+    assert "UV_SYSTEM_CERTS" not in _materialise._uv_environ()  # a container without ca-certificates
+
+    bundle = tmp_path / "ca.crt"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert _materialise._uv_environ()["UV_SYSTEM_CERTS"] == "1"
+
+    monkeypatch.setenv("UV_SYSTEM_CERTS", "0")
+    assert _materialise._uv_environ()["UV_SYSTEM_CERTS"] == "0"

@@ -112,12 +112,26 @@ def _uv_environ() -> dict[str, str]:
     env["UV_NO_PROGRESS"] = "1"
     env.pop("VIRTUAL_ENV", None)  # every call names its target interpreter explicitly
     env.pop("UV_SYSTEM_PYTHON", None)
-    if "UV_SYSTEM_CERTS" not in env and "UV_NATIVE_TLS" not in env:
+    if "UV_SYSTEM_CERTS" not in env and "UV_NATIVE_TLS" not in env and _system_certificates():
         # pip trusts the system's certificate store; uv by default only its bundled roots, so behind a
         # corporate proxy whose root is installed system-wide (seen here) pip works and uv fails with
         # "invalid peer certificate: UnknownIssuer". UV_NATIVE_TLS is the name uv used before 0.10.
         env["UV_SYSTEM_CERTS"] = env["UV_NATIVE_TLS"] = "1"
     return env
+
+
+# Where Linux distributions keep their certificate bundle (the places uv's native-certificate loader looks).
+_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem",
+               "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem", "/etc/pki/tls/cacert.pem")
+
+
+def _system_certificates() -> bool:
+    """Whether this system has a certificate store uv can load: without one (a container without
+    ca-certificates) uv's bundled roots are the only ones that can work."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return any(os.path.isfile(p) and os.path.getsize(p) > 0
+               for p in (os.environ.get("SSL_CERT_FILE", ""), *_CA_BUNDLES) if p)
 
 
 def _venv_python(env_dir: Path) -> Path:
