@@ -151,3 +151,20 @@ def test_a_runner_gone_while_the_server_was_down_is_failed_at_start(tmp_path: Pa
         assert rec.status == "Failed" and rec.details["error"]["error"]["code"] == "RunnerDied"
     finally:
         again.stop()
+
+
+def test_the_sweep_reads_only_submitted_runs(tmp_path: Path) -> None:
+    """MLflow's and start_logging's runs have no runner: the sweep's query leaves them out (a server with
+    thousands of them left Running read them all, with their attributes, every 15 s)."""
+    from azuremlcore._execution import lease
+    from azuremlcore._store.records import RunRecord
+
+    past = int(time.time() * 1000) - 1000
+    store = _store_with_run(tmp_path, _runner={"pid": 1, "host": "another-host"},
+                            _lease={"expires": past, "holder": "another-host:1"})
+    exp_id = store.get_run("r1").experiment_id
+    store.create_run(RunRecord(id="m1", workspace_id=store.get_run("r1").workspace_id, experiment_id=exp_id,
+                               status="Running", type="azureml.interactive",
+                               details={"_lease": {"expires": past, "holder": "another-host:1"}}))
+    assert lease.sweep(store) == ["r1"]
+    assert store.get_run("m1").status == "Running"

@@ -127,9 +127,16 @@ def _stop_leftovers(runner: dict[str, Any]) -> None:
 
 
 def sweep(store: Any, run_type: str | None = None) -> list[str]:
-    """Reap every active run of every workspace in a SQL store; returns the ids of runs it marked Failed."""
-    from azuremlcore._store.records import RUN_STATUSES
+    """Reap every active submitted run of every workspace in a SQL store; returns the ids of runs it marked Failed.
 
+    Only submitted runs (`run_type`, by default the script runs `Experiment.submit` makes) have runners. MLflow's
+    and `start_logging`'s runs are left out in the query: a server holding 5,000 of them still Running (clients
+    that never ended theirs) read them all with their attributes at every sweep, 0.2 s of CPU every 15 s.
+    """
+    from azuremlcore._store.records import RUN_STATUSES
+    from azuremlcore._tracking.run_records import SCRIPT_RUN_TYPE
+
+    run_type = run_type or SCRIPT_RUN_TYPE
     active = [s for s in RUN_STATUSES if s not in TERMINAL_STATUSES]
     failed = []
     for ws in store.find_workspace(None, None, None):
