@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from azuremlcore._store.records import TERMINAL_STATUSES
+from azuremlcore._tracking.run_records import SCRIPT_RUN_TYPE
 
 if TYPE_CHECKING:
     from azuremlcore._store.protocol import WorkspaceStore
@@ -126,7 +127,7 @@ def _stop_leftovers(runner: dict[str, Any]) -> None:
     kill_run_groups(runner)
 
 
-def sweep(store: Any, run_type: str | None = None) -> list[str]:
+def sweep(store: Any, run_type: str = SCRIPT_RUN_TYPE) -> list[str]:
     """Reap every active submitted run of every workspace in a SQL store; returns the ids of runs it marked Failed.
 
     Only submitted runs (`run_type`, by default the script runs `Experiment.submit` makes) have runners. MLflow's
@@ -134,9 +135,7 @@ def sweep(store: Any, run_type: str | None = None) -> list[str]:
     that never ended theirs) read them all with their attributes at every sweep, 0.2 s of CPU every 15 s.
     """
     from azuremlcore._store.records import RUN_STATUSES
-    from azuremlcore._tracking.run_records import SCRIPT_RUN_TYPE
 
-    run_type = run_type or SCRIPT_RUN_TYPE
     active = [s for s in RUN_STATUSES if s not in TERMINAL_STATUSES]
     failed = []
     for ws in store.find_workspace(None, None, None):
