@@ -14,6 +14,7 @@ import os
 import posixpath
 import socket
 import threading
+import time
 from typing import Any, Callable, Iterator
 from urllib.parse import quote, urlsplit
 
@@ -25,6 +26,10 @@ from azuremlmlflow import _auth
 from azuremlmlflow._uri import WorkspaceUri, artifact_uri
 
 _PROBE_TIMEOUT_S = 5.0
+# How long nothing listening is waited out before saying so: a restart takes about 1 s, and the SDK's own client
+# retries for about 6 s. Inside a submitted run (AZUREML_RUN_ID) longer: the job can do nothing else, and its
+# server is expected back (found by hand: a job whose first MLflow call fell in a 4 s restart failed at once).
+_WAIT_S, _JOB_WAIT_S = 6.0, 60.0
 _ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 _PROXIED = "mlflow-artifacts:"
 # Message fields that hold artifact locations in MLflow's REST answers (runs, experiments, logged
@@ -32,16 +37,26 @@ _PROXIED = "mlflow-artifacts:"
 _URI_FIELDS = frozenset({"artifact_uri", "artifact_location", "source"})
 
 
-def check_reachable(endpoint: str) -> None:
-    """Fail at once, with what to do, when nothing listens at the server's address."""
+def check_reachable(endpoint: str, wait_s: float | None = None) -> None:
+    """Fail, with what to do, when nothing listens at the server's address for `wait_s` seconds (by default 6,
+    60 inside a submitted run): a server restarting meanwhile is waited for."""
     parts = urlsplit(endpoint)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname or "localhost", port), timeout=_PROBE_TIMEOUT_S).close()
-    except OSError as exc:
-        raise MlflowException(
-            f"The workspace server at {endpoint} is not reachable ({exc}). Start the server, or check 'endpoint' "
-            "in the workspace config file (remove it to use an embedded workspace).") from exc
+    if wait_s is None:
+        wait_s = _JOB_WAIT_S if os.environ.get("AZUREML_RUN_ID") else _WAIT_S
+    deadline, pause = time.monotonic() + wait_s, 0.1
+    while True:
+        try:
+            socket.create_connection((parts.hostname or "localhost", port), timeout=_PROBE_TIMEOUT_S).close()
+            return
+        except OSError as exc:
+            if time.monotonic() + pause > deadline:
+                raise MlflowException(
+                    f"The workspace server at {endpoint} is not reachable ({exc}; tried for {wait_s:.0f} s). Start "
+                    "the server, or check 'endpoint' in the workspace config file (remove it to use an embedded "
+                    "workspace).") from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 # ---------------------------------------------------------------------- REST stores

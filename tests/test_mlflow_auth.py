@@ -138,15 +138,54 @@ def test_token_expiry_during_a_long_run_loses_no_metric(server_ws: tuple, worksp
     assert run.get_metrics()["loss"] == [1.0 / (i + 1) for i in range(n)]
 
 
-def test_unreachable_server_gives_a_clear_error() -> None:
-    from azuremlmlflow import _uri
+def test_unreachable_server_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from azuremlmlflow import _server, _uri
 
+    monkeypatch.setattr(_server, "_WAIT_S", 0.5)  # what is waited out before saying so (6 s by default)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     uri = _uri.build("s", "r", "w", endpoint=f"http://127.0.0.1:{port}")
     with pytest.raises(MlflowException, match="not reachable"):
         MlflowClient(tracking_uri=uri).get_experiment("0")
+
+
+def _listen_later(port: int, after_s: float, stop: threading.Event) -> threading.Thread:
+    """A socket listening on port from after_s seconds on, until stop is set (a server coming back)."""
+    def serve() -> None:
+        time.sleep(after_s)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen()
+            stop.wait(10)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("in_job", [False, True])
+def test_a_server_restarting_is_waited_for(monkeypatch: pytest.MonkeyPatch, in_job: bool) -> None:
+    """Nothing listening for a moment (a restart) is waited out: inside a submitted run for longer."""
+    from azuremlmlflow import _server
+
+    monkeypatch.setattr(_server, "_WAIT_S", 5.0 if not in_job else 0.2)
+    monkeypatch.setattr(_server, "_JOB_WAIT_S", 5.0)
+    if in_job:
+        monkeypatch.setenv("AZUREML_RUN_ID", "job_1")
+    else:
+        monkeypatch.delenv("AZUREML_RUN_ID", raising=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    stop = threading.Event()
+    _listen_later(port, 0.8, stop)
+    try:
+        t0 = time.monotonic()
+        _server.check_reachable(f"http://127.0.0.1:{port}")
+        assert time.monotonic() - t0 >= 0.7
+    finally:
+        stop.set()
 
 
 def test_run_token_env_is_used_without_registered_auth(monkeypatch: pytest.MonkeyPatch) -> None:
