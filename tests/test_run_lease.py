@@ -53,6 +53,27 @@ def test_a_runner_that_died_after_a_cancel_request_leaves_the_run_canceled(tmp_p
     assert rec.status == "Canceled" and "error" not in rec.details and rec.end_time is not None
 
 
+def test_a_dead_runners_script_is_stopped_with_the_run(tmp_path: Path) -> None:
+    """The runner killed outright: the run is recorded Failed and its script (own process group) stopped."""
+    import subprocess
+    import sys
+
+    from azuremlcore._execution.control import record_if_runner_died
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    script = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        store = _store_with_run(tmp_path, _runner={"pid": gone.pid, "scriptPid": script.pid,
+                                                   "scriptPgid": script.pid})
+        rec = record_if_runner_died(store, store.get_run("r1"))
+        assert rec.status == "Failed" and rec.details["error"]["error"]["code"] == "RunnerDied"
+        assert script.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if script.poll() is None:
+            script.kill()
+
+
 def test_a_live_lease_is_renewed_and_kept(tmp_path: Path) -> None:
     from azuremlcore._execution import lease
 

@@ -62,6 +62,9 @@ def record_if_runner_died(store: "WorkspaceStore", rec: "RunRecord") -> "RunReco
     rec = store.get_run(rec.id)  # it may have finished between our two reads
     if rec.status in TERMINAL_STATUSES:
         return rec
+    # Its script, in a process group of its own, outlives it (found by hand: still sleeping after the run showed
+    # Failed, holding what it held); nobody reads its output any more.
+    kill_run_groups(rec.details.get("_runner") or runner)
     from azuremlcore._timeutil import now_ms
 
     if rec.status == "CancelRequested":
