@@ -27,9 +27,8 @@ from azuremlmlflow._uri import WorkspaceUri, artifact_uri
 
 _PROBE_TIMEOUT_S = 5.0
 # How long nothing listening is waited out before saying so: a restart takes about 1 s, and the SDK's own client
-# retries for about 6 s. Inside a submitted run (AZUREML_RUN_ID) longer: the job can do nothing else, and its
-# server is expected back (found by hand: a job whose first MLflow call fell in a 4 s restart failed at once).
-_WAIT_S, _JOB_WAIT_S = 6.0, 60.0
+# retries for about 6 s.
+_WAIT_S = 6.0
 _ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 _PROXIED = "mlflow-artifacts:"
 # Message fields that hold artifact locations in MLflow's REST answers (runs, experiments, logged
@@ -37,13 +36,17 @@ _PROXIED = "mlflow-artifacts:"
 _URI_FIELDS = frozenset({"artifact_uri", "artifact_location", "source"})
 
 
-def check_reachable(endpoint: str, wait_s: float | None = None) -> None:
-    """Fail, with what to do, when nothing listens at the server's address for `wait_s` seconds (by default 6,
-    60 inside a submitted run): a server restarting meanwhile is waited for."""
+def check_reachable(endpoint: str) -> None:
+    """Fail, with what to do, when nothing listens at the server's address for _WAIT_S seconds (a server
+    restarting meanwhile is waited for). Not inside a submitted run (AZUREML_RUN_ID): its endpoint is the one the
+    job was submitted through, its metrics go through the run's spool, which rides out an outage, and MLflow's
+    own retries cover its other calls (found by hand: a job whose first MLflow call fell in a 4 s server restart
+    failed at once here)."""
+    if os.environ.get("AZUREML_RUN_ID"):
+        return
     parts = urlsplit(endpoint)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    if wait_s is None:
-        wait_s = _JOB_WAIT_S if os.environ.get("AZUREML_RUN_ID") else _WAIT_S
+    wait_s = _WAIT_S
     deadline, pause = time.monotonic() + wait_s, 0.1
     while True:
         try:
