@@ -10,6 +10,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from azuremlcore._store.errors import StoreError
 from azuremlcore._store.records import TERMINAL_STATUSES
 from azuremlcore._tracking import job_signals, run_env
 from azuremlcore._tracking.files_mixin import BUILD_LOG, LOG_PREFIXES, STREAMED_LOG, RunFilesMixin
@@ -73,6 +74,9 @@ class _LogFollower:
         if final:
             self._pump()
 
+
+#: How long `wait_for_completion` keeps waiting while the workspace server cannot be reached.
+WAIT_UNREACHABLE_S = 120.0
 
 class Run(RunLoggingMixin, RunFilesMixin):
     """A run of an experiment: `Run(experiment, run_id)` loads an existing one.
@@ -412,8 +416,20 @@ class Run(RunLoggingMixin, RunFilesMixin):
         follower = _LogFollower(self) if show_output else None
         if show_output:
             print(f"RunId: {self.id}\nWeb View: {self._web_view_line()}\n", flush=True)
+        unreachable_since: float | None = None
         while True:
-            status = self.get_status()
+            try:
+                status = self.get_status()
+            except StoreError as exc:
+                if exc.error_code != "TEMPORARILY_UNAVAILABLE":  # the client's ServerUnavailableError
+                    raise
+                # The server restarting (or away for a while) says nothing about the run: keep waiting, for a time.
+                unreachable_since = unreachable_since or time.monotonic()
+                if time.monotonic() - unreachable_since > WAIT_UNREACHABLE_S:
+                    raise
+                time.sleep(1.0)
+                continue
+            unreachable_since = None
             if follower is not None:
                 follower.poll(status)
             if status in TERMINAL_STATUSES:

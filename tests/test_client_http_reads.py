@@ -65,3 +65,36 @@ def test_a_write_sent_as_post_is_not_repeated_by_the_session(drops_first) -> Non
     with pytest.raises(ServerUnavailableError, match="Cannot reach the workspace server"):
         HttpClient(url, _Token()).json("POST", "/metrics", json_body={"rows": []})
     assert seen == [b"POST /metrics HTTP/1.1"]
+
+
+def test_inside_a_job_a_longer_outage_is_waited_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A submitted run's calls retry for about 50 s (its job can do nothing else), others for about 6 s."""
+    monkeypatch.delenv("AZUREML_RUN_ID", raising=False)
+    outside = HttpClient("http://127.0.0.1:1", _Token()).session.get_adapter("http://x").max_retries
+    monkeypatch.setenv("AZUREML_RUN_ID", "job_1")
+    inside = HttpClient("http://127.0.0.1:1", _Token()).session.get_adapter("http://x").max_retries
+    assert (outside.connect, inside.connect) == (5, 8)
+    waits = [inside.backoff_factor * 2 ** n for n in range(1, inside.connect)]
+    assert 40 < sum(waits) < 60  # urllib3 sleeps 0.4, 0.8, ... 25.6 s between attempts
+
+
+def test_wait_for_completion_waits_through_a_server_outage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server unreachable for a while says nothing about the run: wait_for_completion keeps polling."""
+    from azuremlcore.run import Run
+
+    answers = iter([ServerUnavailableError("down"), ServerUnavailableError("down"), "Completed"])
+
+    def status(self: Run) -> str:
+        a = next(answers)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    monkeypatch.setattr(Run, "get_status", status)
+    monkeypatch.setattr(Run, "get_details", lambda self: {"status": "Completed"})
+    assert Run.wait_for_completion(object.__new__(Run)) == {"status": "Completed"}
+
+    answers = iter([ServerUnavailableError("down")] * 100)
+    monkeypatch.setattr("azuremlcore.run.WAIT_UNREACHABLE_S", 0.5)
+    with pytest.raises(ServerUnavailableError):
+        Run.wait_for_completion(object.__new__(Run))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import requests
@@ -60,9 +61,11 @@ def raise_for(resp: requests.Response) -> None:
 
 
 def _retries(methods: set[str]) -> Retry:
-    """Up to five attempts of these methods on connection errors and 5xx, backing off from 0.2 s (about 6 s in all:
-    a server's restart takes about 1 s)."""
-    return Retry(total=5, connect=5, read=3, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504),
+    """Retries of these methods on connection errors and 5xx, backing off from 0.2 s: five (about 6 s in all: a
+    server's restart takes about 1 s), eight inside a submitted run (about 50 s: the job can do nothing else while
+    its server is away; found by hand, a 6.6 s outage failed a job at `Run.get_context()`)."""
+    attempts = 8 if os.environ.get("AZUREML_RUN_ID") else 5
+    return Retry(total=attempts, connect=attempts, read=3, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504),
                  allowed_methods=frozenset(methods), raise_on_status=False, respect_retry_after_header=True)
 
 
