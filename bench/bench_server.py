@@ -1,8 +1,8 @@
 """The workspace server against FastTrackML and the stock `mlflow server`: same client, same machine, same run.
 
-Three servers, each started and measured idle, then driven by this venv's stock MLflow client, one
-measure for each server in turn (so the shared machine's load moves every server's figure of a
-measure alike):
+Three servers, each started BENCH_SERVER_STARTS times (the median start-up shown) and measured idle,
+then driven by this venv's stock MLflow client, one measure for each server in turn (so the shared
+machine's load moves every server's figure of a measure alike):
 
 * `aml server` (this checkout), SQLite in its data dir, every request authenticated with a bearer token;
 * FastTrackML 0.6 (G-Research's MLflow-compatible server in Go), pip-installed with its `fml`
@@ -20,6 +20,7 @@ Environment:
                              calls, 100k points in batches, 100k history, 500 runs, 10k async calls)
   BENCH_SERVER_ONLY=aml,fasttrackml,stock   which servers (all by default)
   BENCH_SERVER_REVERSE=1     start and drive the servers in reverse order
+  BENCH_SERVER_STARTS=3      starts of each server (the first ones stopped at once); the median start-up shown
   BENCH_SERVER_SEARCH_REPEAT=15 timed calls of the filtered search per server (taken in turn; median shown)
   BENCH_STOCK_MAX_CALLS=2000 at most this many one-call-per-point calls against stock MLflow (it is slow)
   BENCH_SERVER_POSTGRES_URL=postgresql://user@host:port/db   aml server and FastTrackML on
@@ -31,6 +32,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -64,6 +66,9 @@ ALL = (AML, AML_SYNC, FML, STOCK)
 SEARCH_FILTER = "metrics.m0 > 0.5 and params.p1 = 'b'"
 SEARCH_ORDER = ["metrics.m2 DESC"]
 SEARCH_REPEAT = int(os.environ.get("BENCH_SERVER_SEARCH_REPEAT", "15"))
+# One start is one sample of a fraction of a second, and the machine's load at that moment moves it by a third
+# (aml server: 0.42-0.62 s on the same code); every server is started this many times, each on a new data dir.
+STARTS = max(1, int(os.environ.get("BENCH_SERVER_STARTS", "3")))
 # The history is read this many times, each server's read and the client alone's in turn, and the median shown:
 # the client's own CPU for the same 100k points varies by +-10 % from one moment to the next on this machine, so
 # one read a side cannot show whether a server is within 10 % of the client alone.
@@ -164,12 +169,17 @@ class Server:
         return s
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        """Stop the server and whatever it started (stock MLflow's workers): its whole process group."""
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
 
 
 def _launch(name: str, cmd: list[str], base: str, uri: str, **kw: Any) -> Server:
@@ -466,9 +476,17 @@ def main() -> int:
           f"{N_RUNS} runs, {N_ASYNC} async; order {', '.join(order)}; "
           f"database {'PostgreSQL' if POSTGRES else 'SQLite'}", flush=True)
     servers: list[Server] = []
+    samples: dict[tuple[str, str], list[float]] = {}
     try:
         for name in order:  # started one after the other, measured alone, then left idle
+            starts = samples[(name, "start-up s")] = []
+            for _ in range(STARTS - 1):  # the earlier starts, each on its own data dir, stopped once up
+                extra = STARTERS[name](Path(tempfile.mkdtemp(prefix="start-", dir=work)))
+                extra.stop()
+                starts.append(extra.figures["start-up s"])
             server = STARTERS[name](work)
+            starts.append(server.figures["start-up s"])
+            server.figures["start-up s"] = statistics.median(starts)
             servers.append(server)
             time.sleep(2)  # settled: what an idle server holds
             server.figures["idle PSS MiB"] = _pss_kib(server.proc.pid) / 1024
@@ -478,7 +496,6 @@ def main() -> int:
         servers.append(null)
         runs = [(server, null_workload(server) if server is null else workload(server)) for server in servers]
         sums: dict[tuple[str, str], list[float]] = {}
-        samples: dict[tuple[str, str], list[float]] = {}
         while runs:  # one measure (or one slice of a rate) per server in turn
             for server, steps in list(runs):
                 try:
