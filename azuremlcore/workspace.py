@@ -79,10 +79,20 @@ class Workspace:
         self._store, self._artifacts = _open(self._endpoint, auth)
         found = self._store.find_workspace(subscription_id, resource_group, workspace_name)
         if not found:
+            create = (f"Workspace.create(name='{workspace_name}', subscription_id='{subscription_id}', "
+                      f"resource_group='{resource_group}', exist_ok=True)")
+            if self._endpoint:
+                # Workspace.create has no endpoint argument (the real SDK's signature): without this, the hint
+                # would make an embedded workspace on this machine, not one on the server the config names.
+                raise ProjectSystemException(
+                    f"Workspace '{workspace_name}' not found in resource group '{resource_group}' of subscription "
+                    f"'{subscription_id}' on the server {self._endpoint}. Create it there with {create} while "
+                    f"AZUREMLCORE_ENDPOINT={self._endpoint} is set, or from a shell: aml workspace create -w "
+                    f"{workspace_name} -g {resource_group} --subscription-id {subscription_id} "
+                    f"--endpoint {self._endpoint}")
             raise ProjectSystemException(
                 f"Workspace '{workspace_name}' not found in resource group '{resource_group}' of subscription "
-                f"'{subscription_id}'. Create it with Workspace.create(name='{workspace_name}', "
-                f"subscription_id='{subscription_id}', resource_group='{resource_group}', exist_ok=True).")
+                f"'{subscription_id}'. Create it with {create}.")
         self._record: WorkspaceRecord = found[0]
         if self._endpoint:
             from azuremlcore._tracking.spool_sync import adopt

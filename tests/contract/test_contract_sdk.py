@@ -44,6 +44,36 @@ def test_workspace_config_round_trip(ws, backend, workdir):
     assert (loaded._endpoint is None) == (backend == "embedded")
 
 
+def test_config_naming_a_missing_workspace_says_how_to_create_it_there(backend, workdir, monkeypatch):
+    import json
+    import os
+
+    from azuremlcore import Workspace
+    from azuremlcore.exceptions import ProjectSystemException
+
+    endpoint = os.environ.get("AZUREMLCORE_ENDPOINT")
+    config = {"subscription_id": "sub-missing", "resource_group": "rg", "workspace_name": "later"}
+    if endpoint:  # the config file alone names the server, as `aml folder attach --endpoint` writes it
+        config["endpoint"] = endpoint
+        monkeypatch.delenv("AZUREMLCORE_ENDPOINT")
+    (workdir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ProjectSystemException) as caught:
+        Workspace.from_config()
+    said = str(caught.value)
+    assert "Workspace.create(name='later', subscription_id='sub-missing', resource_group='rg', exist_ok=True)" in said
+    if endpoint:
+        assert f"on the server {endpoint}" in said and f"AZUREMLCORE_ENDPOINT={endpoint}" in said
+        assert f"aml workspace create -w later -g rg --subscription-id sub-missing --endpoint {endpoint}" in said
+        monkeypatch.setenv("AZUREMLCORE_ENDPOINT", endpoint)  # what the message says to do
+    else:
+        assert "server" not in said
+    Workspace.create(name="later", subscription_id="sub-missing", resource_group="rg", exist_ok=True,
+                     show_output=False)
+    monkeypatch.delenv("AZUREMLCORE_ENDPOINT", raising=False)
+    loaded = Workspace.from_config()
+    assert loaded.name == "later" and loaded._endpoint == endpoint
+
+
 def test_logging_shapes(exp):
     run = exp.start_logging()
     run.log("rmse", 0.5)
