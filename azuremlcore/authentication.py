@@ -69,14 +69,30 @@ def save_login(endpoint: str, token: str) -> Path:
     return path
 
 
+# credentials file -> ((mtime_ns, size, inode), its logins): MLflow's requests ask for a token each (twice, with
+# the Authorization header's provider), and reading and parsing the file was most of the bridge's cost a call.
+_logins_read: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+
 def _saved_login(endpoint: str | None) -> str | None:
+    """The token `aml login` saved for the endpoint; the file is read again only once it has changed."""
+    if not endpoint:
+        return None
     path = _credentials_file()
-    if not endpoint or not path.exists():
-        return None
     try:
-        return json.loads(path.read_text()).get(endpoint.rstrip("/"))
-    except (OSError, ValueError):
+        st = path.stat()
+    except OSError:
         return None
+    stamp, key = (st.st_mtime_ns, st.st_size, st.st_ino), str(path)
+    hit = _logins_read.get(key)
+    if hit is None or hit[0] != stamp:
+        try:
+            logins = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        hit = _logins_read[key] = (stamp, logins if isinstance(logins, dict) else {})
+    token = hit[1].get(endpoint.rstrip("/"))
+    return token if isinstance(token, str) else None
 
 
 class AbstractAuthentication(ABC):

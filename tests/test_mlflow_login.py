@@ -70,6 +70,30 @@ def test_saved_login_is_the_token_for_that_server_only() -> None:
     assert _auth.token_for(URL) == "tok-renewed"
 
 
+def test_saved_login_read_again_only_when_its_file_changes(azuremlcore_home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    from azuremlcore import authentication
+    from azuremlcore._store import azuremlcore_home as home
+    from azuremlmlflow import _auth
+
+    authentication.save_login(URL, "tok-1")
+    reads = []
+    real_read = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self.name) or real_read(self, *a, **k))
+    assert [_auth.token_for(URL) for _ in range(5)] == ["tok-1"] * 5
+    assert reads.count("credentials.json") <= 1  # MLflow asks at every request: the file is parsed once
+    authentication.save_login(URL, "tok-2")  # another `aml login`, this process or another
+    assert _auth.token_for(URL) == "tok-2"
+    (azuremlcore_home / "credentials.json").unlink()  # the login removed: no token, as before it was saved
+    assert _auth.token_for(URL) is None
+    # A relative home is resolved from the folder of the moment, as before the resolution was memoised.
+    monkeypatch.setenv("AZUREMLCORE_HOME", "rel-home")
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        assert home() == (tmp_path / folder / "rel-home").resolve()
+
+
 def test_explicit_and_run_tokens_come_before_the_saved_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from azuremlcore.authentication import save_login
     from azuremlmlflow import _auth

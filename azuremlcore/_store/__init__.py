@@ -4,6 +4,7 @@ Heavy modules (SQLAlchemy) load only when a store is opened, so `import azuremlc
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from pathlib import Path
@@ -19,7 +20,15 @@ _open: dict[tuple[int, str], tuple["WorkspaceStore", "FileArtifactStore"]] = {}
 
 def azuremlcore_home() -> Path:
     """Where embedded workspaces live: $AZUREMLCORE_HOME, else ~/.azuremlcore."""
-    return Path(os.environ.get("AZUREMLCORE_HOME") or Path.home() / ".azuremlcore").expanduser().resolve()
+    raw = os.path.expanduser(os.environ.get("AZUREMLCORE_HOME") or "~/.azuremlcore")
+    return _resolved(raw, None if os.path.isabs(raw) else os.getcwd())
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(path: str, cwd: str | None) -> Path:
+    # Resolving walks every component of the path (about 40 µs), and the credentials file under the home is looked
+    # at for each MLflow request to a server (twice); a relative home is resolved again from another folder.
+    return Path(path).resolve()
 
 
 def open_embedded(home: Path | None = None) -> tuple["WorkspaceStore", "FileArtifactStore"]:
