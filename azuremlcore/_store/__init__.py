@@ -27,7 +27,8 @@ def azuremlcore_home() -> Path:
 @functools.lru_cache(maxsize=64)
 def _resolved(path: str, cwd: str | None) -> Path:
     # Resolving walks every component of the path (about 40 µs), and the credentials file under the home is looked
-    # at for each MLflow request to a server (twice); a relative home is resolved again from another folder.
+    # at for each MLflow request to a server (twice). cwd is only part of the memo's key: a relative home is
+    # resolved again from another current folder (None for an absolute one).
     return Path(path).resolve()
 
 
