@@ -78,6 +78,7 @@ class _LogFollower:
 #: How long `wait_for_completion` keeps waiting while the workspace server cannot be reached.
 WAIT_UNREACHABLE_S = 120.0
 
+
 class Run(RunLoggingMixin, RunFilesMixin):
     """A run of an experiment: `Run(experiment, run_id)` loads an existing one.
 

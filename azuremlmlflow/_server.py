@@ -42,12 +42,13 @@ def check_reachable(endpoint: str) -> None:
     job was submitted through, its metrics go through the run's spool, which rides out an outage, and MLflow's
     own retries cover its other calls (found by hand: a job whose first MLflow call fell in a 4 s server restart
     failed at once here)."""
-    if os.environ.get("AZUREML_RUN_ID"):
+    from azuremlmlflow._job import job_run_id
+
+    if job_run_id():
         return
     parts = urlsplit(endpoint)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    wait_s = _WAIT_S
-    deadline, pause = time.monotonic() + wait_s, 0.1
+    deadline, pause = time.monotonic() + _WAIT_S, 0.1
     while True:
         try:
             socket.create_connection((parts.hostname or "localhost", port), timeout=_PROBE_TIMEOUT_S).close()
@@ -55,7 +56,7 @@ def check_reachable(endpoint: str) -> None:
         except OSError as exc:
             if time.monotonic() + pause > deadline:
                 raise MlflowException(
-                    f"The workspace server at {endpoint} is not reachable ({exc}; tried for {wait_s:.0f} s). Start "
+                    f"The workspace server at {endpoint} is not reachable ({exc}; tried for {_WAIT_S:.0f} s). Start "
                     "the server, or check 'endpoint' in the workspace config file (remove it to use an embedded "
                     "workspace).") from exc
             time.sleep(pause)
